@@ -1,0 +1,25 @@
+"""The one exception family of caviar.
+
+Every error caviar raises on purpose derives from :class:`CaviarError`, and its message
+names the argument (or file, row, column), the rule it broke, the value it got and,
+where there is one, the fix. Errors about argument values are also ``ValueError`` so
+that ``except ValueError`` in user code keeps working.
+"""
+
+from __future__ import annotations
+
+
+class CaviarError(Exception):
+    """Root of every error caviar raises on purpose."""
+
+
+class InvalidArgument(CaviarError, ValueError):
+    """A hyperparameter, shape or option is outside what caviar accepts."""
+
+
+class DataError(CaviarError, ValueError):
+    """A data set or file cannot be used as it is (NaN, ragged rows, one class, ...)."""
+
+
+class CheckpointError(CaviarError):
+    """A checkpoint is truncated, corrupt, holds the wrong arrays or holds pickled objects."""
