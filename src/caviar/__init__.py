@@ -1,0 +1,27 @@
+"""caviar: deep-network classifiers on NumPy, trained and tuned as populations.
+
+The public surface: networks (:class:`Network`), optimizers, learning-rate schedules, the
+training loop (:func:`fit`), gradient checking and the error family.
+"""
+
+__version__ = "0.1.0"
+
+from caviar.errors import CaviarError, CheckpointError, DataError, InvalidArgument
+from caviar.gradcheck import gradient_check
+from caviar.nn import Network, softmax
+from caviar.optim import (
+    OPTIMIZERS,
+    Adam,
+    AdamW,
+    GradientDescent,
+    Momentum,
+    RMSprop,
+    make_schedule,
+)
+from caviar.train import Divergence, History, evaluate, fit
+
+__all__ = [
+    "OPTIMIZERS", "Adam", "AdamW", "CaviarError", "CheckpointError", "DataError", "Divergence",
+    "GradientDescent", "History", "InvalidArgument", "Momentum", "Network", "RMSprop",
+    "__version__", "evaluate", "fit", "gradient_check", "make_schedule", "softmax",
+]

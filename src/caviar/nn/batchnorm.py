@@ -1,0 +1,116 @@
+"""Batch normalisation over the mini-batch, with exponentially weighted running statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from caviar.errors import InvalidArgument
+from caviar.nn.layer import Layer
+
+
+class BatchNorm(Layer):
+    """Batch norm as the notes write it, per member and per unit over the B examples.
+
+    Training::
+
+        mu = (1/m) Σ z            sigma² = (1/m) Σ (z - mu)²      (biased: divide by m)
+        z_norm = (z - mu) / √(sigma² + eps)      z̃ = gamma · z_norm + beta
+        running = momentum · running + (1 - momentum) · batch_stat
+
+    Inference uses the running mean and variance in place of mu and sigma².
+    Shapes: ``z (K, B, n)``; ``gamma, beta, running_mean, running_var (K, 1, n)``;
+    ``momentum (K,)`` per member (caviar's 0.9 is PyTorch's ``momentum=0.1``).
+
+    Backward (cache: ``z_norm`` and ``1/√(sigma² + eps)``), the closed form::
+
+        dbeta = Σ dz̃    dgamma = Σ dz̃ · z_norm
+        dz = gamma/√(sigma² + eps) · (dz̃ - dbeta/m - z_norm · dgamma/m)
+
+    A mini-batch of one example has sigma² = 0 and z_norm = 0 whatever z is, so nothing
+    upstream can learn from it: training mode refuses B = 1 with an error. (The training
+    loop never forms such a batch: it folds a last lone example into the batch before it.)
+    """
+
+    def __init__(self, n: int, K: int, momentum: np.ndarray, eps: float, dtype):
+        super().__init__(dtype)
+        self.gamma = self._add_param("gamma", np.ones((K, 1, n)))
+        self.beta = self._add_param("beta", np.zeros((K, 1, n)))
+        self.running_mean = np.zeros((K, 1, n), dtype=dtype)
+        self.running_var = np.ones((K, 1, n), dtype=dtype)
+        self.momentum = np.asarray(momentum, dtype=dtype).reshape(K, 1, 1)
+        self.one_minus_momentum = (1 - np.asarray(momentum, dtype=np.float64)).astype(
+            dtype
+        ).reshape(K, 1, 1)
+        self.eps = float(eps)
+        self.update_running = True
+
+    def _stats(self) -> tuple[np.ndarray, ...]:
+        K, _, n = self.gamma.shape
+        g = self.ws.get
+        return g("mu", (K, 1, n)), g("var", (K, 1, n)), g("inv_std", (K, 1, n))
+
+    def forward(self, z: np.ndarray, training: bool) -> np.ndarray:
+        if not training:
+            return self._forward_inference(z)
+        K, B, n = z.shape
+        if B < 2:
+            raise InvalidArgument(
+                "BatchNorm needs at least 2 examples per mini-batch in training mode "
+                f"(got a mini-batch of {B}); use a batch size >= 2."
+            )
+        mu, var, inv_std = self._stats()
+        xhat, y = self.ws.get("xhat", z.shape), self.ws.get("y", z.shape)
+        np.mean(z, axis=1, keepdims=True, out=mu)
+        np.subtract(z, mu, out=xhat)
+        np.multiply(xhat, xhat, out=y)
+        np.mean(y, axis=1, keepdims=True, out=var)
+        np.add(var, self.eps, out=inv_std)
+        np.sqrt(inv_std, out=inv_std)
+        np.reciprocal(inv_std, out=inv_std)
+        xhat *= inv_std
+        np.multiply(xhat, self.gamma, out=y)
+        y += self.beta
+        if self.update_running:
+            self._update_running(mu, var)
+        return y
+
+    def _update_running(self, mu: np.ndarray, var: np.ndarray) -> None:
+        """``running = momentum · running + (1 - momentum) · batch_stat``, in place."""
+        tmp = self.ws.get("tmp", mu.shape)
+        for running, stat in ((self.running_mean, mu), (self.running_var, var)):
+            running *= self.momentum
+            np.multiply(stat, self.one_minus_momentum, out=tmp)
+            running += tmp
+
+    def _forward_inference(self, z: np.ndarray) -> np.ndarray:
+        scale = self.ws.get("scale", self.gamma.shape)
+        y = self.ws.get("y_eval", z.shape)
+        np.add(self.running_var, self.eps, out=scale)
+        np.sqrt(scale, out=scale)
+        np.divide(self.gamma, scale, out=scale)
+        np.subtract(z, self.running_mean, out=y)
+        y *= scale
+        y += self.beta
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        m = dy.shape[1]
+        _, _, inv_std = self._stats()
+        xhat = self.ws.get("xhat", dy.shape)
+        dx = self.ws.get("dx", dy.shape)
+        dgamma, dbeta = self.grads
+        np.sum(dy, axis=1, keepdims=True, out=dbeta)
+        np.multiply(dy, xhat, out=dx)
+        np.sum(dx, axis=1, keepdims=True, out=dgamma)
+        a, c = self.ws.get("a", dbeta.shape), self.ws.get("c", dbeta.shape)
+        np.multiply(dgamma, 1.0 / m, out=a)
+        np.multiply(dbeta, 1.0 / m, out=c)
+        np.multiply(xhat, a, out=dx)
+        dx += c
+        np.subtract(dy, dx, out=dx)
+        np.multiply(self.gamma, inv_std, out=a)
+        dx *= a
+        return dx
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        return {"running_mean": self.running_mean, "running_var": self.running_var}

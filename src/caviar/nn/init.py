@@ -1,0 +1,28 @@
+"""Weight initialisation, one random stream per member.
+
+He: ``W ~ N(0, 2 / n_in)`` (for ReLU). Xavier: ``W ~ N(0, 1 / n_in)`` (the course's
+Xavier, for tanh and sigmoid). Member k draws from its own generator, so member k of a
+population gets exactly the weights of a solo run with the same seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from caviar._validate import choice
+
+SCALES = {"he": 2.0, "xavier": 1.0}
+
+
+def normal_weights(
+    rngs: list[np.random.Generator], n_in: int, n_out: int, scheme: str
+) -> np.ndarray:
+    """Draw ``W: (K, n_in, n_out)`` with variance ``SCALES[scheme] / n_in``, member k from ``rngs[k]``."""
+    choice("init", scheme, tuple(SCALES))
+    std = np.sqrt(SCALES[scheme] / n_in)
+    return np.stack([rng.standard_normal((n_in, n_out)) * std for rng in rngs])
+
+
+def member_rngs(seeds: np.ndarray, stream: int) -> list[np.random.Generator]:
+    """One generator per member; ``stream`` separates initialisation (0) from dropout (1)."""
+    return [np.random.default_rng([int(s), stream]) for s in seeds]

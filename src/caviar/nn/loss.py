@@ -1,0 +1,57 @@
+"""Softmax regression with the cross-entropy cost, fused into one numerically stable layer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from caviar.nn.layer import Workspace
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """``a_i = t_i / Σ_j t_j`` with ``t = e^z`` over the last axis, shifted by ``max z``.
+
+    >>> np.round(softmax(np.array([5.0, 2.0, -1.0, 3.0])), 3)
+    array([0.842, 0.042, 0.002, 0.114])
+    """
+    t = np.exp(z - z.max(axis=-1, keepdims=True))
+    return t / t.sum(axis=-1, keepdims=True)
+
+
+class SoftmaxCrossEntropy:
+    """Softmax and ``J = (1/m) Σ_i L(ŷ⁽ⁱ⁾, y⁽ⁱ⁾)`` with ``L = -Σ_j y_j log ŷ_j``, per member.
+
+    Forward computes ``log ŷ = (z - max z) - log Σ e^(z - max z)``, which stays finite for
+    logits of ±1e4. Shapes: ``Z (K, B, C)``, ``Y (B, C)`` one-hot and shared by all members,
+    ``J (K,)``. Backward (cache: ``ŷ`` and ``Y``): ``dZ = (Ŷ - Y) / m``.
+    """
+
+    def __init__(self, dtype):
+        self.ws = Workspace(dtype)
+
+    def forward(self, z: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        K, B, C = z.shape
+        g = self.ws.get
+        s, p = g("s", z.shape), g("p", z.shape)
+        den, per_example = g("den", (K, B, 1)), g("per_example", (K, B, 1))
+        np.max(z, axis=2, keepdims=True, out=den)
+        np.subtract(z, den, out=s)
+        np.exp(s, out=p)
+        np.sum(p, axis=2, keepdims=True, out=den)
+        p /= den
+        np.log(den, out=den)
+        s *= Y
+        np.sum(s, axis=2, keepdims=True, out=per_example)
+        np.subtract(den, per_example, out=per_example)
+        self._p, self._Y = p, Y
+        return np.mean(per_example, axis=(1, 2), out=g("J", (K,)))
+
+    def backward(self) -> np.ndarray:
+        p, Y = self._p, self._Y
+        dz = np.subtract(p, Y, out=self.ws.get("dz", p.shape))
+        dz *= 1.0 / p.shape[1]
+        return dz
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """``Ŷ (K, B, C)`` of the last forward pass."""
+        return self._p

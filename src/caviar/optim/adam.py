@@ -1,0 +1,64 @@
+"""Adam: momentum plus RMSprop plus bias correction, with optional decoupled weight decay."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from caviar.optim.base import Optimizer, ewa, ewa_square
+
+
+class Adam(Optimizer):
+    """Adam with bias correction on both moments and ε outside the square root::
+
+        V = β₁ V + (1 - β₁) dW            S = β₂ S + (1 - β₂) dW²
+        V̂ = V / (1 - β₁ᵗ)                 Ŝ = S / (1 - β₂ᵗ)
+        W = W - α V̂ / (√Ŝ + ε)
+
+    ``t`` counts this optimizer's steps from 1. With ``weight_decay = λ > 0`` it is AdamW:
+    ``W = W · (1 - α λ)`` before the update (decoupled from the gradient, as in PyTorch's
+    ``AdamW``). Computed as ``W -= (α / (1 - β₁ᵗ)) · V / (√(S / (1 - β₂ᵗ)) + ε)``: the same
+    equation with one pass fewer.
+
+    >>> p = np.zeros((1, 1)); opt = Adam([p], lr=0.1)
+    >>> opt.step([np.full((1, 1), 3.0)]); np.round(p, 6)   # first step moves by ~α
+    array([[-0.1]])
+    """
+
+    moments = ("v", "s")
+
+    def __init__(self, params, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr)
+        self.beta1 = self._hyper("beta1", beta1, low=0, high=1, high_open=True)
+        self.beta2 = self._hyper("beta2", beta2, low=0, high=1, high_open=True)
+        self.eps = self._hyper("eps", eps, low=0, low_open=True)
+        self.weight_decay = self._hyper("weight_decay", weight_decay, low=0)
+
+    def _coefficients(self, alpha):
+        t = self.t.astype(np.float64)
+        return self._cast(
+            step=alpha / (1 - self.beta1**t),
+            inv_bc2=1 / (1 - self.beta2**t),
+            beta1=self.beta1, one_minus_beta1=1 - self.beta1,
+            beta2=self.beta2, one_minus_beta2=1 - self.beta2,
+            eps=self.eps, decay=1 - alpha * self.weight_decay,
+        )
+
+    def _update(self, i, p, g, tmp, c):
+        v, s = self.state["v"][i], self.state["s"][i]
+        ewa(v, g, c["beta1"], c["one_minus_beta1"], tmp)
+        ewa_square(s, g, c["beta2"], c["one_minus_beta2"], tmp)
+        if self.weight_decay.any():
+            p *= c["decay"]
+        np.multiply(s, c["inv_bc2"], out=tmp)
+        np.sqrt(tmp, out=tmp)
+        tmp += c["eps"]
+        np.divide(v, tmp, out=tmp)
+        tmp *= c["step"]
+        p -= tmp
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (default ``λ = 0.01``); see :class:`Adam`."""
+
+    def __init__(self, params, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
+        super().__init__(params, lr, beta1, beta2, eps, weight_decay)

@@ -1,0 +1,106 @@
+"""What every optimizer shares: per-member hyperparameters, step counts, frozen members, state.
+
+An optimizer sees parameter arrays ``p (K, ...)`` and their gradients, never layers. It keeps
+its moments beside the parameters and updates everything in place, through one scratch
+buffer, so a step allocates nothing that scales with the parameters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from caviar import _validate as check
+from caviar.errors import CheckpointError, InvalidArgument
+from caviar.nn.layer import member_view
+
+
+class Optimizer:
+    """Base class. ``step(grads, lr=None, active=None)`` updates ``params`` in place.
+
+    ``lr (K,)`` overrides the base learning rate for this step (a schedule's output);
+    ``active (K,)`` bool masks members out: their gradients are zeroed and their learning
+    rate is 0, so a frozen (diverged) member neither moves nor corrupts its moments.
+    Subclasses list their moment names in ``moments`` and implement ``_update``.
+    """
+
+    moments: tuple[str, ...] = ()
+
+    def __init__(self, params: list[np.ndarray], lr=0.01):
+        if not params:
+            raise InvalidArgument("The 'params' list must hold at least one array. Got [].")
+        self.params = list(params)
+        self.K = self.params[0].shape[0]
+        self.dtype = self.params[0].dtype
+        self.lr = check.per_member("lr", lr, self.K, low=0, low_open=True)
+        self.t = np.zeros(self.K, dtype=np.int64)
+        self.state = {m: [np.zeros_like(p) for p in self.params] for m in self.moments}
+        self._scratch = np.empty(max(p.size for p in self.params), dtype=self.dtype)
+
+    def _hyper(self, name, value, **bounds) -> np.ndarray:
+        return check.per_member(name, value, self.K, **bounds)
+
+    def step(self, grads: list[np.ndarray], lr: np.ndarray | None = None,
+             active: np.ndarray | None = None) -> None:
+        """Apply one update to every parameter array, in place."""
+        alpha = self.lr if lr is None else np.asarray(lr, dtype=np.float64)
+        if active is not None and not active.all():
+            alpha = np.where(active, alpha, 0.0)
+            frozen = ~active
+            for g in grads:
+                np.copyto(g, 0, where=member_view(frozen, g.ndim))
+        self.t += 1
+        coeffs = self._coefficients(alpha)
+        for i, (p, g) in enumerate(zip(self.params, grads, strict=True)):
+            tmp = self._scratch[: p.size].reshape(p.shape)
+            views = {k: member_view(v, p.ndim) for k, v in coeffs.items()}
+            self._update(i, p, g, tmp, views)
+
+    def _coefficients(self, alpha: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-member scalars ``(K,)`` of this step, in the parameters' dtype."""
+        raise NotImplementedError
+
+    def _update(self, i, p, g, tmp, c) -> None:
+        raise NotImplementedError
+
+    def _cast(self, **arrays) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v, dtype=self.dtype) for k, v in arrays.items()}
+
+    # -- state --------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Every array needed to continue exactly: step counts ``t`` and moments by index."""
+        out = {"t": self.t.copy()}
+        for m, arrays in self.state.items():
+            out.update({f"{m}.{i}": a.copy() for i, a in enumerate(arrays)})
+        return out
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore ``state_dict()`` output exactly; refuse missing or mis-shaped arrays."""
+        expected = self.state_dict()
+        for key, ref in expected.items():
+            if key not in state:
+                raise CheckpointError(f"Optimizer state lacks the array '{key}'.")
+            got = np.asarray(state[key])
+            if got.shape != ref.shape:
+                raise CheckpointError(
+                    f"Optimizer state array '{key}' has shape {got.shape}; expected {ref.shape}."
+                )
+        self.t[...] = state["t"]
+        for m, arrays in self.state.items():
+            for i, a in enumerate(arrays):
+                a[...] = state[f"{m}.{i}"]
+
+
+def ewa(m: np.ndarray, x: np.ndarray, beta: np.ndarray, one_minus_beta: np.ndarray,
+        tmp: np.ndarray) -> None:
+    """Exponentially weighted average in place: ``m = beta · m + (1 - beta) · x``."""
+    m *= beta
+    np.multiply(x, one_minus_beta, out=tmp)
+    m += tmp
+
+
+def ewa_square(m, g, beta, one_minus_beta, tmp) -> None:
+    """``m = beta · m + (1 - beta) · g²`` in place (the RMSprop half)."""
+    np.multiply(g, g, out=tmp)
+    tmp *= one_minus_beta
+    m *= beta
+    m += tmp

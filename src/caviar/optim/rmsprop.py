@@ -1,0 +1,35 @@
+"""RMSprop: divide the step by a running root mean square of the gradient."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from caviar.optim.base import Optimizer, ewa_square
+
+
+class RMSprop(Optimizer):
+    """``S = β₂ S + (1 - β₂) dW²``;  ``W = W - α dW / (√S + ε)``, with ``S`` starting at 0.
+
+    No bias correction (as in the notes and in PyTorch's ``RMSprop(alpha=β₂)``); Adam with
+    ``β₁ = 0`` is the bias-corrected variant.
+    """
+
+    moments = ("s",)
+
+    def __init__(self, params, lr=0.001, beta2=0.999, eps=1e-8):
+        super().__init__(params, lr)
+        self.beta2 = self._hyper("beta2", beta2, low=0, high=1, high_open=True)
+        self.eps = self._hyper("eps", eps, low=0, low_open=True)
+
+    def _coefficients(self, alpha):
+        return self._cast(alpha=alpha, beta2=self.beta2, one_minus_beta2=1 - self.beta2,
+                          eps=self.eps)
+
+    def _update(self, i, p, g, tmp, c):
+        s = self.state["s"][i]
+        ewa_square(s, g, c["beta2"], c["one_minus_beta2"], tmp)
+        np.sqrt(s, out=tmp)
+        tmp += c["eps"]
+        np.divide(g, tmp, out=tmp)
+        tmp *= c["alpha"]
+        p -= tmp

@@ -1,0 +1,164 @@
+"""Learning-rate schedules: pure functions of (epoch or step, per-member values) → ``α (K,)``.
+
+Each function names its unit in its first argument (``epoch`` or ``step``), counted from 0,
+and gives ``α0`` at 0. Every per-member argument is a scalar or an array ``(K,)``.
+:func:`make_schedule` checks the arguments once and binds them; the training loop calls
+the result with the current epoch and step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from caviar import _validate as check
+from caviar.errors import InvalidArgument
+
+
+def constant(epoch, alpha0):
+    """``α = α0``."""
+    return np.asarray(alpha0, dtype=np.float64) * np.ones_like(np.asarray(epoch, dtype=float))
+
+
+def inverse_time_decay(epoch, alpha0, decay_rate):
+    """``α = α0 / (1 + decay_rate · epoch)`` (the notes' learning-rate decay)."""
+    return np.asarray(alpha0, dtype=np.float64) / (1.0 + np.asarray(decay_rate) * epoch)
+
+
+def exponential_decay(epoch, alpha0, base=0.95):
+    """``α = base^epoch · α0`` (the notes' exponential decay, ``base = 0.95``)."""
+    return np.power(np.asarray(base, dtype=np.float64), epoch) * alpha0
+
+
+def inverse_sqrt_decay(epoch, alpha0, k=1.0):
+    """``α = k / √(k² + epoch) · α0``.
+
+    The notes' ``α = k / √epoch_num · α0`` counts epochs from 1 and is infinite at 0; caviar
+    counts from 0, so it shifts the count by ``k²``: the same curve for large epochs, α0 at 0.
+    """
+    k = np.asarray(k, dtype=np.float64)
+    return k / np.sqrt(k * k + epoch) * alpha0
+
+
+def staircase_decay(epoch, alpha0, drop=0.5, epochs_per_drop=10):
+    """``α = α0 · drop^⌊epoch / epochs_per_drop⌋`` (step decay)."""
+    return np.power(np.asarray(drop, dtype=np.float64), np.floor_divide(epoch, epochs_per_drop)) * alpha0
+
+
+def warmup_cosine(step, alpha0, warmup_steps=0, total_steps=1000, alpha_min=0.0):
+    """Linear warm-up then cosine decay, per step.
+
+    ``α = α0 · (step + 1) / warmup_steps`` for ``step < warmup_steps``, then
+    ``α = α_min + (α0 - α_min) · (1 + cos(π · min(1, (step - warmup_steps) /
+    (total_steps - warmup_steps)))) / 2``. With no warm-up, step 0 gives α0.
+    """
+    alpha0 = np.asarray(alpha0, dtype=np.float64)
+    w = np.asarray(warmup_steps, dtype=np.float64)
+    progress = np.clip((step - w) / np.maximum(total_steps - w, 1), 0.0, 1.0)
+    cosine = alpha_min + (alpha0 - alpha_min) * 0.5 * (1 + np.cos(np.pi * progress))
+    warm = alpha0 * (step + 1) / np.maximum(w, 1)
+    return np.where(step < w, warm, cosine)
+
+
+@dataclass
+class PlateauState:
+    """Reduce-on-plateau state per member: ``best (K,)`` metric, ``bad (K,)`` epochs without
+    improvement, ``scale (K,)`` multiplying α0."""
+
+    best: np.ndarray
+    bad: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def new(cls, K: int) -> PlateauState:
+        return cls(np.full(K, np.inf), np.zeros(K, dtype=np.int64), np.ones(K))
+
+
+def plateau_update(state: PlateauState, metric, factor=0.1, patience=10, threshold=1e-4,
+                   min_scale=0.0) -> PlateauState:
+    """Next state after an epoch's ``metric (K,)`` (lower is better, e.g. validation loss).
+
+    A member improves when ``metric < best · (1 - threshold)``; after more than ``patience``
+    epochs without improvement its scale is multiplied by ``factor`` (not below
+    ``min_scale``) and its count restarts. ``α = α0 · scale``.
+    """
+    metric = np.asarray(metric, dtype=np.float64)
+    improved = metric < state.best * (1 - threshold)
+    best = np.where(improved, metric, state.best)
+    bad = np.where(improved, 0, state.bad + 1)
+    cut = bad > patience
+    scale = np.where(cut, np.maximum(state.scale * factor, min_scale), state.scale)
+    return PlateauState(best, np.where(cut, 0, bad), scale)
+
+
+# name → (function, default unit, {argument: (default, bounds)})
+_POSITIVE = {"low": 0, "low_open": True}
+SCHEDULES = {
+    "constant": (constant, "epoch", {}),
+    "inverse_time": (inverse_time_decay, "epoch", {"decay_rate": (1.0, {"low": 0})}),
+    "exponential": (exponential_decay, "epoch", {"base": (0.95, {**_POSITIVE, "high": 1})}),
+    "inverse_sqrt": (inverse_sqrt_decay, "epoch", {"k": (1.0, _POSITIVE)}),
+    "staircase": (staircase_decay, "epoch", {"drop": (0.5, {**_POSITIVE, "high": 1}),
+                                             "epochs_per_drop": (10, {"low": 1})}),
+    "warmup_cosine": (warmup_cosine, "step", {"warmup_steps": (0, {"low": 0}),
+                                              "total_steps": (1000, {"low": 1}),
+                                              "alpha_min": (0.0, {"low": 0})}),
+    "plateau": (None, "epoch", {"factor": (0.1, {**_POSITIVE, "high": 1, "high_open": True}),
+                                "patience": (10, {"low": 0}),
+                                "threshold": (1e-4, {"low": 0}),
+                                "min_scale": (0.0, {"low": 0})}),
+}
+
+
+@dataclass
+class Schedule:
+    """A schedule bound to its per-member arguments. ``alpha(epoch, step) → (K,)``.
+
+    ``unit`` says which counter drives it (``"epoch"`` or ``"step"``). The plateau schedule
+    also needs ``observe(metric)`` once per epoch.
+    """
+
+    name: str
+    alpha0: np.ndarray
+    unit: str
+    args: dict[str, np.ndarray]
+    plateau: PlateauState | None = field(default=None)
+
+    def alpha(self, epoch: int, step: int) -> np.ndarray:
+        if self.name == "plateau":
+            return self.alpha0 * self.plateau.scale
+        fn = SCHEDULES[self.name][0]
+        return fn(epoch if self.unit == "epoch" else step, self.alpha0, **self.args)
+
+    def observe(self, metric) -> None:
+        """Feed one epoch's metric ``(K,)`` (only the plateau schedule uses it)."""
+        if self.name == "plateau":
+            self.plateau = plateau_update(self.plateau, metric, **self.args)
+
+
+def make_schedule(name: str, alpha0, K: int = 1, unit: str | None = None, **kwargs) -> Schedule:
+    """Check the arguments of schedule ``name`` and bind them, each broadcast to ``(K,)``.
+
+    >>> s = make_schedule("inverse_time", 0.1, K=2, decay_rate=[1.0, 0.5])
+    >>> s.alpha(epoch=1, step=0)
+    array([0.05      , 0.06666667])
+    """
+    check.choice("schedule", name, tuple(SCHEDULES))
+    _, default_unit, spec = SCHEDULES[name]
+    unknown = set(kwargs) - set(spec)
+    if unknown:
+        raise InvalidArgument(
+            f"The schedule '{name}' takes {sorted(spec) or 'no arguments'}. "
+            f"Got unknown argument(s) {sorted(unknown)} instead."
+        )
+    alpha0 = check.per_member("lr", alpha0, K, low=0, low_open=True)
+    args = {a: check.per_member(a, kwargs.get(a, d), K, **b) for a, (d, b) in spec.items()}
+    if name == "warmup_cosine" and np.any(args["total_steps"] <= args["warmup_steps"]):
+        raise InvalidArgument(
+            "The 'total_steps' parameter must be greater than 'warmup_steps'. "
+            f"Got total_steps={args['total_steps']} and warmup_steps={args['warmup_steps']}."
+        )
+    unit = check.choice("unit", unit or default_unit, ("epoch", "step"))
+    plateau = PlateauState.new(K) if name == "plateau" else None
+    return Schedule(name, alpha0, unit, args, plateau)

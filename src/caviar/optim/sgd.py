@@ -1,0 +1,46 @@
+"""Gradient descent and gradient descent with momentum, as the notes write them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from caviar.optim.base import Optimizer, ewa
+
+
+class GradientDescent(Optimizer):
+    """``W = W - α dW``, per member.
+
+    >>> p = np.ones((1, 2)); GradientDescent([p], lr=0.5).step([np.ones((1, 2))]); p
+    array([[0.5, 0.5]])
+    """
+
+    def _coefficients(self, alpha):
+        return self._cast(alpha=alpha)
+
+    def _update(self, i, p, g, tmp, c):
+        np.multiply(g, c["alpha"], out=tmp)
+        p -= tmp
+
+
+class Momentum(Optimizer):
+    """``V = β V + (1 - β) dW``;  ``W = W - α V``, with ``V`` starting at 0.
+
+    Warning: this is the notes' form, not PyTorch's ``SGD(momentum=β)``, which computes
+    ``V = β V + dW`` (and starts from ``V = dW``): for the same trajectory PyTorch needs
+    ``lr = α (1 - β)`` and ``dampening=0``.
+    """
+
+    moments = ("v",)
+
+    def __init__(self, params, lr=0.01, beta=0.9):
+        super().__init__(params, lr)
+        self.beta = self._hyper("beta", beta, low=0, high=1, high_open=True)
+
+    def _coefficients(self, alpha):
+        return self._cast(alpha=alpha, beta=self.beta, one_minus_beta=1 - self.beta)
+
+    def _update(self, i, p, g, tmp, c):
+        v = self.state["v"][i]
+        ewa(v, g, c["beta"], c["one_minus_beta"], tmp)
+        np.multiply(v, c["alpha"], out=tmp)
+        p -= tmp

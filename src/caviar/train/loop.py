@@ -1,0 +1,111 @@
+"""The training loop: batches, schedule, optimizer, divergence check and history, composed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from caviar import _validate as check
+from caviar.nn.network import Network
+from caviar.optim.base import Optimizer
+from caviar.optim.schedules import Schedule, make_schedule
+from caviar.train.batches import Batcher, epoch_order
+from caviar.train.divergence import Divergence
+
+
+@dataclass
+class History:
+    """Per-epoch records, each row ``(K,)``: training cost (mean over the epoch's
+    mini-batches, weighted by their size), learning rate at the epoch's end, and, when
+    validation data is given, validation loss and accuracy."""
+
+    loss: list[np.ndarray] = field(default_factory=list)
+    lr: list[np.ndarray] = field(default_factory=list)
+    val_loss: list[np.ndarray] = field(default_factory=list)
+    val_accuracy: list[np.ndarray] = field(default_factory=list)
+    divergence: Divergence | None = None
+    steps: int = 0
+
+    @property
+    def epochs(self) -> int:
+        return len(self.loss)
+
+
+def evaluate(net: Network, X: np.ndarray, y: np.ndarray, batch_size: int = 2048):
+    """Inference-mode cost and accuracy per member: ``(loss (K,), accuracy (K,))``.
+
+    ``X (n, d)``, ``y (n,)`` integer class codes; evaluated in chunks of ``batch_size``.
+    """
+    X = net._check_input(X)
+    y = np.asarray(y)
+    Y = net._targets(y, X.shape[0])
+    loss = np.zeros(net.K)
+    correct = np.zeros(net.K)
+    with np.errstate(all="ignore"):
+        for s in range(0, X.shape[0], batch_size):
+            xb, yb = X[s : s + batch_size], Y[s : s + batch_size]
+            loss += net.loss_layer.forward(net._forward(xb, False), yb) * xb.shape[0]
+            correct += (net.loss_layer.probabilities.argmax(axis=2) == y[s : s + batch_size]).sum(1)
+    return loss / X.shape[0], correct / X.shape[0]
+
+
+def fit(
+    net: Network,
+    optimizer: Optimizer,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    schedule: Schedule | None = None,
+    seed: int = 0,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    on_epoch: Callable[[int, History], None] | None = None,
+    history: History | None = None,
+) -> History:
+    """Train ``net`` with ``optimizer`` for ``epochs`` passes over ``X (n, d)``, ``y (n,)``.
+
+    Every member sees the same mini-batches (order from ``seed`` and the epoch). Each step:
+    ``J = loss(X_t)``; members whose ``J`` is not finite are frozen; backward; optimizer
+    step with ``α = schedule(epoch, step) (K,)``. After each epoch: a parameter check,
+    validation, the schedule's ``observe`` and ``on_epoch(epoch, history)``. Passing the
+    ``history`` of an earlier call continues from its epoch and step count.
+    """
+    check.positive_int("epochs", epochs)
+    check.positive_int("batch_size", batch_size)
+    X = net._check_input(X)
+    Y = net._targets(np.asarray(y), X.shape[0])
+    schedule = schedule or make_schedule("constant", optimizer.lr, K=net.K)
+    history = history or History(divergence=Divergence.new(net.K))
+    batcher = Batcher(X, Y, batch_size)
+    for epoch in range(history.epochs, epochs):
+        history.loss.append(_train_epoch(net, optimizer, schedule, batcher, seed, epoch, history))
+        history.lr.append(schedule.alpha(epoch, history.steps - 1))
+        history.divergence.check_params(net.params, epoch, history.steps - 1)
+        metric = history.loss[-1]
+        if validation is not None:
+            vl, va = evaluate(net, *validation)
+            history.val_loss.append(vl)
+            history.val_accuracy.append(va)
+            metric = vl
+        schedule.observe(metric)
+        if on_epoch is not None:
+            on_epoch(epoch, history)
+    return history
+
+
+def _train_epoch(net, optimizer, schedule, batcher, seed, epoch, history) -> np.ndarray:
+    """One pass over the data; returns the size-weighted mean cost per member ``(K,)``."""
+    div = history.divergence
+    total = np.zeros(net.K)
+    with np.errstate(all="ignore"):
+        for xb, yb in batcher.epoch(epoch_order(batcher.X.shape[0], seed, epoch)):
+            J = net._loss(xb, yb)
+            div.check_loss(J, epoch, history.steps)
+            total += J * xb.shape[0]
+            net.backward()
+            optimizer.step(net.grads, schedule.alpha(epoch, history.steps), div.active)
+            history.steps += 1
+    return total / batcher.X.shape[0]
