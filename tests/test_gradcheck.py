@@ -17,8 +17,14 @@ TOL = 1e-7
 @pytest.mark.parametrize("batchnorm", [True, False])
 def test_network_gradients(small_data, K, activation, batchnorm):
     X, y = small_data
-    net = Network([7, 6, 5, 3], K=K, dtype="float64", seeds=list(range(3, 3 + K)),
-                  activation=activation, batchnorm=batchnorm)
+    net = Network(
+        [7, 6, 5, 3],
+        K=K,
+        dtype="float64",
+        seeds=list(range(3, 3 + K)),
+        activation=activation,
+        batchnorm=batchnorm,
+    )
     randomize(net, seed=K)
     errors = gradient_check(net, X, y)
     assert set(errors) == set(net.param_names)
@@ -28,8 +34,14 @@ def test_network_gradients(small_data, K, activation, batchnorm):
 @pytest.mark.parametrize("K", [1, 3])
 def test_dropout_and_l2_gradients(small_data, K):
     X, y = small_data
-    net = Network([7, 6, 5, 3], K=K, dtype="float64", seeds=list(range(K)),
-                  keep_prob=np.linspace(0.6, 0.9, K), l2=np.linspace(0.05, 0.5, K))
+    net = Network(
+        [7, 6, 5, 3],
+        K=K,
+        dtype="float64",
+        seeds=list(range(K)),
+        keep_prob=np.linspace(0.6, 0.9, K),
+        l2=np.linspace(0.05, 0.5, K),
+    )
     randomize(net, seed=5)
     assert any(isinstance(layer, Dropout) for layer in net.layers)
     errors = gradient_check(net, X, y)
@@ -77,14 +89,17 @@ def _layer_check(layer, x, training=True, eps=1e-6):
 
 
 @pytest.mark.parametrize("K", [1, 3])
-@pytest.mark.parametrize("make", [
-    lambda K, rng: Dense(rng.normal(size=(K, 5, 4)), rng.normal(size=(K, 1, 4)), np.float64),
-    lambda K, rng: Dense(rng.normal(size=(K, 5, 4)), None, np.float64),
-    lambda K, rng: ReLU(np.float64),
-    lambda K, rng: LeakyReLU(0.1, np.float64),
-    lambda K, rng: Tanh(np.float64),
-    lambda K, rng: Sigmoid(np.float64),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda K, rng: Dense(rng.normal(size=(K, 5, 4)), rng.normal(size=(K, 1, 4)), np.float64),
+        lambda K, rng: Dense(rng.normal(size=(K, 5, 4)), None, np.float64),
+        lambda K, rng: ReLU(np.float64),
+        lambda K, rng: LeakyReLU(0.1, np.float64),
+        lambda K, rng: Tanh(np.float64),
+        lambda K, rng: Sigmoid(np.float64),
+    ],
+)
 def test_each_layer_alone(K, make):
     rng = np.random.default_rng(K)
     layer = make(K, rng)

@@ -64,14 +64,23 @@ def test_reduce_on_plateau_is_per_member():
     np.testing.assert_allclose(s.alpha(5, 0), A0 * [1, 0.25, 0.5])  # member 1 cut again
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"name": "inverse_time", "decay_rate": -1.0}, r"'decay_rate' parameter must be in \[0, inf\)"),
-    ({"name": "exponential", "base": 1.5}, r"'base' parameter must be in \(0, 1\]"),
-    ({"name": "constant", "alpha0": -0.1}, r"'lr' parameter must be in \(0, inf\)"),
-    ({"name": "warmup_cosine", "warmup_steps": 10, "total_steps": 5}, "greater than 'warmup_steps'"),
-    ({"name": "cosine"}, "'schedule' parameter must be one of"),
-    ({"name": "constant", "decay_rate": 1.0}, "unknown argument"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (
+            {"name": "inverse_time", "decay_rate": -1.0},
+            r"'decay_rate' parameter must be in \[0, inf\)",
+        ),
+        ({"name": "exponential", "base": 1.5}, r"'base' parameter must be in \(0, 1\]"),
+        ({"name": "constant", "alpha0": -0.1}, r"'lr' parameter must be in \(0, inf\)"),
+        (
+            {"name": "warmup_cosine", "warmup_steps": 10, "total_steps": 5},
+            "greater than 'warmup_steps'",
+        ),
+        ({"name": "cosine"}, "'schedule' parameter must be one of"),
+        ({"name": "constant", "decay_rate": 1.0}, "unknown argument"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     kwargs = {"alpha0": 0.1, **kwargs}
     with pytest.raises(InvalidArgument, match=match):

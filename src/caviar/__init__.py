@@ -21,7 +21,23 @@ from caviar.optim import (
 from caviar.train import Divergence, History, evaluate, fit
 
 __all__ = [
-    "OPTIMIZERS", "Adam", "AdamW", "CaviarError", "CheckpointError", "DataError", "Divergence",
-    "GradientDescent", "History", "InvalidArgument", "Momentum", "Network", "RMSprop",
-    "__version__", "evaluate", "fit", "gradient_check", "make_schedule", "softmax",
+    "OPTIMIZERS",
+    "Adam",
+    "AdamW",
+    "CaviarError",
+    "CheckpointError",
+    "DataError",
+    "Divergence",
+    "GradientDescent",
+    "History",
+    "InvalidArgument",
+    "Momentum",
+    "Network",
+    "RMSprop",
+    "__version__",
+    "evaluate",
+    "fit",
+    "gradient_check",
+    "make_schedule",
+    "softmax",
 ]

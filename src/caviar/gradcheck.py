@@ -12,8 +12,9 @@ from caviar.nn.batchnorm import BatchNorm
 from caviar.nn.network import Network
 
 
-def gradient_check(net: Network, X, y, eps: float = 1e-6, max_per_array: int | None = None,
-                   seed: int = 0) -> dict[str, float]:
+def gradient_check(
+    net: Network, X, y, eps: float = 1e-6, max_per_array: int | None = None, seed: int = 0
+) -> dict[str, float]:
     """Relative error between the backward pass and central differences, per parameter array.
 
     For every checked element θ_i: ``dθ_approx = (J(θ_i + ε) - J(θ_i - ε)) / 2ε`` with

@@ -7,6 +7,14 @@ from caviar.nn.loss import SoftmaxCrossEntropy, softmax
 from caviar.nn.network import Network
 
 __all__ = [
-    "BatchNorm", "Dense", "Dropout", "LeakyReLU", "Network", "ReLU", "Sigmoid",
-    "SoftmaxCrossEntropy", "Tanh", "softmax",
+    "BatchNorm",
+    "Dense",
+    "Dropout",
+    "LeakyReLU",
+    "Network",
+    "ReLU",
+    "Sigmoid",
+    "SoftmaxCrossEntropy",
+    "Tanh",
+    "softmax",
 ]

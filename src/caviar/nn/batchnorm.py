@@ -38,9 +38,9 @@ class BatchNorm(Layer):
         self.running_mean = np.zeros((K, 1, n), dtype=dtype)
         self.running_var = np.ones((K, 1, n), dtype=dtype)
         self.momentum = np.asarray(momentum, dtype=dtype).reshape(K, 1, 1)
-        self.one_minus_momentum = (1 - np.asarray(momentum, dtype=np.float64)).astype(
-            dtype
-        ).reshape(K, 1, 1)
+        self.one_minus_momentum = (
+            (1 - np.asarray(momentum, dtype=np.float64)).astype(dtype).reshape(K, 1, 1)
+        )
         self.eps = float(eps)
         self.update_running = True
 

@@ -17,7 +17,8 @@ SCALES = {"he": 2.0, "xavier": 1.0}
 def normal_weights(
     rngs: list[np.random.Generator], n_in: int, n_out: int, scheme: str
 ) -> np.ndarray:
-    """Draw ``W: (K, n_in, n_out)`` with variance ``SCALES[scheme] / n_in``, member k from ``rngs[k]``."""
+    """Draw ``W: (K, n_in, n_out)`` with variance ``SCALES[scheme] / n_in``; member k draws
+    from ``rngs[k]``."""
     choice("init", scheme, tuple(SCALES))
     std = np.sqrt(SCALES[scheme] / n_in)
     return np.stack([rng.standard_normal((n_in, n_out)) * std for rng in rngs])

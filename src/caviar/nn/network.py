@@ -24,7 +24,9 @@ class Network:
     Each hidden layer is ``Dense (no bias) → BatchNorm → activation → Dropout`` (with
     ``batchnorm=False``: ``Dense (bias) → activation → Dropout``; dropout only when some
     ``keep_prob < 1``); the output layer is ``Dense (bias)`` followed by the fused softmax
-    cross-entropy. ``loss`` returns the cost per member ``J (K,)``::
+    cross-entropy. ``activation`` is one name (``relu``, ``leaky_relu``, ``tanh``,
+    ``sigmoid``) or one per hidden layer; ``init="auto"`` draws He weights before ReLU-like
+    activations and Xavier weights otherwise. ``loss`` returns the cost per member ``J (K,)``::
 
         J_k = (1/m) Σ_i L(ŷ⁽ⁱ⁾, y⁽ⁱ⁾) + (λ_k / 2m) Σ_l ‖W⁽ˡ⁾_k‖²_F
 
@@ -58,14 +60,16 @@ class Network:
         self.K = check.positive_int("K", K)
         self.sizes = _check_sizes(sizes)
         self.dtype = np.dtype(DTYPES[check.choice("dtype", str(np.dtype(dtype)), DTYPES)])
-        self.activation = check.choice("activation", activation, tuple(ACTIVATIONS))
+        self.activations = _check_activations(activation, len(self.sizes) - 2)
         self.init = check.choice("init", init, ("auto", "he", "xavier"))
         self.batchnorm = bool(batchnorm)
         self.seeds = _check_seeds(seeds, self.K)
-        self.bn_momentum = check.per_member("bn_momentum", bn_momentum, self.K, low=0, high=1,
-                                            high_open=True)
-        self.keep_prob = check.per_member("keep_prob", keep_prob, self.K, low=0, high=1,
-                                          low_open=True)
+        self.bn_momentum = check.per_member(
+            "bn_momentum", bn_momentum, self.K, low=0, high=1, high_open=True
+        )
+        self.keep_prob = check.per_member(
+            "keep_prob", keep_prob, self.K, low=0, high=1, low_open=True
+        )
         self.l2 = check.per_member("l2", l2, self.K, low=0)
         self.bn_eps = float(check.per_member("bn_eps", bn_eps, 1, low=0, low_open=True)[0])
         self.leaky_slope = float(
@@ -86,14 +90,11 @@ class Network:
     def _build(self) -> list[Layer]:
         init_rngs = member_rngs(self.seeds, stream=0)
         drop_rngs = member_rngs(self.seeds, stream=1)
-        scheme = self.init
-        if scheme == "auto":
-            scheme = "he" if self.activation in ("relu", "leaky_relu") else "xavier"
         layers: list[Layer] = []
         n_hidden = len(self.sizes) - 2
         for i, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:], strict=True)):
             hidden = i < n_hidden
-            W = normal_weights(init_rngs, n_in, n_out, scheme if hidden else "xavier")
+            W = normal_weights(init_rngs, n_in, n_out, self._init_scheme(i) if hidden else "xavier")
             use_bias = not (hidden and self.batchnorm)
             b = np.zeros((self.K, 1, n_out)) if use_bias else None
             layers.append(Dense(W, b, self.dtype))
@@ -101,15 +102,20 @@ class Network:
                 break
             if self.batchnorm:
                 layers.append(BatchNorm(n_out, self.K, self.bn_momentum, self.bn_eps, self.dtype))
-            layers.append(self._activation_layer())
+            layers.append(self._activation_layer(self.activations[i]))
             if np.any(self.keep_prob < 1):
                 layers.append(Dropout(self.keep_prob, drop_rngs, self.dtype))
         return layers
 
-    def _activation_layer(self) -> Layer:
-        if self.activation == "leaky_relu":
+    def _init_scheme(self, i: int) -> str:
+        if self.init != "auto":
+            return self.init
+        return "he" if self.activations[i] in ("relu", "leaky_relu") else "xavier"
+
+    def _activation_layer(self, name: str) -> Layer:
+        if name == "leaky_relu":
             return LeakyReLU(self.leaky_slope, self.dtype)
-        return ACTIVATIONS[self.activation](self.dtype)
+        return ACTIVATIONS[name](self.dtype)
 
     def _named_layers(self):
         counts: dict[str, int] = {}
@@ -183,6 +189,25 @@ class Network:
             np.multiply(layer.W, scale, out=tmp)
             layer.grads[0] += tmp
 
+    # -- parameters by name -------------------------------------------------------------
+    def get_params(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter array by name (``"dense1.W"``, ``"bn1.gamma"``, ...)."""
+        return {n: p.copy() for n, p in zip(self.param_names, self.params, strict=True)}
+
+    def set_params(self, values: dict[str, np.ndarray]) -> None:
+        """Overwrite parameters by name, in place. A value has the parameter's shape
+        ``(K, ...)``, or lacks the leading K (every member gets it); a ``(K, 1, n)``
+        parameter also takes ``(K, n)`` or ``(n,)``."""
+        arrays = dict(zip(self.param_names, self.params, strict=True))
+        for name, value in values.items():
+            if name not in arrays:
+                raise InvalidArgument(
+                    f"The network has no parameter '{name}'; it has {self.param_names}."
+                )
+            p, value = arrays[name], np.asarray(value)
+            check.finite_array(name, value)
+            p[...] = _fit_shape(name, value, p, self.sizes)
+
     # -- inference ------------------------------------------------------------------------
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities ``Ŷ (K, B, C)`` in inference mode (running statistics)."""
@@ -237,6 +262,34 @@ def one_hot(y: np.ndarray, C: int, dtype) -> np.ndarray:
     Y = np.zeros((y.shape[0], C), dtype=dtype)
     Y[np.arange(y.shape[0]), y] = 1
     return Y
+
+
+def _fit_shape(name: str, value: np.ndarray, p: np.ndarray, sizes) -> np.ndarray:
+    """``value`` reshaped to broadcast onto parameter ``p``, or an error naming both shapes."""
+    K, inner = p.shape[0], p.shape[1:]
+    allowed = [p.shape, inner]
+    if inner[0] == 1:
+        allowed += [(K,) + inner[1:], inner[1:]]
+    if value.shape not in allowed:
+        raise InvalidArgument(
+            f"The '{name}' array must have one of the shapes {allowed} (layer sizes "
+            f"{list(sizes)} must chain). Got shape {value.shape} instead."
+        )
+    if value.shape == (K,) + inner[1:] and inner[0] == 1:
+        return value.reshape(p.shape)
+    return value
+
+
+def _check_activations(activation, n_hidden: int) -> tuple[str, ...]:
+    names = (activation,) * n_hidden if isinstance(activation, str) else tuple(activation)
+    if len(names) != n_hidden:
+        raise InvalidArgument(
+            f"The 'activation' parameter must be one name or one per hidden layer ({n_hidden}). "
+            f"Got {list(names)} instead."
+        )
+    for name in names:
+        check.choice("activation", name, tuple(ACTIVATIONS))
+    return names
 
 
 def _check_sizes(sizes) -> tuple[int, ...]:

@@ -17,11 +17,30 @@ from caviar.optim.schedules import (
 )
 from caviar.optim.sgd import GradientDescent, Momentum
 
-OPTIMIZERS = {"gd": GradientDescent, "momentum": Momentum, "rmsprop": RMSprop, "adam": Adam,
-              "adamw": AdamW}
+OPTIMIZERS = {
+    "gd": GradientDescent,
+    "momentum": Momentum,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+    "adamw": AdamW,
+}
 
 __all__ = [
-    "OPTIMIZERS", "SCHEDULES", "Adam", "AdamW", "GradientDescent", "Momentum", "Optimizer",
-    "RMSprop", "Schedule", "constant", "exponential_decay", "inverse_sqrt_decay",
-    "inverse_time_decay", "make_schedule", "plateau_update", "staircase_decay", "warmup_cosine",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "Adam",
+    "AdamW",
+    "GradientDescent",
+    "Momentum",
+    "Optimizer",
+    "RMSprop",
+    "Schedule",
+    "constant",
+    "exponential_decay",
+    "inverse_sqrt_decay",
+    "inverse_time_decay",
+    "make_schedule",
+    "plateau_update",
+    "staircase_decay",
+    "warmup_cosine",
 ]

@@ -38,9 +38,12 @@ class Adam(Optimizer):
         return self._cast(
             step=alpha / (1 - self.beta1**t),
             inv_bc2=1 / (1 - self.beta2**t),
-            beta1=self.beta1, one_minus_beta1=1 - self.beta1,
-            beta2=self.beta2, one_minus_beta2=1 - self.beta2,
-            eps=self.eps, decay=1 - alpha * self.weight_decay,
+            beta1=self.beta1,
+            one_minus_beta1=1 - self.beta1,
+            beta2=self.beta2,
+            one_minus_beta2=1 - self.beta2,
+            eps=self.eps,
+            decay=1 - alpha * self.weight_decay,
         )
 
     def _update(self, i, p, g, tmp, c):

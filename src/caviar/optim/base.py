@@ -39,8 +39,12 @@ class Optimizer:
     def _hyper(self, name, value, **bounds) -> np.ndarray:
         return check.per_member(name, value, self.K, **bounds)
 
-    def step(self, grads: list[np.ndarray], lr: np.ndarray | None = None,
-             active: np.ndarray | None = None) -> None:
+    def step(
+        self,
+        grads: list[np.ndarray],
+        lr: np.ndarray | None = None,
+        active: np.ndarray | None = None,
+    ) -> None:
         """Apply one update to every parameter array, in place."""
         alpha = self.lr if lr is None else np.asarray(lr, dtype=np.float64)
         if active is not None and not active.all():
@@ -90,8 +94,9 @@ class Optimizer:
                 a[...] = state[f"{m}.{i}"]
 
 
-def ewa(m: np.ndarray, x: np.ndarray, beta: np.ndarray, one_minus_beta: np.ndarray,
-        tmp: np.ndarray) -> None:
+def ewa(
+    m: np.ndarray, x: np.ndarray, beta: np.ndarray, one_minus_beta: np.ndarray, tmp: np.ndarray
+) -> None:
     """Exponentially weighted average in place: ``m = beta · m + (1 - beta) · x``."""
     m *= beta
     np.multiply(x, one_minus_beta, out=tmp)

@@ -22,8 +22,9 @@ class RMSprop(Optimizer):
         self.eps = self._hyper("eps", eps, low=0, low_open=True)
 
     def _coefficients(self, alpha):
-        return self._cast(alpha=alpha, beta2=self.beta2, one_minus_beta2=1 - self.beta2,
-                          eps=self.eps)
+        return self._cast(
+            alpha=alpha, beta2=self.beta2, one_minus_beta2=1 - self.beta2, eps=self.eps
+        )
 
     def _update(self, i, p, g, tmp, c):
         s = self.state["s"][i]

@@ -43,7 +43,8 @@ def inverse_sqrt_decay(epoch, alpha0, k=1.0):
 
 def staircase_decay(epoch, alpha0, drop=0.5, epochs_per_drop=10):
     """``α = α0 · drop^⌊epoch / epochs_per_drop⌋`` (step decay)."""
-    return np.power(np.asarray(drop, dtype=np.float64), np.floor_divide(epoch, epochs_per_drop)) * alpha0
+    drops = np.floor_divide(epoch, epochs_per_drop)
+    return np.power(np.asarray(drop, dtype=np.float64), drops) * alpha0
 
 
 def warmup_cosine(step, alpha0, warmup_steps=0, total_steps=1000, alpha_min=0.0):
@@ -75,8 +76,9 @@ class PlateauState:
         return cls(np.full(K, np.inf), np.zeros(K, dtype=np.int64), np.ones(K))
 
 
-def plateau_update(state: PlateauState, metric, factor=0.1, patience=10, threshold=1e-4,
-                   min_scale=0.0) -> PlateauState:
+def plateau_update(
+    state: PlateauState, metric, factor=0.1, patience=10, threshold=1e-4, min_scale=0.0
+) -> PlateauState:
     """Next state after an epoch's ``metric (K,)`` (lower is better, e.g. validation loss).
 
     A member improves when ``metric < best · (1 - threshold)``; after more than ``patience``
@@ -99,15 +101,30 @@ SCHEDULES = {
     "inverse_time": (inverse_time_decay, "epoch", {"decay_rate": (1.0, {"low": 0})}),
     "exponential": (exponential_decay, "epoch", {"base": (0.95, {**_POSITIVE, "high": 1})}),
     "inverse_sqrt": (inverse_sqrt_decay, "epoch", {"k": (1.0, _POSITIVE)}),
-    "staircase": (staircase_decay, "epoch", {"drop": (0.5, {**_POSITIVE, "high": 1}),
-                                             "epochs_per_drop": (10, {"low": 1})}),
-    "warmup_cosine": (warmup_cosine, "step", {"warmup_steps": (0, {"low": 0}),
-                                              "total_steps": (1000, {"low": 1}),
-                                              "alpha_min": (0.0, {"low": 0})}),
-    "plateau": (None, "epoch", {"factor": (0.1, {**_POSITIVE, "high": 1, "high_open": True}),
-                                "patience": (10, {"low": 0}),
-                                "threshold": (1e-4, {"low": 0}),
-                                "min_scale": (0.0, {"low": 0})}),
+    "staircase": (
+        staircase_decay,
+        "epoch",
+        {"drop": (0.5, {**_POSITIVE, "high": 1}), "epochs_per_drop": (10, {"low": 1})},
+    ),
+    "warmup_cosine": (
+        warmup_cosine,
+        "step",
+        {
+            "warmup_steps": (0, {"low": 0}),
+            "total_steps": (1000, {"low": 1}),
+            "alpha_min": (0.0, {"low": 0}),
+        },
+    ),
+    "plateau": (
+        None,
+        "epoch",
+        {
+            "factor": (0.1, {**_POSITIVE, "high": 1, "high_open": True}),
+            "patience": (10, {"low": 0}),
+            "threshold": (1e-4, {"low": 0}),
+            "min_scale": (0.0, {"low": 0}),
+        },
+    ),
 }
 
 

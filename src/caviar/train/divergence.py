@@ -49,5 +49,7 @@ class Divergence:
 
     def report(self) -> list[dict]:
         """One entry per diverged member: ``{"member", "epoch", "step"}``."""
-        return [{"member": int(k), "epoch": int(self.epoch[k]), "step": int(self.step[k])}
-                for k in np.flatnonzero(~self.active)]
+        return [
+            {"member": int(k), "epoch": int(self.epoch[k]), "step": int(self.step[k])}
+            for k in np.flatnonzero(~self.active)
+        ]

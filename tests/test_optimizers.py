@@ -1,0 +1,148 @@
+"""Optimizers: one hand-worked step each, two routes to one answer, exact state restore."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from caviar import OPTIMIZERS, Adam, AdamW, GradientDescent, Momentum, RMSprop
+
+
+def test_one_step_by_hand():
+    g = np.array([[2.0, -1.0]])
+    p = np.array([[1.0, 1.0]])
+    GradientDescent([p], lr=0.1).step([g])
+    np.testing.assert_allclose(p, [[0.8, 1.1]])
+
+    p = np.array([[1.0, 1.0]])
+    Momentum([p], lr=0.1, beta=0.9).step([g])  # V = 0.1 g
+    np.testing.assert_allclose(p, [[1 - 0.1 * 0.2, 1 + 0.1 * 0.1]])
+
+    p = np.array([[1.0, 1.0]])
+    RMSprop([p], lr=0.1, beta2=0.9, eps=0.0 + 1e-12).step([g])  # S = 0.1 g², step g/√S
+    np.testing.assert_allclose(p, [[1 - 0.1 / np.sqrt(0.1), 1 + 0.1 / np.sqrt(0.1)]])
+
+    p = np.array([[1.0, 1.0]])
+    Adam([p], lr=0.1, eps=1e-12).step([g])  # V̂ = g, Ŝ = g²: the first step is α·sign(g)
+    np.testing.assert_allclose(p, [[0.9, 1.1]])
+
+
+def _reference(kind, p, grads, hp):
+    """A plain loop over members, written from the notes, for comparison."""
+    p = p.copy()
+    v, s = np.zeros_like(p), np.zeros_like(p)
+    for t, g in enumerate(grads, 1):
+        for k in range(p.shape[0]):
+            h = {n: x[k] for n, x in hp.items()}
+            if kind == "gd":
+                p[k] -= h["lr"] * g[k]
+            elif kind == "momentum":
+                v[k] = h["beta"] * v[k] + (1 - h["beta"]) * g[k]
+                p[k] -= h["lr"] * v[k]
+            elif kind == "rmsprop":
+                s[k] = h["beta2"] * s[k] + (1 - h["beta2"]) * g[k] ** 2
+                p[k] -= h["lr"] * g[k] / (np.sqrt(s[k]) + h["eps"])
+            else:
+                v[k] = h["beta1"] * v[k] + (1 - h["beta1"]) * g[k]
+                s[k] = h["beta2"] * s[k] + (1 - h["beta2"]) * g[k] ** 2
+                v_hat = v[k] / (1 - h["beta1"] ** t)
+                s_hat = s[k] / (1 - h["beta2"] ** t)
+                p[k] -= h["lr"] * h.get("weight_decay", 0) * p[k]
+                p[k] -= h["lr"] * v_hat / (np.sqrt(s_hat) + h["eps"])
+    return p
+
+
+HP = {
+    "gd": {"lr": [0.1, 0.01, 0.3]},
+    "momentum": {"lr": [0.1, 0.01, 0.3], "beta": [0.9, 0.5, 0.0]},
+    "rmsprop": {"lr": [0.1, 0.01, 0.3], "beta2": [0.9, 0.99, 0.5], "eps": [1e-8, 1e-4, 1e-6]},
+    "adam": {
+        "lr": [0.1, 0.01, 0.3],
+        "beta1": [0.9, 0.5, 0.0],
+        "beta2": [0.999, 0.9, 0.5],
+        "eps": [1e-8, 1e-4, 1e-6],
+    },
+    "adamw": {
+        "lr": [0.1, 0.01, 0.3],
+        "beta1": [0.9, 0.5, 0.0],
+        "beta2": [0.999, 0.9, 0.5],
+        "eps": [1e-8, 1e-4, 1e-6],
+        "weight_decay": [0.0, 0.1, 0.5],
+    },
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HP))
+def test_per_member_hyperparameters_against_a_plain_loop(kind):
+    rng = np.random.default_rng(0)
+    p0 = rng.normal(size=(3, 4, 5))
+    grads = [rng.normal(size=(3, 4, 5)) for _ in range(10)]
+    hp = {k: np.array(v) for k, v in HP[kind].items()}
+    p = p0.copy()
+    opt = OPTIMIZERS[kind]([p], **hp)
+    for g in grads:
+        opt.step([g.copy()])
+    np.testing.assert_allclose(p, _reference(kind, p0, grads, hp), rtol=1e-12, atol=1e-14)
+
+
+def test_adam_with_beta1_zero_is_bias_corrected_rmsprop():
+    rng = np.random.default_rng(1)
+    p = rng.normal(size=(2, 3))
+    q = p.copy()
+    adam = Adam([p], lr=0.01, beta1=0.0, beta2=0.9, eps=1e-6)
+    s = np.zeros_like(q)
+    for t in range(1, 21):
+        g = rng.normal(size=(2, 3))
+        adam.step([g])
+        s = 0.9 * s + 0.1 * g**2
+        q -= 0.01 * g / (np.sqrt(s / (1 - 0.9**t)) + 1e-6)
+    np.testing.assert_allclose(p, q, rtol=1e-12)
+
+
+def test_adamw_decays_decoupled_from_the_gradient():
+    p = np.full((1, 3), 2.0)
+    AdamW([p], lr=0.1, weight_decay=0.5).step([np.zeros((1, 3))])  # zero gradient: decay only
+    np.testing.assert_allclose(p, 2.0 * (1 - 0.1 * 0.5))
+
+
+@pytest.mark.parametrize("kind", sorted(HP))
+def test_state_restores_exactly(kind):
+    rng = np.random.default_rng(2)
+    grads = [rng.normal(size=(3, 4)) for _ in range(10)]
+    hp = {k: np.array(v) for k, v in HP[kind].items()}
+    p = rng.normal(size=(3, 4))
+    opt = OPTIMIZERS[kind]([p], **hp)
+    for g in grads[:5]:
+        opt.step([g.copy()])
+    saved_p, saved_state = p.copy(), opt.state_dict()
+    for g in grads[5:]:
+        opt.step([g.copy()])
+    q = saved_p.copy()
+    fresh = OPTIMIZERS[kind]([q], **hp)
+    fresh.load_state_dict(saved_state)
+    for g in grads[5:]:
+        fresh.step([g.copy()])
+    np.testing.assert_array_equal(p, q)
+
+
+def test_inactive_members_neither_move_nor_take_nan_into_their_moments():
+    p = np.ones((3, 2))
+    opt = Adam([p], lr=0.1)
+    g = np.array([[1.0, 1.0], [np.nan, np.inf], [1.0, -1.0]])
+    opt.step([g], active=np.array([True, False, True]))
+    np.testing.assert_array_equal(p[1], [1.0, 1.0])
+    assert np.isfinite(opt.state["v"][0]).all() and np.isfinite(opt.state["s"][0]).all()
+    np.testing.assert_allclose(p[[0, 2]], [[0.9, 0.9], [0.9, 1.1]])
+
+
+def test_load_state_refuses_mismatched_state():
+    from caviar import CheckpointError
+
+    opt = Adam([np.ones((2, 3))])
+    state = opt.state_dict()
+    state["v.0"] = np.ones((2, 4))
+    with pytest.raises(CheckpointError, match=r"'v.0' has shape \(2, 4\)"):
+        opt.load_state_dict(state)
+    del state["v.0"]
+    with pytest.raises(CheckpointError, match="lacks the array 'v.0'"):
+        opt.load_state_dict(state)
