@@ -1,0 +1,106 @@
+"""Data sets that need no network: scikit-learn's bundled sets, MNIST-1D and synthetic clusters.
+
+``load(name, **options)`` is the one entry point; ``LOADERS`` maps each name to its loader.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+from sklearn import datasets as _sk
+
+from caviar._validate import per_member, positive_int
+from caviar.data.dataset import Dataset
+from caviar.data.mnist1d import load_mnist1d
+from caviar.errors import DataError, InvalidArgument
+
+
+def _sklearn(name: str, loader, label_names: bool) -> Dataset:
+    """A scikit-learn bundled set; classes are its target names when ``label_names``."""
+    bunch = loader()
+    y = bunch.target_names[bunch.target] if label_names else bunch.target
+    names = getattr(bunch, "feature_names", None)
+    return Dataset.from_arrays(bunch.data, y, name=name, feature_names=names)
+
+
+def load_digits() -> Dataset:
+    """8x8 handwritten digits: ``X (1797, 64)`` pixel values 0..16, classes 0..9 (ints)."""
+    return _sklearn("digits", _sk.load_digits, label_names=False)
+
+
+def load_iris() -> Dataset:
+    """Iris: ``X (150, 4)`` in cm, classes 'setosa', 'versicolor', 'virginica'."""
+    return _sklearn("iris", _sk.load_iris, label_names=True)
+
+
+def load_wine() -> Dataset:
+    """Wine: ``X (178, 13)`` chemical measurements, classes 'class_0', 'class_1', 'class_2'."""
+    return _sklearn("wine", _sk.load_wine, label_names=True)
+
+
+def load_breast_cancer() -> Dataset:
+    """Breast cancer (Wisconsin): ``X (569, 30)``, classes 'benign', 'malignant'."""
+    return _sklearn("breast_cancer", _sk.load_breast_cancer, label_names=True)
+
+
+def load_synthetic(
+    n_samples: int = 1000,
+    n_features: int = 20,
+    n_classes: int = 3,
+    seed: int = 0,
+    class_sep: float = 1.0,
+) -> Dataset:
+    """Gaussian clusters of any size, for benchmarks: ``X (n_samples, n_features)``.
+
+    Each class c has a centre ``mu_c ~ N(0, (2 class_sep^2 / d) I)`` and rows
+    ``x = mu_c + N(0, I)``, so two centres lie about ``2 class_sep`` noise standard deviations
+    apart whatever d. Classes are balanced (sizes differ by at most one) and rows shuffled.
+    Deterministic for a seed.
+
+    Example:
+        >>> load_synthetic(n_samples=10, n_features=3, n_classes=2).X.shape
+        (10, 3)
+    """
+    positive_int("n_classes", n_classes, minimum=2)
+    positive_int("n_samples", n_samples, minimum=n_classes)
+    d = positive_int("n_features", n_features)
+    sep = float(per_member("class_sep", class_sep, 1, low=0.0, low_open=True)[0])
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_classes, d)) * (sep * math.sqrt(2.0 / d))
+    y = rng.permutation(np.arange(n_samples) % n_classes)
+    X = rng.standard_normal((n_samples, d), dtype=np.float32)
+    X += centres.astype(np.float32)[y]
+    return Dataset.from_arrays(X, y, name="synthetic")
+
+
+LOADERS = {
+    "digits": load_digits,
+    "iris": load_iris,
+    "wine": load_wine,
+    "breast_cancer": load_breast_cancer,
+    "mnist1d": load_mnist1d,
+    "synthetic": load_synthetic,
+}
+
+
+def load(name: str, **options) -> Dataset:
+    """The bundled data set ``name`` (one of ``LOADERS``), built with ``options``.
+
+    Example:
+        >>> load("iris").X.shape
+        (150, 4)
+    """
+    if name not in LOADERS:
+        known = ", ".join(repr(k) for k in LOADERS)
+        raise DataError(f"No bundled data set is called {name!r}; the known names are {known}")
+    loader = LOADERS[name]
+    try:
+        inspect.signature(loader).bind(**options)
+    except TypeError:
+        accepted = ", ".join(inspect.signature(loader).parameters) or "none"
+        raise InvalidArgument(
+            f"load({name!r}) got options {sorted(options)}; the options it accepts: {accepted}"
+        ) from None
+    return loader(**options)

@@ -1,0 +1,249 @@
+"""The one checked container every reader and loader returns.
+
+A :class:`Dataset` is built through :meth:`Dataset.from_arrays`, which checks the data once
+(shape, numbers, finiteness, labels) so that nothing downstream checks it again. Its arrays are
+read-only: a transformation makes a new data set (``dataclasses.replace(ds, X=...)``).
+
+Shapes: n rows, d features, C classes.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from caviar.errors import DataError
+
+_SHOWN = 10  # how many offending labels a message lists
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Dataset:
+    """Features, class codes and what the codes mean.
+
+    Attributes:
+        X: ``(n, d)`` float32, C-contiguous, finite, read-only.
+        y: ``(n,)`` int64 class codes in ``0..C-1``, read-only.
+        classes: ``(C,)`` the original labels, sorted (ints or strings); ``classes[y]`` gives
+            the original labels back.
+        feature_names: ``d`` column names.
+        name: what the data set is called in messages.
+
+    Example:
+        >>> ds = Dataset.from_arrays([[0.0, 1.0], [2.0, 3.0]], ["cat", "dog"], name="pets")
+        >>> ds.y, ds.classes
+        (array([0, 1]), array(['cat', 'dog'], dtype='<U3'))
+        >>> ds.decode([1, 0]).tolist()
+        ['dog', 'cat']
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    classes: np.ndarray
+    feature_names: tuple[str, ...]
+    name: str
+
+    def __post_init__(self) -> None:
+        # Cheap structural invariants only; the data checks live in from_arrays.
+        n = self.X.shape[0] if self.X.ndim == 2 else -1
+        if self.X.dtype != np.float32 or n < 0 or not self.X.flags.c_contiguous:
+            raise DataError(f"Data set '{self.name}': X must be C-contiguous float32 (n, d)")
+        if self.y.dtype != np.int64 or self.y.shape != (n,):
+            raise DataError(f"Data set '{self.name}': y must be an int64 array of shape ({n},)")
+        if len(self.feature_names) != self.X.shape[1]:
+            raise DataError(f"Data set '{self.name}': {self.X.shape[1]} columns need as many names")
+        for array in (self.X, self.y, self.classes):
+            array.flags.writeable = False
+
+    @classmethod
+    def from_arrays(cls, X, y, name: str = "data", feature_names=None, classes=None) -> Dataset:
+        """Check ``X (n, d)`` and raw labels ``y (n,)`` once and build a data set.
+
+        ``y`` may hold any ints or strings; they are mapped to codes ``0..C-1`` in sorted order.
+        Pass ``classes`` (sorted, unique) to fix the code of every label, e.g. for a test part
+        that lacks a class; otherwise the classes are those found in ``y``.
+
+        Raises:
+            DataError: X is not 2-D or not numeric (naming the column), holds NaN or infinity
+                (naming row and column), is empty, differs in length from y; y has fewer than
+                two classes, or labels outside ``classes``.
+        """
+        X = _features(X, name)
+        names = _feature_names(feature_names, X.shape[1], name)
+        _check_finite(X, names, name)
+        raw = _labels(y, name)
+        if raw.shape[0] != X.shape[0]:
+            raise DataError(
+                f"Data set '{name}': X has {X.shape[0]} rows but y has {raw.shape[0]} labels; "
+                "they must match one to one"
+            )
+        classes = np.unique(raw) if classes is None else _classes(classes, name)
+        if classes.shape[0] < 2:
+            raise DataError(
+                f"Data set '{name}' holds only one class ({_show(classes[0])}); "
+                "a classifier needs at least two"
+            )
+        y = _encode(raw, classes, name)
+        return cls(X=X, y=y, classes=classes, feature_names=names, name=name)
+
+    @property
+    def n_samples(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return self.classes.shape[0]
+
+    def __len__(self) -> int:
+        return self.X.shape[0]
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset(name={self.name!r}, n_samples={self.n_samples}, "
+            f"n_features={self.n_features}, classes={self.classes.tolist()!r})"
+        )
+
+    def subset(self, index, name: str | None = None) -> Dataset:
+        """Rows ``index`` (a slice, integer or boolean array) with the same classes and names."""
+        rows = np.arange(self.n_samples)[index]
+        return Dataset(
+            X=np.ascontiguousarray(self.X[rows]),
+            y=self.y[rows].copy(),
+            classes=self.classes,
+            feature_names=self.feature_names,
+            name=self.name if name is None else name,
+        )
+
+    def encode_labels(self, raw) -> np.ndarray:
+        """Map raw labels ``(m,)`` to codes ``(m,)`` int64 with this data set's classes.
+
+        Raises DataError naming the labels never seen in this data set (prediction-time data).
+        """
+        return _encode(_labels(raw, self.name), self.classes, self.name)
+
+    def decode(self, codes) -> np.ndarray:
+        """Map codes ``(m,)`` in ``0..C-1`` back to the original labels ``(m,)``."""
+        codes = np.asarray(codes)
+        if codes.dtype.kind not in "iu" or (codes.size and not _in_range(codes, self.n_classes)):
+            raise DataError(
+                f"Data set '{self.name}': codes must be integers in [0, {self.n_classes}); "
+                f"got {codes.ravel()[:_SHOWN].tolist()!r}"
+            )
+        return self.classes[codes]
+
+
+def _show(value) -> str:
+    """``repr`` of a plain Python value: ``'a'``, not ``np.str_('a')``."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _in_range(codes: np.ndarray, C: int) -> bool:
+    return bool(codes.min() >= 0 and codes.max() < C)
+
+
+def _features(X, name: str) -> np.ndarray:
+    """``X`` as a fresh C-contiguous float32 ``(n, d)`` array, or a DataError."""
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise DataError(
+            f"Data set '{name}': X must be 2-D (n rows, d features); got shape {X.shape}"
+        )
+    if X.shape[0] == 0:
+        raise DataError(f"Data set '{name}' is empty: it holds no rows")
+    if X.dtype.kind not in "biuf":
+        _raise_non_numeric(X, name)
+    return np.array(X, dtype=np.float32, order="C", copy=True)
+
+
+def _raise_non_numeric(X: np.ndarray, name: str) -> None:
+    for j in range(X.shape[1]):
+        for i, value in enumerate(X[:, j]):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise DataError(
+                    f"Data set '{name}': column {j} is not numeric (row {i} holds {_show(value)}); "
+                    "encode it as numbers or drop it"
+                )
+    raise DataError(f"Data set '{name}': X has dtype {X.dtype}; features must be numbers")
+
+
+def _feature_names(names, d: int, name: str) -> tuple[str, ...]:
+    if names is None:
+        return tuple(f"x{j}" for j in range(d))
+    names = tuple(str(n) for n in names)
+    if len(names) != d:
+        raise DataError(f"Data set '{name}': {len(names)} feature names given for {d} columns")
+    return names
+
+
+def _check_finite(X: np.ndarray, names: tuple[str, ...], name: str) -> None:
+    bad = ~np.isfinite(X)
+    if bad.any():
+        i, j = (int(k) for k in np.argwhere(bad)[0])
+        raise DataError(
+            f"Data set '{name}': row {i}, column '{names[j]}' holds {X[i, j]}; remove or impute it"
+        )
+
+
+def _labels(y, name: str) -> np.ndarray:
+    """Raw labels as a 1-D int64 or str array."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise DataError(f"Data set '{name}': y must be 1-D (n,); got shape {y.shape}")
+    kind = y.dtype.kind
+    if kind in "biu":
+        return y.astype(np.int64)
+    if kind == "f":
+        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+            bad = y[~np.isfinite(y) | (y != np.round(y))][0]
+            raise DataError(
+                f"Data set '{name}': labels must be integers or strings; y holds {_show(bad)}"
+            )
+        return y.astype(np.int64)
+    if kind in "US":
+        return y.astype(str)
+    if kind == "O":
+        return _object_labels(y, name)
+    raise DataError(f"Data set '{name}': labels must be integers or strings; y has {y.dtype}")
+
+
+def _object_labels(y: np.ndarray, name: str) -> np.ndarray:
+    if all(isinstance(v, str) for v in y):
+        return y.astype(str)
+    if all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in y):
+        return y.astype(np.int64)
+    raise DataError(
+        f"Data set '{name}': labels must be all integers or all strings; y mixes "
+        f"{sorted({type(v).__name__ for v in y})}"
+    )
+
+
+def _classes(classes, name: str) -> np.ndarray:
+    classes = _labels(classes, name)
+    if classes.size and (np.any(classes[1:] <= classes[:-1])):
+        raise DataError(f"Data set '{name}': classes must be sorted and unique")
+    return classes
+
+
+def _encode(raw: np.ndarray, classes: np.ndarray, name: str) -> np.ndarray:
+    """Codes ``(n,)`` with ``classes[codes] == raw``, or a DataError naming unseen labels."""
+    if (raw.dtype.kind == "U") != (classes.dtype.kind == "U"):
+        seen = np.zeros(raw.shape, dtype=bool)
+        codes = np.zeros(raw.shape, dtype=np.int64)
+    else:
+        codes = np.searchsorted(classes, raw).astype(np.int64)
+        codes = np.minimum(codes, classes.shape[0] - 1)
+        seen = classes[codes] == raw
+    if not np.all(seen):
+        unseen = np.unique(raw[~seen])
+        raise DataError(
+            f"Data set '{name}': labels {unseen[:_SHOWN].tolist()!r} were not seen in training "
+            f"(known classes: {classes[:_SHOWN].tolist()!r}); predict only on known classes "
+            "or retrain with them"
+        )
+    return codes
