@@ -51,7 +51,7 @@ def per_member(
         where = f" (member {k})" if K > 1 else ""
         raise InvalidArgument(
             f"The '{name}' parameter must be in {_interval(low, high, low_open, high_open)}. "
-            f"Got {arr[k]!r}{where} instead."
+            f"Got {float(arr[k])!r}{where} instead."
         )
     return arr
 

@@ -46,6 +46,11 @@ class Batcher:
         for start, stop in self.bounds:
             idx = order[start:stop]
             B = stop - start
-            xb = np.take(self.X, idx, axis=0, out=self.ws.get("x", (B, self.X.shape[1])))
-            yb = np.take(self.Y, idx, axis=0, out=self.ws.get("y", (B, self.Y.shape[1])))
+            # mode="clip": with the default "raise", np.take copies through a temporary
+            xb = np.take(
+                self.X, idx, axis=0, mode="clip", out=self.ws.get("x", (B, self.X.shape[1]))
+            )
+            yb = np.take(
+                self.Y, idx, axis=0, mode="clip", out=self.ws.get("y", (B, self.Y.shape[1]))
+            )
             yield xb, yb

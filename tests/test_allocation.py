@@ -1,0 +1,65 @@
+"""A training step allocates nothing that scales with the batch or the parameters.
+
+NumPy's ufunc machinery allocates a fixed-size iteration buffer for some broadcasting
+operations (8192 elements, whatever the array sizes); everything else (activations,
+gradients, moments, temporaries) lives in workspaces reused from step to step. So the test
+asserts that the peak of a step is far below one activation array and does not grow with B.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from caviar import OPTIMIZERS, Network, make_schedule
+from caviar.train.batches import Batcher, epoch_order
+from caviar.train.divergence import Divergence
+
+LIMIT = 256 * 1024  # bytes; one (K, B, 128) activation is 512 KiB to 4 MiB below
+
+
+@pytest.mark.parametrize("kind", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_step_allocates_nothing(kind, dtype):
+    small, large = _step_peak(kind, dtype, 256), _step_peak(kind, dtype, 1024)
+    assert small < LIMIT and large < LIMIT, (small, large)
+    assert abs(large - small) < 16 * 1024, (small, large)
+
+
+def _step_peak(kind, dtype, B):
+    """Bytes allocated at the peak of one epoch of 4 steps, after a warm-up epoch."""
+    K = 4
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4 * B, 64)).astype(dtype)
+    y = rng.integers(0, 10, size=4 * B)
+    net = Network([64, 128, 128, 10], K=K, keep_prob=0.9, l2=1e-4, dtype=dtype)
+    opt = OPTIMIZERS[kind](net.params, lr=1e-3)
+    sched = make_schedule("inverse_time", 1e-3, K=K, decay_rate=0.1)
+    div = Divergence.new(K)
+    batcher = Batcher(X, net._targets(y, 4 * B), B)
+
+    def epoch(e):
+        for step, (xb, yb) in enumerate(batcher.epoch(epoch_order(4 * B, 0, e))):
+            J = net._loss(xb, yb)
+            div.check_loss(J, e, step)
+            net.backward()
+            opt.step(net.grads, sched.alpha(e, step), div.active)
+
+    epoch(0)  # warm-up: workspaces are created here
+    order = epoch_order(4 * B, 0, 1)  # drawn outside the measurement
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        for step, (xb, yb) in enumerate(batcher.epoch(order)):
+            J = net._loss(xb, yb)
+            div.check_loss(J, 1, step)
+            net.backward()
+            opt.step(net.grads, sched.alpha(1, step), div.active)
+        current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert current - base < 4096, "a step left memory behind"
+    return peak - base
