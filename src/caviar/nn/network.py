@@ -208,6 +208,25 @@ class Network:
             check.finite_array(name, value)
             p[...] = _fit_shape(name, value, p, self.sizes)
 
+    def buffers(self) -> dict[str, np.ndarray]:
+        """Non-learned arrays a checkpoint must keep: ``"bn1.running_mean"``, ... (live views)."""
+        return {
+            f"{name}.{key}": arr
+            for name, layer in self._named_layers()
+            for key, arr in layer.state_arrays().items()
+        }
+
+    def rng_states(self) -> list[dict]:
+        """The dropout generators' states, one per member (JSON-serialisable)."""
+        drops = [layer for layer in self.layers if isinstance(layer, Dropout)]
+        return drops[0].rng_states() if drops else []
+
+    def set_rng_states(self, states: list[dict]) -> None:
+        for layer in self.layers:
+            if isinstance(layer, Dropout):
+                layer.set_rng_states(states)
+                return
+
     # -- inference ------------------------------------------------------------------------
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities ``Ŷ (K, B, C)`` in inference mode (running statistics)."""

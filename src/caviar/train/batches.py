@@ -42,8 +42,9 @@ class Batcher:
     def __len__(self) -> int:
         return len(self.bounds)
 
-    def epoch(self, order: np.ndarray):
-        for start, stop in self.bounds:
+    def epoch(self, order: np.ndarray, first: int = 0):
+        """The batches of one epoch, from batch number ``first`` on."""
+        for start, stop in self.bounds[first:]:
             idx = order[start:stop]
             B = stop - start
             # mode="clip": with the default "raise", np.take copies through a temporary

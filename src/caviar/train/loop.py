@@ -19,7 +19,11 @@ from caviar.train.divergence import Divergence
 class History:
     """Per-epoch records, each row ``(K,)``: training cost (mean over the epoch's
     mini-batches, weighted by their size), learning rate at the epoch's end, and, when
-    validation data is given, validation loss and accuracy."""
+    validation data is given, validation loss and accuracy.
+
+    ``steps`` counts optimizer steps; ``partial (K,)`` is the cost sum of an epoch that was
+    interrupted after a step (``interrupted``), so that training continues exactly there.
+    """
 
     loss: list[np.ndarray] = field(default_factory=list)
     lr: list[np.ndarray] = field(default_factory=list)
@@ -27,6 +31,9 @@ class History:
     val_accuracy: list[np.ndarray] = field(default_factory=list)
     divergence: Divergence | None = None
     steps: int = 0
+    partial: np.ndarray | None = None
+    interrupted: bool = False
+    stopped_early: bool = False
 
     @property
     def epochs(self) -> int:
@@ -62,16 +69,19 @@ def fit(
     schedule: Schedule | None = None,
     seed: int = 0,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
-    on_epoch: Callable[[int, History], None] | None = None,
+    on_epoch: Callable[[int, History], bool | None] | None = None,
     history: History | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> History:
     """Train ``net`` with ``optimizer`` for ``epochs`` passes over ``X (n, d)``, ``y (n,)``.
 
     Every member sees the same mini-batches (order from ``seed`` and the epoch). Each step:
     ``J = loss(X_t)``; members whose ``J`` is not finite are frozen; backward; optimizer
     step with ``α = schedule(epoch, step) (K,)``. After each epoch: a parameter check,
-    validation, the schedule's ``observe`` and ``on_epoch(epoch, history)``. Passing the
-    ``history`` of an earlier call continues from its epoch and step count.
+    validation, the schedule's ``observe`` and ``on_epoch(epoch, history)``; a true result
+    from ``on_epoch`` ends training (``stopped_early``). ``should_stop()`` is asked after
+    every step: when true, training stops there (``interrupted``). Passing the ``history``
+    of an earlier call continues from its epoch, step and partial epoch, exactly.
     """
     check.positive_int("epochs", epochs)
     check.positive_int("batch_size", batch_size)
@@ -80,8 +90,13 @@ def fit(
     schedule = schedule or make_schedule("constant", optimizer.lr, K=net.K)
     history = history or History(divergence=Divergence.new(net.K))
     batcher = Batcher(X, Y, batch_size)
+    history.interrupted = False
     for epoch in range(history.epochs, epochs):
-        history.loss.append(_train_epoch(net, optimizer, schedule, batcher, seed, epoch, history))
+        total = _train_epoch(net, optimizer, schedule, batcher, seed, epoch, history, should_stop)
+        if total is None:
+            history.interrupted = True
+            return history
+        history.loss.append(total / X.shape[0])
         history.lr.append(schedule.alpha(epoch, history.steps - 1))
         history.divergence.check_params(net.params, epoch, history.steps - 1)
         metric = history.loss[-1]
@@ -91,21 +106,35 @@ def fit(
             history.val_accuracy.append(va)
             metric = vl
         schedule.observe(metric)
-        if on_epoch is not None:
-            on_epoch(epoch, history)
+        if on_epoch is not None and on_epoch(epoch, history):
+            history.stopped_early = True
+            break
+        if should_stop is not None and epoch + 1 < epochs and should_stop():
+            history.interrupted = True
+            break
     return history
 
 
-def _train_epoch(net, optimizer, schedule, batcher, seed, epoch, history) -> np.ndarray:
-    """One pass over the data; returns the size-weighted mean cost per member ``(K,)``."""
+def _train_epoch(net, optimizer, schedule, batcher, seed, epoch, history, should_stop):
+    """The rest of one pass over the data (from where an interrupted call stopped).
+
+    Returns the size-weighted cost sum per member ``(K,)``, or None when ``should_stop``
+    ended it early (the sum so far is then kept in ``history.partial``).
+    """
     div = history.divergence
-    total = np.zeros(net.K)
+    start = history.steps - epoch * len(batcher)
+    total = history.partial if history.partial is not None else np.zeros(net.K)
+    history.partial = None
+    order = epoch_order(batcher.X.shape[0], seed, epoch)
     with np.errstate(all="ignore"):
-        for xb, yb in batcher.epoch(epoch_order(batcher.X.shape[0], seed, epoch)):
+        for i, (xb, yb) in enumerate(batcher.epoch(order, start), start):
             J = net._loss(xb, yb)
             div.check_loss(J, epoch, history.steps)
             total += J * xb.shape[0]
             net.backward()
             optimizer.step(net.grads, schedule.alpha(epoch, history.steps), div.active)
             history.steps += 1
-    return total / batcher.X.shape[0]
+            if should_stop is not None and i + 1 < len(batcher) and should_stop():
+                history.partial = total
+                return None
+    return total

@@ -1,0 +1,87 @@
+"""Checkpoint files: one ``.npz`` of named arrays plus JSON metadata, never pickle.
+
+Written to a temporary file beside the target and renamed over it, so a crash leaves the
+previous checkpoint (or none), never half of one. Read with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from caviar.errors import CheckpointError
+
+META_KEY = "__meta__"
+FORMAT = "caviar-checkpoint"
+FORMAT_VERSION = 1
+
+
+def save(path: str | Path, arrays: dict[str, np.ndarray], meta: dict) -> Path:
+    """Write ``arrays`` and ``meta`` (JSON-serialisable) to ``path`` atomically."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_suffix(path.suffix + ".npz")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **meta}
+    payload = {**arrays, META_KEY: np.array(json.dumps(meta))}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(path: str | Path, required: tuple[str, ...] = ()) -> tuple[dict[str, np.ndarray], dict]:
+    """Read a checkpoint: ``(arrays, meta)``. Refuses, with a CheckpointError naming the file,
+    a missing, truncated or non-caviar file, pickled objects and missing ``required`` arrays."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file.")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except ValueError as e:
+        if "pickle" in str(e).lower():
+            raise CheckpointError(
+                f"{path}: holds pickled Python objects; caviar refuses to load them "
+                "(they can run code). Only a checkpoint written by caviar can be loaded."
+            ) from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({e}).") from None
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as e:
+        raise CheckpointError(
+            f"{path}: truncated or corrupt checkpoint ({type(e).__name__}: {e})."
+        ) from None
+    meta = _meta(path, arrays.pop(META_KEY, None))
+    missing = [k for k in required if k not in arrays]
+    if missing:
+        raise CheckpointError(
+            f"{path}: lacks the array(s) {missing}; it is not a model of this kind."
+        )
+    return arrays, meta
+
+
+def _meta(path: Path, raw) -> dict:
+    if raw is None or raw.dtype.kind != "U" or raw.shape != ():
+        raise CheckpointError(f"{path}: has no caviar metadata; it is not a caviar checkpoint.")
+    try:
+        meta = json.loads(str(raw))
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}: its metadata is not valid JSON ({e}).") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a caviar checkpoint (format {meta.get('format')!r}).")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: written by a newer caviar (format {meta['format_version']}); upgrade caviar."
+        )
+    return meta
