@@ -47,6 +47,9 @@ class Model:
         )
         self.history = History(divergence=Divergence.new(1))
         self.best: dict | None = None  # early stopping: best val loss, its epoch, its arrays
+        # where the training data came from, e.g. {"data": "digits", "target": None}; saved
+        # in the checkpoint so that `caviar resume` can find the data again
+        self.source: dict = {}
 
     @classmethod
     def create(cls, config: TrainConfig, train: Dataset) -> Model:
@@ -196,6 +199,7 @@ class Model:
         plateau = self.schedule.plateau
         return {
             "config": self.config.to_dict(),
+            "source": self.source,
             "n_features": self.net.sizes[0],
             "n_train": self.n_train,
             "feature_names": list(self.feature_names),
@@ -259,6 +263,7 @@ class Model:
         if meta["rng_states"]:
             model.net.set_rng_states(meta["rng_states"])
         model.history = _history(arrays, meta)
+        model.source = meta.get("source", {})
         if meta["plateau"] is not None:
             p = model.schedule.plateau
             p.best[...], p.bad[...], p.scale[...] = (
