@@ -48,6 +48,8 @@ def load(path: str | Path, required: tuple[str, ...] = ()) -> tuple[dict[str, np
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file.")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: truncated or corrupt checkpoint (not an .npz archive).")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
