@@ -20,7 +20,18 @@ from caviar.optim import (
 )
 from caviar.train import Divergence, History, evaluate, fit
 
+
+def __getattr__(name: str):
+    # scikit-learn is heavy to import: load the estimator only when asked for
+    if name == "Classifier":
+        from caviar.estimator import Classifier
+
+        return Classifier
+    raise AttributeError(f"module 'caviar' has no attribute {name!r}")
+
+
 __all__ = [
+    "Classifier",
     "OPTIMIZERS",
     "Adam",
     "AdamW",

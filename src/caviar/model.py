@@ -204,6 +204,7 @@ class Model:
             "n_train": self.n_train,
             "feature_names": list(self.feature_names),
             "steps": h.steps,
+            "epoch_start": h.epoch_start,
             "interrupted": h.interrupted,
             "stopped_early": h.stopped_early,
             "divergence": {
@@ -295,7 +296,7 @@ def _history(arrays: dict, meta: dict) -> History:
     )
     for key in HISTORY_KEYS:
         setattr(h, key, [row for row in arrays[f"history/{key}"]])
-    h.steps = meta["steps"]
+    h.steps, h.epoch_start = meta["steps"], meta["epoch_start"]
     h.partial = arrays.get("history/partial")
     h.interrupted, h.stopped_early = meta["interrupted"], meta["stopped_early"]
     return h

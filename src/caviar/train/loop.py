@@ -22,7 +22,8 @@ class History:
     validation data is given, validation loss and accuracy.
 
     ``steps`` counts optimizer steps; ``partial (K,)`` is the cost sum of an epoch that was
-    interrupted after a step (``interrupted``), so that training continues exactly there.
+    interrupted after a step (``interrupted``) and ``epoch_start`` the step that epoch began
+    at, so that training continues exactly there.
     """
 
     loss: list[np.ndarray] = field(default_factory=list)
@@ -31,6 +32,7 @@ class History:
     val_accuracy: list[np.ndarray] = field(default_factory=list)
     divergence: Divergence | None = None
     steps: int = 0
+    epoch_start: int = 0
     partial: np.ndarray | None = None
     interrupted: bool = False
     stopped_early: bool = False
@@ -122,8 +124,10 @@ def _train_epoch(net, optimizer, schedule, batcher, seed, epoch, history, should
     ended it early (the sum so far is then kept in ``history.partial``).
     """
     div = history.divergence
-    start = history.steps - epoch * len(batcher)
-    total = history.partial if history.partial is not None else np.zeros(net.K)
+    if history.partial is None:
+        history.epoch_start, total, start = history.steps, np.zeros(net.K), 0
+    else:
+        total, start = history.partial, history.steps - history.epoch_start
     history.partial = None
     order = epoch_order(batcher.X.shape[0], seed, epoch)
     with np.errstate(all="ignore"):
