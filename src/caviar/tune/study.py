@@ -1,0 +1,234 @@
+"""A study: one SQLite file holding a tune's settings, rounds, trials and per-epoch metrics.
+
+The file is the single source of truth (standard-library ``sqlite3``, WAL mode). A round's
+trials are written as ``pending`` when the round is sampled; each trial is finished in one
+transaction (its status, results and every epoch's metrics together), so a run killed at any
+moment loses only unfinished trials, which ``reset_unfinished`` returns to ``pending``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from caviar.errors import CaviarError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rounds (
+    round INTEGER PRIMARY KEY, space TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY, round INTEGER NOT NULL, number INTEGER NOT NULL,
+    config TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
+    train_loss REAL, val_loss REAL, val_accuracy REAL, epochs INTEGER,
+    diverged_epoch INTEGER, diverged_step INTEGER, seconds REAL, finished REAL,
+    UNIQUE (round, number));
+CREATE TABLE IF NOT EXISTS metrics (
+    trial INTEGER NOT NULL REFERENCES trials(id), epoch INTEGER NOT NULL,
+    train_loss REAL, val_loss REAL, val_accuracy REAL, lr REAL,
+    PRIMARY KEY (trial, epoch));
+CREATE TABLE IF NOT EXISTS sessions (
+    id INTEGER PRIMARY KEY, started REAL NOT NULL, seconds REAL, train_seconds REAL);
+"""
+
+FINAL = ("finished", "diverged", "pruned")
+
+
+class StudyError(CaviarError):
+    """The study file cannot be used (not a study, or settings that contradict it)."""
+
+
+@dataclass
+class Trial:
+    """One row of ``trials``; ``config`` is the full training configuration (a dict)."""
+
+    id: int
+    round: int
+    number: int
+    config: dict
+    status: str
+    train_loss: float | None = None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    epochs: int | None = None
+    diverged_epoch: int | None = None
+    diverged_step: int | None = None
+    seconds: float | None = None
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+class Study:
+    """Open (or create) the study at ``path``. Use as a context manager or call ``close``."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as e:
+            raise StudyError(f"{self.path}: not a caviar study ({e}).") from None
+
+    def __enter__(self) -> Study:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _tx(self):
+        return _Transaction(self.db)
+
+    # -- settings ------------------------------------------------------------------------
+    def settings(self) -> dict:
+        return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM settings")}
+
+    def save_settings(self, settings: dict) -> None:
+        with self._tx():
+            for k, v in settings.items():
+                self.db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (k, json.dumps(v)))
+
+    # -- rounds and trials ---------------------------------------------------------------
+    def add_round(self, round: int, space: dict, configs: list[dict]) -> None:
+        """Store round ``round``'s space and its trials (``pending``) in one transaction."""
+        with self._tx():
+            self.db.execute(
+                "INSERT INTO rounds VALUES (?, ?, ?)", (round, json.dumps(space), time.time())
+            )
+            self.db.executemany(
+                "INSERT INTO trials (round, number, config) VALUES (?, ?, ?)",
+                [(round, i, json.dumps(c, sort_keys=True)) for i, c in enumerate(configs)],
+            )
+
+    def rounds(self) -> list[tuple[int, dict]]:
+        rows = self.db.execute("SELECT round, space FROM rounds ORDER BY round")
+        return [(r, json.loads(s)) for r, s in rows]
+
+    def trials(
+        self, round: int | None = None, status: tuple[str, ...] | None = None
+    ) -> list[Trial]:
+        sql, args = "SELECT * FROM trials", []
+        where = []
+        if round is not None:
+            where.append("round = ?")
+            args.append(round)
+        if status is not None:
+            where.append(f"status IN ({','.join('?' * len(status))})")
+            args.extend(status)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self.db.execute(sql + " ORDER BY round, number", args).fetchall()
+        names = [d[0] for d in self.db.execute("SELECT * FROM trials LIMIT 0").description]
+        out = []
+        for row in rows:
+            d = dict(zip(names, row, strict=True))
+            d.pop("finished")
+            d["config"] = json.loads(d["config"])
+            out.append(Trial(**d))
+        return out
+
+    def reset_unfinished(self) -> int:
+        """Return every trial not in a final state to ``pending``; the number reset."""
+        with self._tx():
+            cur = self.db.execute(
+                f"UPDATE trials SET status = 'pending' WHERE status NOT IN {FINAL}"
+            )
+            return cur.rowcount
+
+    def mark_running(self, ids: list[int]) -> None:
+        with self._tx():
+            self.db.executemany(
+                "UPDATE trials SET status = 'running' WHERE id = ?", [(i,) for i in ids]
+            )
+
+    def finish(self, trial_id: int, status: str, result: dict, metrics: list[dict]) -> None:
+        """Record a finished trial and its per-epoch ``metrics`` in one transaction."""
+        if status not in FINAL:
+            raise ValueError(f"status must be one of {FINAL}, got {status!r}")
+        with self._tx():
+            self.db.execute(
+                "UPDATE trials SET status = ?, train_loss = ?, val_loss = ?, val_accuracy = ?, "
+                "epochs = ?, diverged_epoch = ?, diverged_step = ?, seconds = ?, finished = ? "
+                "WHERE id = ?",
+                (
+                    status,
+                    result.get("train_loss"),
+                    result.get("val_loss"),
+                    result.get("val_accuracy"),
+                    result.get("epochs"),
+                    result.get("diverged_epoch"),
+                    result.get("diverged_step"),
+                    result.get("seconds"),
+                    time.time(),
+                    trial_id,
+                ),
+            )
+            self.db.execute("DELETE FROM metrics WHERE trial = ?", (trial_id,))
+            self.db.executemany(
+                "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        trial_id,
+                        e,
+                        m.get("train_loss"),
+                        m.get("val_loss"),
+                        m.get("val_accuracy"),
+                        m.get("lr"),
+                    )
+                    for e, m in enumerate(metrics)
+                ],
+            )
+
+    def metrics(self, trial_id: int) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT epoch, train_loss, val_loss, val_accuracy, lr FROM metrics "
+            "WHERE trial = ? ORDER BY epoch",
+            (trial_id,),
+        )
+        return [
+            dict(zip(("epoch", "train_loss", "val_loss", "val_accuracy", "lr"), r, strict=True))
+            for r in rows
+        ]
+
+    # -- time accounting -----------------------------------------------------------------
+    def start_session(self) -> int:
+        with self._tx():
+            return self.db.execute(
+                "INSERT INTO sessions (started) VALUES (?)", (time.time(),)
+            ).lastrowid
+
+    def end_session(self, session: int, seconds: float, train_seconds: float) -> None:
+        with self._tx():
+            self.db.execute(
+                "UPDATE sessions SET seconds = ?, train_seconds = ? WHERE id = ?",
+                (seconds, train_seconds, session),
+            )
+
+    def time_spent(self) -> tuple[float, float]:
+        """``(total seconds, seconds spent training)`` over every session that ended."""
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(seconds), 0), COALESCE(SUM(train_seconds), 0) FROM sessions "
+            "WHERE seconds IS NOT NULL"
+        ).fetchone()
+        return float(row[0]), float(row[1])
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error) on an autocommit connection."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,261 @@
+"""The tuner: grouping invariance, halving, strategies, divergence, and a study that survives
+kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from caviar.config import TrainConfig
+from caviar.data import load
+from caviar.model import Model
+from caviar.tune.population import Population, Prepared, gather, member_bytes, population_size
+from caviar.tune.study import Study, StudyError
+from caviar.tune.tuner import Tuner, TuneSettings, best_trial, open_study
+
+SPACE = {
+    "lr": {"dist": "log", "low": 1e-4, "high": 1.0},
+    "beta1": {"dist": "one_minus_log", "low": 0.9, "high": 0.999},
+}
+BASE = {"hidden": [32], "epochs": 2, "batch_size": 64}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load("digits")
+
+
+@pytest.fixture(scope="module")
+def prepared(digits):
+    return Prepared.from_dataset(digits, TrainConfig(**BASE))
+
+
+def _configs(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return [
+        TrainConfig(
+            **BASE,
+            lr=float(10 ** rng.uniform(-4, -1)),
+            beta1=float(1 - 10 ** rng.uniform(-3, -1)),
+            seed=int(rng.integers(1000)),
+        )
+        for _ in range(n)
+    ]
+
+
+def _results(pop):
+    return [pop.result(k)[1] for k in range(len(pop.ids))]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_trials_result_does_not_depend_on_its_population(prepared, digits, dtype):
+    configs = [c.replace(dtype=dtype) for c in _configs(200)]
+    data = prepared if dtype == "float32" else Prepared.from_dataset(digits, configs[0])
+    alone = []
+    for k in range(3):
+        pop = Population.new([k], [configs[k]], data)
+        pop.train(data, 2)
+        alone.append(_results(pop)[0])
+    for K in (4, 200):
+        pop = Population.new(list(range(K)), configs[:K], data)
+        pop.train(data, 2)
+        together = _results(pop)
+        for k in range(3):
+            for key in ("train_loss", "val_loss", "val_accuracy"):
+                assert together[k][key] == alone[k][key], (K, k, key)
+
+
+def test_a_trial_reproduces_through_the_model_path(prepared, digits):
+    """What `caviar train` runs (Model) gives the trial's numbers."""
+    from caviar.data import train_val_test_split
+
+    config = _configs(1, seed=3)[0]
+    pop = Population.new([0], [config], prepared)
+    pop.train(prepared, config.epochs)
+    train, val, _ = train_val_test_split(
+        digits, config.val_fraction, config.test_fraction, seed=config.data_seed
+    )
+    model = Model.create(config, train)
+    model.fit(train, val)
+    assert float(model.history.loss[-1][0]) == pytest.approx(
+        pop.result(0)[1]["train_loss"], rel=1e-6
+    )
+
+
+def test_gather_moves_members_without_changing_them(prepared):
+    configs = _configs(6, seed=4)
+    straight = Population.new(list(range(6)), configs, prepared)
+    straight.train(prepared, 2)
+    a = Population.new([0, 1, 2], configs[:3], prepared)
+    b = Population.new([3, 4, 5], configs[3:], prepared)
+    a.train(prepared, 1)
+    b.train(prepared, 1)
+    moved = gather([a, b], [(1, 2), (0, 0), (1, 0)], prepared)  # members 5, 0, 3
+    moved.train(prepared, 2)
+    for new_k, old_k in enumerate([5, 0, 3]):
+        assert moved.ids[new_k] == old_k
+        assert moved.result(new_k)[1]["train_loss"] == straight.result(old_k)[1]["train_loss"]
+
+
+def test_population_size_follows_memory():
+    c = TrainConfig(hidden=(256, 256), batch_size=256)
+    per = member_bytes(c, 784, 10)
+    assert population_size(c, 784, 10, 1000, memory=int(per * 20)) == 10
+    assert population_size(c, 784, 10, 1000, memory=per) == 1
+    assert population_size(c, 784, 10, 7, memory=10**12) == 7
+    assert population_size(c, 784, 10, 1000, cap=3, memory=10**12) == 3
+
+
+def _tune(path, digits, **kw):
+    settings = TuneSettings(
+        data="digits",
+        trials=kw.pop("trials", 8),
+        space=kw.pop("space", SPACE),
+        base=kw.pop("base", BASE),
+        **kw,
+    )
+    study, settings = open_study(path, settings, resume=False)
+    with study:
+        return Tuner(study, settings, digits).run()
+
+
+def test_strategies_and_grouping_give_the_same_trials(tmp_path, digits):
+    caviar = _tune(tmp_path / "c.db", digits, strategy="caviar")
+    small = _tune(tmp_path / "s.db", digits, strategy="caviar", max_population=3)
+    panda = _tune(tmp_path / "p.db", digits, strategy="panda", trials=3)
+    for a, b in zip(caviar, small, strict=True):
+        assert a.config == b.config and a.train_loss == b.train_loss and a.status == "finished"
+    for a, b in zip(caviar[:3], panda, strict=True):
+        assert a.config == b.config
+        assert a.train_loss == pytest.approx(b.train_loss, rel=1e-6)
+
+
+def test_coarse_to_fine_rounds_stay_inside_and_are_stored(tmp_path, digits):
+    trials = _tune(tmp_path / "r.db", digits, strategy="caviar", trials=12, rounds=3)
+    with Study(tmp_path / "r.db") as study:
+        rounds = study.rounds()
+    assert [r for r, _ in rounds] == [0, 1, 2]
+    for _, space in rounds[1:]:
+        assert 1e-4 <= space["lr"]["low"] <= space["lr"]["high"] <= 1.0
+    assert {t.round for t in trials} == {0, 1, 2}
+    assert best_trial(trials) is not None
+
+
+def test_successive_halving_prunes_and_keeps_results_exact(tmp_path, digits):
+    base = {**BASE, "epochs": 4}
+    trials = _tune(
+        tmp_path / "h.db",
+        digits,
+        strategy="caviar",
+        trials=8,
+        halving=2.0,
+        base=base,
+        max_population=3,
+    )
+    status = [t.status for t in trials]
+    # rungs of 1, 2 and 4 epochs: 8 trials, then the best 4, then the best 2
+    assert status.count("finished") + status.count("diverged") == 2
+    assert status.count("pruned") == 6
+    assert sorted(t.epochs for t in trials if t.status == "pruned") == [1, 1, 1, 1, 2, 2]
+    survivor = next(t for t in trials if t.status == "finished")
+    assert survivor.epochs == 4
+    plain = _tune(tmp_path / "plain.db", digits, strategy="caviar", trials=8, base=base)
+    twin = next(t for t in plain if t.config == survivor.config)
+    assert twin.train_loss == survivor.train_loss
+
+
+def test_a_diverging_member_is_recorded_and_its_population_completes(tmp_path, digits):
+    base = {"hidden": [32, 32, 32], "batchnorm": False, "optimizer": "momentum", "epochs": 2}
+    space = {"lr": {"dist": "log", "low": 1e-3, "high": 1e4}}
+    trials = _tune(tmp_path / "d.db", digits, strategy="caviar", trials=8, base=base, space=space)
+    status = {t.status for t in trials}
+    assert status == {"finished", "diverged"}
+    diverged = [t for t in trials if t.status == "diverged"]
+    assert all(t.config["lr"] > 1 and t.diverged_step is not None for t in diverged)
+    assert all(t.val_accuracy is not None for t in trials if t.status == "finished")
+
+
+def test_a_study_refuses_to_start_twice_and_to_resume_nothing(tmp_path, digits):
+    _tune(tmp_path / "x.db", digits, trials=2, strategy="caviar")
+    with pytest.raises(StudyError, match="add --resume"):
+        _tune(tmp_path / "x.db", digits, trials=2)
+    with pytest.raises(StudyError, match="no tune to resume"):
+        open_study(tmp_path / "empty.db", None, resume=True)
+
+
+KILLABLE = textwrap.dedent("""
+    import sys
+    from caviar.data import load
+    from caviar.tune.tuner import Tuner, TuneSettings, open_study
+    settings = TuneSettings(data="digits", trials=12, rounds=2, strategy="caviar",
+                            max_population=1, space={space!r}, base={base!r})
+    study, settings = open_study(sys.argv[1], settings, resume=False)
+    Tuner(study, settings, load("digits")).run()
+""")
+
+
+def test_kill_9_then_resume_loses_nothing_and_finds_the_same_best(tmp_path, digits):
+    base = {**BASE, "hidden": [128, 128], "epochs": 3}  # slow enough to be killed mid-way
+    script = tmp_path / "tune.py"
+    script.write_text(KILLABLE.format(space=SPACE, base=base))
+    path = tmp_path / "killed.db"
+    proc = subprocess.Popen([sys.executable, str(script), str(path)])
+    try:
+        finished_before = _wait_for_finished(path, at_least=3, proc=proc)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with Study(path) as study:
+        snapshot = {t.id: t for t in study.trials(status=("finished", "diverged"))}
+        assert len(snapshot) >= finished_before >= 3
+        assert len(study.trials()) > len(snapshot) or len(study.rounds()) < 2
+    study, settings = open_study(path, None, resume=True)
+    with study:
+        resumed = Tuner(study, settings, digits).run()
+    assert all(t.status in ("finished", "diverged") for t in resumed)
+    assert len(resumed) == 12
+    for t in resumed:
+        if t.id in snapshot:
+            assert t.train_loss == snapshot[t.id].train_loss  # kept, not run again
+    whole = _tune(
+        tmp_path / "whole.db",
+        digits,
+        trials=12,
+        rounds=2,
+        strategy="caviar",
+        max_population=1,
+        base=base,
+    )
+    assert [t.config for t in whole] == [t.config for t in resumed]
+    assert best_trial(whole).config == best_trial(resumed).config
+    assert best_trial(whole).val_loss == best_trial(resumed).val_loss
+
+
+def _wait_for_finished(path: Path, at_least: int, proc, timeout: float = 120) -> int:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError("the tune ended before it could be killed")
+        if path.exists():
+            try:
+                with sqlite3.connect(path, timeout=1) as db:
+                    n = db.execute(
+                        "SELECT COUNT(*) FROM trials WHERE status IN ('finished', 'diverged')"
+                    ).fetchone()[0]
+                if n >= at_least:
+                    return n
+            except sqlite3.OperationalError:
+                pass
+        time.sleep(0.02)
+    raise AssertionError("no trial finished in time")
