@@ -77,9 +77,11 @@ class Model:
         validation = None if val is None or len(val) == 0 else self._arrays(val)
 
         def epoch_end(epoch: int, history: History) -> bool:
+            # early stopping first, so that a checkpoint written by on_epoch holds its state
+            stop = self._early_stop(epoch, history) if validation is not None else False
             if on_epoch is not None:
                 on_epoch(epoch, history)
-            return self._early_stop(epoch, history) if validation is not None else False
+            return stop
 
         fit(
             self.net,
@@ -156,7 +158,8 @@ class Model:
         of class i predicted as j."""
         X, y = self._arrays(ds)
         loss, acc = evaluate(self.net, X, y)
-        pred = np.argmax(self.net.predict_proba(X)[0], axis=1)
+        with np.errstate(all="ignore"):  # a diverged model predicts garbage, quietly
+            pred = np.argmax(self.net.predict_proba(X)[0], axis=1)
         C = len(self.classes)
         confusion = np.bincount(y * C + pred, minlength=C * C).reshape(C, C)
         return {"loss": float(loss[0]), "accuracy": float(acc[0]), "confusion": confusion}

@@ -7,7 +7,14 @@ codes, ``classes (C,)`` the original labels.
 from caviar.data.bundled import LOADERS, load
 from caviar.data.dataset import Dataset
 from caviar.data.mnist1d import load_mnist1d, mnist1d_train_test
-from caviar.data.readers import read, read_csv, read_idx, read_idx_images, read_npz
+from caviar.data.readers import (
+    read,
+    read_csv,
+    read_features,
+    read_idx,
+    read_idx_images,
+    read_npz,
+)
 from caviar.data.split import Standardizer, train_val_test_split
 
 __all__ = [
@@ -19,6 +26,7 @@ __all__ = [
     "mnist1d_train_test",
     "read",
     "read_csv",
+    "read_features",
     "read_idx",
     "read_idx_images",
     "read_npz",

@@ -63,6 +63,57 @@ def _about(path: Path):
         raise DataError(f"{path}: {err}") from None
 
 
+def read_features(path, feature_names) -> np.ndarray:
+    """Features ``X (n, d)`` of unlabelled (or labelled) data for prediction, float64.
+
+    A CSV file's columns are matched by name to ``feature_names`` (the model's; any other
+    column, such as a label, is ignored); a file with exactly ``d`` columns of other names is
+    taken in order. An ``.npz`` file needs ``X``; an IDX images file gives its pixels.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path} does not exist; check the path")
+    names = list(feature_names)
+    if path.suffix.lower() == ".csv":
+        return _csv_features(path, names)
+    if path.suffix.lower() == ".npz":
+        arrays = _npz_arrays(path)
+        if "X" not in arrays:
+            raise DataError(f"{path} lacks the array 'X'; it holds {sorted(arrays)}")
+        return _finite_features(np.asarray(arrays["X"], dtype=np.float64), path)
+    if path.is_dir() or _is_idx_images(path):
+        return read(path).X.astype(np.float64)
+    raise DataError(f"{path}: caviar predicts from .csv, .npz and IDX files")
+
+
+def _csv_features(path: Path, names: list[str]) -> np.ndarray:
+    header, rows, lines = _csv_rows(path, ",")
+    cells = np.char.strip(np.array(rows, dtype=str))
+    if all(n in header for n in names):
+        columns = [header.index(n) for n in names]
+    elif len(header) == len(names):
+        columns = list(range(len(names)))
+    else:
+        missing = [n for n in names if n not in header][:5]
+        raise DataError(
+            f"{path}: the model needs the columns {names[:8]}{'...' if len(names) > 8 else ''}; "
+            f"{missing} are missing (the header is {header[:8]})"
+        )
+    return np.stack([_csv_numbers(cells[:, j], header[j], lines, path) for j in columns], axis=1)
+
+
+def _finite_features(X: np.ndarray, path: Path) -> np.ndarray:
+    if X.ndim != 2:
+        raise DataError(f"{path}: X must be 2-D (rows, features); it has shape {X.shape}")
+    bad = ~np.isfinite(X)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataError(
+            f"{path}: row {row}, column {col} of X holds {X[row, col]}; remove or impute it"
+        )
+    return X
+
+
 # --- CSV -----------------------------------------------------------------------------------
 
 

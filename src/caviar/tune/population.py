@@ -56,6 +56,15 @@ def shape_key(config: TrainConfig) -> tuple:
     return tuple(getattr(config, f) for f in SHAPE_FIELDS)
 
 
+def parameter_count(config: TrainConfig, n_features: int, n_classes: int) -> int:
+    """Learned numbers of one member: weights plus, per layer, a bias or gamma and beta."""
+    sizes = [n_features, *config.hidden, n_classes]
+    return sum(
+        a * b + (2 if config.batchnorm else 1) * b
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+    )
+
+
 def member_bytes(config: TrainConfig, n_features: int, n_classes: int) -> int:
     """Memory one member needs, in bytes::
 
@@ -66,7 +75,7 @@ def member_bytes(config: TrainConfig, n_features: int, n_classes: int) -> int:
     gradient descent 0) and 8 buffers of ``(B, n_l)`` per layer at most (forward output,
     normalised values, backward output, masks and temporaries)."""
     sizes = [n_features, *config.hidden, n_classes]
-    P = sum(a * b + 2 * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    P = parameter_count(config, n_features, n_classes)
     M = {"gd": 0, "momentum": 1, "rmsprop": 1, "adam": 2, "adamw": 2}.get(config.optimizer, 2)
     activations = config.batch_size * sum(sizes) * 8
     return np.dtype(config.dtype).itemsize * (P * (3 + M) + activations)

@@ -23,6 +23,7 @@ from caviar.tune.population import (
     gather,
     member_bytes,
     member_result,
+    parameter_count,
     population_size,
     shape_key,
 )
@@ -41,6 +42,7 @@ class TuneSettings:
     data: str
     trials: int
     space: dict
+    target: str | None = None
     base: dict = field(default_factory=dict)
     rounds: int = 1
     strategy: str = "auto"
@@ -126,8 +128,8 @@ class Tuner:
             return s.strategy
         free, cores = available_memory(), os.cpu_count() or 1
         per = member_bytes(self.base, self.data.n_features, self.data.n_classes)
-        params = per / np.dtype(self.base.dtype).itemsize / 5
-        gflop = 6 * params * len(self.data) * self.base.epochs / 1e9
+        params = parameter_count(self.base, self.data.n_features, self.data.n_classes)
+        gflop = 6 * params * len(self.data) * self.base.epochs / 1e9  # ~6 flops/param/example
         if s.trials == 1:
             choice, why = "panda", "one trial: babysit it"
         elif 2 * per > 0.5 * free:

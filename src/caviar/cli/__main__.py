@@ -1,0 +1,5 @@
+"""``python -m caviar.cli``: the same as the ``caviar`` command."""
+
+from caviar.cli.main import main
+
+main()

@@ -1,0 +1,364 @@
+"""The ``caviar`` command: parse the command line, then call the library.
+
+``caviar train``, ``evaluate``, ``predict`` and ``resume``. Every error the library raises on
+purpose (:class:`~caviar.errors.CaviarError`), an unusable file and a bad flag end the same
+way: one line ``caviar: error: ...`` on standard error and exit status 2 (``caviar --debug``
+prints the traceback first). Results go to standard output, progress to standard error.
+Heavy modules (scikit-learn through ``caviar.data``) load inside the commands.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import sys
+import traceback
+
+import click
+
+import caviar
+from caviar.cli import run, sources
+from caviar.cli.options import config_option, config_options, resolve_config
+from caviar.errors import CaviarError, InvalidArgument
+
+EXIT_ERROR = 2
+
+
+class Failure(click.ClickException):
+    """An error already explained in one line."""
+
+    exit_code = EXIT_ERROR
+
+
+class CaviarGroup(click.Group):
+    """A group whose every failure is one line on standard error and exit status 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (CaviarError, OSError) as err:
+            if isinstance(err, OSError) and err.errno == errno.EPIPE:
+                raise  # a closed pipe (``| head``): click exits quietly
+            if ctx.params.get("debug"):
+                traceback.print_exc()
+            raise Failure(str(err)) from err
+
+    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(args, prog_name or "caviar", standalone_mode=False, **extra)
+        except click.ClickException as err:
+            if not standalone_mode:
+                raise
+            _fail(err)
+        except click.Abort:
+            if not standalone_mode:
+                raise
+            click.echo("caviar: aborted", err=True)
+            sys.exit(130)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _fail(err: click.ClickException):
+    message = " ".join(err.format_message().split())
+    ctx = getattr(err, "ctx", None)
+    if isinstance(err, click.UsageError) and ctx is not None:
+        message += f" (see '{ctx.command_path} --help')"
+    click.echo(f"caviar: error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+@click.group(cls=CaviarGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    caviar.__version__, "--version", prog_name="caviar", message="%(prog)s %(version)s"
+)
+@click.option("--debug", is_flag=True, help="Show the traceback of an error.")
+def main(debug: bool) -> None:
+    """Train, evaluate and use fully connected classifiers written in NumPy.
+
+    DATA is a bundled data set (digits, iris, wine, breast_cancer, mnist1d, synthetic) or a
+    path: a .csv file with a header (labels in --target, default the last column), a .npz
+    file holding X and y, or an IDX folder.
+    """
+
+
+# -- shared options -------------------------------------------------------------------------
+def _data_options(required: bool):
+    def decorate(command):
+        command = click.option(
+            "--target", metavar="COLUMN", help="The label column of a CSV file [default: last]."
+        )(command)
+        helptext = "Bundled data set name or data file." + (
+            "" if required else " [default: the data the model was trained on]"
+        )
+        return click.option("--data", "data", metavar="DATA", required=required, help=helptext)(
+            command
+        )
+
+    return decorate
+
+
+def _run_options(fallback: str, save: str = " (.npz)"):
+    """Options of a training run; ``fallback`` is the checkpoint path when there is no --save."""
+    return _options(
+        [
+            click.option("--save", metavar="PATH", help=f"Write the trained model here{save}."),
+            click.option(
+                "--checkpoint",
+                metavar="PATH",
+                help=f"Checkpoint file on Ctrl-C and with --checkpoint-every "
+                f"[default: the --save path, else {fallback}].",
+            ),
+            click.option(
+                "--checkpoint-every",
+                type=click.IntRange(min=1),
+                metavar="N",
+                help="Also write the checkpoint after every N-th epoch.",
+            ),
+            click.option("--json", "as_json", is_flag=True, help="End with one JSON line."),
+            click.option("--live", is_flag=True, help="Draw learning curves while training."),
+            click.option("--interrupt-after", type=click.IntRange(min=1), hidden=True),
+        ]
+    )
+
+
+def _options(options: list):
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+# -- train ------------------------------------------------------------------------------
+@main.command()
+@_data_options(required=True)
+@click.option(
+    "--config",
+    "config_file",
+    metavar="FILE",
+    help="TOML file of TrainConfig keys (e.g. lr = 0.01); flags override it.",
+)
+@config_options
+@_run_options(fallback=run.DEFAULT_CHECKPOINT)
+def train(
+    data,
+    target,
+    config_file,
+    save,
+    checkpoint,
+    checkpoint_every,
+    as_json,
+    live,
+    interrupt_after,
+    **flags,
+):
+    """Train a classifier on DATA with the given hyperparameters.
+
+    Ctrl-C stops after the current step, writes a checkpoint and says how to resume it.
+    """
+    from caviar.model import Model
+
+    config = resolve_config(config_file, flags)
+    src = sources.source(data, target)
+    train_set, val_set, test_set = sources.split(sources.load(src), config)
+    model = Model.create(config, train_set)
+    model.source = src
+    run.fit_and_report(
+        model,
+        (train_set, val_set, test_set),
+        save=save,
+        checkpoint=checkpoint or save or run.DEFAULT_CHECKPOINT,
+        every=checkpoint_every,
+        as_json=as_json,
+        live=live,
+        stop_after=interrupt_after,
+    )
+
+
+# -- resume -----------------------------------------------------------------------------
+@main.command()
+@click.argument("checkpoint_file", metavar="CHECKPOINT")
+@config_option("lr", default="the checkpoint's")
+@config_option("schedule", default="the checkpoint's")
+@config_option("epochs", default="the checkpoint's; the new total")
+@_data_options(required=False)
+@_run_options(fallback="CHECKPOINT", save=" [default: CHECKPOINT]")
+def resume(
+    checkpoint_file,
+    lr,
+    schedule,
+    epochs,
+    data,
+    target,
+    save,
+    checkpoint,
+    checkpoint_every,
+    as_json,
+    live,
+    interrupt_after,
+):
+    """Continue training CHECKPOINT exactly where it stopped.
+
+    The data is the one the model was trained on unless --data says otherwise. --lr,
+    --schedule and --epochs (the new total) change the run from here on; the optimizer's
+    moments and step counts are kept. The result goes back to CHECKPOINT unless --save.
+    """
+    from caviar.model import Model
+
+    model = Model.load(checkpoint_file)
+    src = _source(model, checkpoint_file, data, target)
+    parts = sources.split(sources.load(src), model.config)
+    if len(parts[0]) != model.n_train:
+        raise InvalidArgument(
+            f"The training part of {src['data']} has {len(parts[0])} rows; {checkpoint_file} "
+            f"was trained on {model.n_train}. Resume with the data it was trained on."
+        )
+    run.nudge(model, lr=lr, schedule=schedule, epochs=epochs)
+    run.fit_and_report(
+        model,
+        parts,
+        save=save or checkpoint_file,
+        checkpoint=checkpoint or save or checkpoint_file,
+        every=checkpoint_every,
+        as_json=as_json,
+        live=live,
+        stop_after=interrupt_after,
+    )
+
+
+def _source(model, path, data, target) -> dict:
+    """``--data``/``--target`` if given, else the data the model records it was trained on."""
+    if data is not None:
+        return sources.source(data, target)
+    if target is not None:
+        raise InvalidArgument("The '--target' option needs '--data' (the CSV file it applies to).")
+    if not model.source.get("data"):
+        raise InvalidArgument(f"{path} does not record the data it was trained on; give --data.")
+    return model.source
+
+
+# -- evaluate ---------------------------------------------------------------------------
+def _split_option(command):
+    return click.option(
+        "--split",
+        type=click.Choice(sources.SPLITS),
+        help="Which rows: a part of the model's own train/val/test split, or all "
+        "[default: test for the data the model was trained on or a bundled set, else all].",
+    )(command)
+
+
+def _model_data(model_file, data, target, split):
+    """The model and the rows a command works on (see the --split help)."""
+    from caviar.model import Model
+
+    model = Model.load(model_file)
+    src = _source(model, model_file, data, target)
+    if split is None:
+        own = sources.same_data(src, model.source) or src["data"] in sources.bundled_names()
+        split = "test" if own else "all"
+    return model, sources.part(sources.load(src), model.config, split), src, split
+
+
+@main.command()
+@click.argument("model_file", metavar="MODEL")
+@_data_options(required=False)
+@_split_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
+def evaluate(model_file, data, target, split, as_json):
+    """Accuracy, loss and confusion matrix of MODEL on DATA."""
+    model, ds, src, split = _model_data(model_file, data, target, split)
+    scores = model.evaluate(ds)
+    labels = model.classes.tolist()
+    if as_json:
+        result = {
+            "data": src["data"],
+            "split": split,
+            "n": len(ds),
+            "accuracy": scores["accuracy"],
+            "loss": run.number(scores["loss"]),
+            "classes": labels,
+            "confusion": scores["confusion"].tolist(),
+        }
+        click.echo(json.dumps(result, allow_nan=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="confusion matrix (rows: true class, columns: predicted)")
+    table.add_column("true \\ predicted")
+    for label in labels:
+        table.add_column(str(label), justify="right")
+    for label, row in zip(labels, scores["confusion"], strict=True):
+        table.add_row(str(label), *(str(v) for v in row))
+    out = Console()
+    summary = f"accuracy {scores['accuracy']:.4f}, loss {scores['loss']:.4f}"
+    out.print(f"{src['data']} ({split}, {len(ds)} rows): {summary}", soft_wrap=True)
+    out.print(table)
+
+
+# -- predict ----------------------------------------------------------------------------
+@main.command()
+@click.argument("model_file", metavar="MODEL")
+@_data_options(required=False)
+@click.option(
+    "--split",
+    type=click.Choice(sources.SPLITS),
+    default="all",
+    show_default=True,
+    help="Which rows: all, or a part of the model's own train/val/test split.",
+)
+@click.option("--proba", is_flag=True, help="Add one probability column per class.")
+@click.option("--out", metavar="FILE", help="Write the CSV here instead of standard output.")
+def predict(model_file, data, target, split, proba, out):
+    """Predict labels of DATA with MODEL, as CSV: a 'prediction' column of the original
+    labels and, with --proba, a 'proba_<label>' column per class, one row per data row."""
+    model, X = _prediction_rows(model_file, data, target, split)
+    P = model.predict_proba(X)
+    header = ["prediction"] + (
+        [f"proba_{label}" for label in model.classes.tolist()] if proba else []
+    )
+    labels = model.classes[P.argmax(axis=1)].tolist()
+    if out is None:
+        _write_csv(sys.stdout, header, labels, P if proba else None)
+        return
+    with open(out, "w", newline="", encoding="utf-8") as f:
+        _write_csv(f, header, labels, P if proba else None)
+
+
+def _prediction_rows(model_file, data, target, split):
+    """The model and the features ``X (n, d)`` it predicts: the model's own data and bundled
+    sets go through their split; any other file is read for its features alone (a label
+    column is optional and ignored)."""
+    from caviar.data import read_features
+    from caviar.model import Model
+
+    if data is not None and data not in sources.bundled_names() and target is None:
+        model = Model.load(model_file)
+        src = sources.source(data, None)
+        if not sources.same_data(src, model.source):
+            if split not in (None, "all"):
+                raise InvalidArgument("--split applies to the data the model was trained on.")
+            return model, read_features(src["data"], model.feature_names)
+    model, ds, _, _ = _model_data(model_file, data, target, split)
+    return model, ds.X
+
+
+def _write_csv(stream, header, labels, P) -> None:
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(header)
+    for i, label in enumerate(labels):
+        writer.writerow([label] + ([str(p) for p in P[i]] if P is not None else []))
+
+
+def _register_tuner() -> None:
+    from caviar.cli.tune import study, tune
+
+    main.add_command(tune)
+    main.add_command(study)
+
+
+_register_tuner()

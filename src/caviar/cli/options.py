@@ -1,0 +1,58 @@
+"""Command-line options generated from TrainConfig's fields, so flags and config never drift.
+
+Every field ``name`` becomes ``--name`` (underscores as dashes; a bool becomes
+``--name/--no-name``) with the field's help text and default. The options default to None,
+"not given", so that only the flags a user typed override a ``--config`` file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import Field, fields
+
+import click
+
+from caviar.config import TrainConfig
+
+FIELDS: dict[str, Field] = {f.name: f for f in fields(TrainConfig)}
+_TYPES = {bool: click.BOOL, int: click.INT, float: click.FLOAT, str: click.STRING}
+
+
+def config_option(name: str, default: str | None = None):
+    """The click option of the TrainConfig field ``name``; ``default`` describes the value it
+    has when not given (by default the field's default)."""
+    f = FIELDS[name]
+    flag = name.replace("_", "-")
+    help = f"{f.metadata['help']} [default: {default or _show(f.default)}]"
+    if isinstance(f.default, bool):
+        return click.option(f"--{flag}/--no-{flag}", name, default=None, help=help)
+    if isinstance(f.default, tuple):
+        return click.option(f"--{flag}", name, metavar="N,N,...", default=None, help=help)
+    kind = _TYPES[type(f.default)]
+    metavar = "NAME" if kind is click.STRING else None
+    return click.option(f"--{flag}", name, type=kind, metavar=metavar, default=None, help=help)
+
+
+def config_options(command):
+    """Decorate ``command`` with one option per TrainConfig field, in the fields' order."""
+    for name in reversed(FIELDS):
+        command = config_option(name)(command)
+    return command
+
+
+def resolve_config(path: str | None, flags: dict) -> TrainConfig:
+    """The TOML file at ``path`` (if any) overridden by the flags that were given.
+
+    ``flags`` maps field names to values, None meaning "not given"; other keys are ignored.
+    """
+    base = TrainConfig() if path is None else TrainConfig.from_toml(path)
+    given = {k: v for k, v in flags.items() if k in FIELDS and v is not None}
+    parsed = TrainConfig.from_dict(given, source="command-line options")
+    return base.replace(**{k: getattr(parsed, k) for k in given})
+
+
+def _show(default) -> str:
+    if isinstance(default, tuple):
+        return ",".join(str(v) for v in default)
+    if isinstance(default, bool):
+        return str(default).lower()
+    return str(default)

@@ -1,0 +1,67 @@
+"""Where a command's data comes from: a bundled name or a file, and the split a model used.
+
+A model records its data as ``Model.source = {"data": ..., "target": ...}``: the bundled
+name as given, or the file's absolute path, so ``caviar resume`` and ``caviar evaluate``
+find it again from any working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from caviar.config import TrainConfig
+from caviar.errors import DataError, InvalidArgument
+
+SPLITS = ("train", "val", "test", "all")
+
+
+def bundled_names() -> tuple[str, ...]:
+    from caviar.data import LOADERS
+
+    return tuple(LOADERS)
+
+
+def source(spec: str, target: str | None) -> dict:
+    """The ``{"data", "target"}`` record of ``--data spec --target target``."""
+    names = bundled_names()
+    if spec in names:
+        return {"data": spec, "target": target}
+    if not Path(spec).exists():
+        raise DataError(
+            f"{spec!r} is neither a bundled data set ({', '.join(names)}) nor an existing file "
+            "or folder."
+        )
+    return {"data": str(Path(spec).resolve()), "target": target}
+
+
+def load(src: dict):
+    """The :class:`~caviar.data.Dataset` that ``src`` (from :func:`source`) names."""
+    from caviar import data
+
+    spec, target = src["data"], src.get("target")
+    if spec in data.LOADERS:
+        if target is not None:
+            raise InvalidArgument(
+                f"--target applies to CSV files; the bundled data set {spec!r} has its own labels."
+            )
+        return data.load(spec)
+    return data.read(spec, target=target)
+
+
+def split(ds, config: TrainConfig):
+    """``(train, val, test)`` exactly as training split them: the config's fractions and seed."""
+    from caviar.data import train_val_test_split
+
+    return train_val_test_split(ds, config.val_fraction, config.test_fraction, config.data_seed)
+
+
+def part(ds, config: TrainConfig, which: str):
+    """One of :data:`SPLITS` of ``ds``: a part of the training split, or every row."""
+    if which == "all":
+        return ds
+    return dict(zip(SPLITS, split(ds, config), strict=False))[which]
+
+
+def same_data(a: dict, b: dict) -> bool:
+    """Whether two source records name the same data (and target column)."""
+    return a.get("data") == b.get("data") and a.get("target") == b.get("target")

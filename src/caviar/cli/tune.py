@@ -1,0 +1,341 @@
+"""``caviar tune`` and ``caviar study show``: the tuner from the shell.
+
+Progress goes to standard error (a live view of trials done, the best so far and members
+diverged); results to standard output, with ``--json`` as one JSON line at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+
+import click
+
+from caviar.cli import sources
+from caviar.cli.options import FIELDS, config_option, resolve_config
+from caviar.errors import InvalidArgument
+
+TRIAL_KEYS = ("lr", "beta1", "beta2", "eps", "seed")
+
+
+def tune_options(command):
+    """Every TrainConfig flag but --seed (here: the tune's sampling seed) as the base config."""
+    for name in reversed([n for n in FIELDS if n != "seed"]):
+        command = config_option(name)(command)
+    return command
+
+
+@click.command()
+@click.option("--data", metavar="DATA", help="Bundled data set name or data file.")
+@click.option("--target", metavar="COLUMN", help="The label column of a CSV file.")
+@click.option("--trials", type=click.IntRange(min=1), metavar="N", help="Trials in all rounds.")
+@click.option(
+    "--space",
+    "space_file",
+    metavar="FILE",
+    help="TOML search space ([space] table); default: lr, beta1, beta2.",
+)
+@click.option(
+    "--rounds",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Coarse-to-fine rounds; each narrows around the previous round's best.",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(["auto", "caviar", "panda"]),
+    default="auto",
+    show_default=True,
+    help="caviar: many at once; panda: one at a time.",
+)
+@click.option(
+    "--sampler",
+    type=click.Choice(["random", "sobol", "grid"]),
+    default="random",
+    show_default=True,
+    help="How points are drawn (grid only when asked for).",
+)
+@click.option(
+    "--halving",
+    type=float,
+    metavar="ETA",
+    help="Successive halving: keep the best 1/ETA at each rung.",
+)
+@click.option(
+    "--top",
+    "top_fraction",
+    type=float,
+    default=0.25,
+    show_default=True,
+    help="Share of a round's trials the next round narrows around.",
+)
+@click.option(
+    "--max-population",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Cap on members per population [default: what memory holds].",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@click.option(
+    "--study",
+    "study_path",
+    metavar="PATH",
+    help="SQLite study file [default: a new caviar-study-<time>.db here].",
+)
+@click.option("--resume", is_flag=True, help="Continue the tune stored in --study.")
+@click.option(
+    "--config",
+    "config_file",
+    metavar="FILE",
+    help="TOML of TrainConfig keys fixed for every trial; flags override it.",
+)
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON line.")
+@tune_options
+def tune(
+    data,
+    target,
+    trials,
+    space_file,
+    rounds,
+    strategy,
+    sampler,
+    halving,
+    top_fraction,
+    max_population,
+    seed,
+    study_path,
+    resume,
+    config_file,
+    as_json,
+    **flags,
+):
+    """Random search on the right scales, coarse to fine, as populations (caviar) or one
+    model at a time (panda). Every finished trial is kept in the study; a killed tune goes
+    on with --study PATH --resume."""
+    from caviar.tune import SearchSpace, default_space
+    from caviar.tune.tuner import Tuner, TuneSettings, best_trial, open_study
+
+    start = time.perf_counter()
+    if resume:
+        if study_path is None:
+            raise InvalidArgument("--resume needs --study PATH (the study to continue).")
+        study, settings = open_study(study_path, None, resume=True)
+    else:
+        if data is None or trials is None:
+            raise InvalidArgument(
+                "caviar tune needs --data and --trials (or --study PATH --resume)."
+            )
+        space = SearchSpace.from_toml(space_file) if space_file else default_space()
+        base = resolve_config(config_file, flags)
+        study_path = study_path or datetime.now().strftime("caviar-study-%Y%m%d-%H%M%S.db")
+        settings = TuneSettings(
+            data=sources.source(data, target)["data"],
+            target=target,
+            trials=trials,
+            space=space.to_dict(),
+            base=base.to_dict(),
+            rounds=rounds,
+            strategy=strategy,
+            sampler=sampler,
+            seed=seed,
+            halving=halving,
+            top_fraction=top_fraction,
+            max_population=max_population,
+        )
+        study, settings = open_study(study_path, settings, resume=False)
+    with study:
+        ds = sources.load({"data": settings.data, "target": settings.target})
+        click.echo(f"study: {study.path}", err=True)
+        with _Progress(settings.trials) as progress:
+            Tuner(study, settings, ds, progress).run()
+        trials_done = study.trials()
+        rounds_done = study.rounds()
+    best = best_trial(trials_done)
+    seconds = time.perf_counter() - start
+    if as_json:
+        click.echo(
+            json.dumps(
+                _summary(best, trials_done, rounds_done, seconds, study_path), allow_nan=False
+            )
+        )
+    else:
+        _print_best(best, trials_done, seconds, study_path)
+
+
+def _summary(best, trials, rounds, seconds, path) -> dict:
+    def trial(t):
+        return {
+            "id": t.id,
+            "round": t.round,
+            "config": t.config,
+            "seed": t.config["seed"],
+            "status": t.status,
+            "train_loss": t.train_loss,
+            "val_loss": t.val_loss,
+            "val_accuracy": t.val_accuracy,
+            "epochs": t.epochs,
+        }
+
+    return {
+        "best": None
+        if best is None
+        else {
+            "config": best.config,
+            "seed": best.config["seed"],
+            "val_accuracy": best.val_accuracy,
+            "val_loss": best.val_loss,
+            "id": best.id,
+        },
+        "trials": [trial(t) for t in trials],
+        "rounds": [{"round": r, "space": s} for r, s in rounds],
+        "seconds": seconds,
+        "study": str(path),
+    }
+
+
+def _print_best(best, trials, seconds, path) -> None:
+    diverged = sum(t.status == "diverged" for t in trials)
+    click.echo(f"{len(trials)} trials in {seconds:.1f} s ({diverged} diverged); study {path}")
+    if best is None:
+        click.echo("no trial finished with a finite validation loss")
+        return
+    shown = ", ".join(f"{k}={_fmt(best.config[k])}" for k in TRIAL_KEYS if k in best.config)
+    click.echo(
+        f"best: trial {best.id}, val_accuracy {best.val_accuracy:.4f}, "
+        f"val_loss {best.val_loss:.4f} ({shown})"
+    )
+
+
+class _Progress:
+    """The live view: a rich progress bar over trials with the best so far and divergences."""
+
+    def __init__(self, total: int):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.console = Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("tune"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=self.console,
+            disable=not self.console.is_terminal,
+        )
+        self.task = self.progress.add_task("tune", total=total, status="")
+        self.best: float | None = None
+        self.best_acc: float | None = None
+        self.diverged = 0
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.__exit__(*exc)
+
+    def message(self, text: str) -> None:
+        self.console.print(text, soft_wrap=True, highlight=False)
+
+    def trial_done(self, trial, done: int, total: int) -> None:
+        self.diverged += trial.status == "diverged"
+        if trial.val_loss is not None and (self.best is None or trial.val_loss < self.best):
+            self.best, self.best_acc = trial.val_loss, trial.val_accuracy
+        best = "—" if self.best is None else f"best val_acc {self.best_acc:.4f}"
+        self.progress.update(self.task, completed=done, status=f"{best} · {self.diverged} diverged")
+
+
+@click.group()
+def study():
+    """Look into a study file."""
+
+
+@study.command("show")
+@click.argument("path", metavar="PATH")
+@click.option("--top", "top_n", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
+def show(path, top_n, as_json):
+    """The best trials, the rounds and their spaces, and the time spent training versus the
+    tuner's own overhead."""
+    from pathlib import Path
+
+    from caviar.tune.study import Study, StudyError
+
+    if not Path(path).is_file():
+        raise StudyError(f"{path}: no such study file.")
+    with Study(path) as s:
+        trials, rounds = s.trials(), s.rounds()
+        total, training = s.time_spent()
+    ranked = sorted(
+        (t for t in trials if t.status == "finished" and t.val_loss is not None),
+        key=lambda t: (t.val_loss, t.id),
+    )
+    counts = {
+        st: sum(t.status == st for t in trials)
+        for st in ("finished", "diverged", "pruned", "pending", "running")
+    }
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "best": [t.as_dict() for t in ranked[:top_n]],
+                    "counts": counts,
+                    "rounds": [{"round": r, "space": sp} for r, sp in rounds],
+                    "seconds": total,
+                    "train_seconds": training,
+                }
+            )
+        )
+        return
+    _show_tables(path, ranked[:top_n], rounds, counts, total, training)
+
+
+def _show_tables(path, best, rounds, counts, total, training) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=160)
+    out.print(f"study {path}: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v))
+    searched = [k for k, v in (rounds[0][1] if rounds else {}).items() if isinstance(v, dict)]
+    table = Table(title="best trials (lowest validation loss)")
+    for col in ("trial", "round", "val_loss", "val_acc", "train_loss", *searched, "seed"):
+        table.add_column(col, justify="right")
+    for t in best:
+        table.add_row(
+            str(t.id),
+            str(t.round + 1),
+            f"{t.val_loss:.4f}",
+            f"{t.val_accuracy:.4f}",
+            f"{t.train_loss:.4f}",
+            *(_fmt(t.config[k]) for k in searched),
+            str(t.config["seed"]),
+        )
+    out.print(table)
+    for r, space in rounds:
+        out.print(f"round {r + 1} space: {_space_line(space)}", soft_wrap=True, highlight=False)
+    if total > 0:
+        out.print(
+            f"time: {total:.1f} s, {training:.1f} s training ({100 * training / total:.0f} %), "
+            f"{total - training:.1f} s the tuner's own overhead "
+            f"({100 * (total - training) / total:.0f} %)"
+        )
+
+
+def _fmt(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _space_line(space: dict) -> str:
+    parts = []
+    for name, entry in space.items():
+        if isinstance(entry, dict) and "low" in entry:
+            parts.append(f"{name} {entry['dist']} [{entry['low']:.4g}, {entry['high']:.4g}]")
+        elif isinstance(entry, dict):
+            parts.append(f"{name} {entry.get('dist')} {entry.get('choices')}")
+        else:
+            parts.append(f"{name} = {entry}")
+    return "; ".join(parts)
