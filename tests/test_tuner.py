@@ -86,9 +86,8 @@ def test_a_trial_reproduces_through_the_model_path(prepared, digits):
     )
     model = Model.create(config, train)
     model.fit(train, val)
-    assert float(model.history.loss[-1][0]) == pytest.approx(
-        pop.result(0)[1]["train_loss"], rel=1e-6
-    )
+    assert model.evaluate(train)["loss"] == pytest.approx(pop.result(0)[1]["train_loss"], rel=1e-6)
+    assert float(model.history.loss[-1][0]) == pop.result(0)[2][-1]["train_loss"]
 
 
 def test_gather_moves_members_without_changing_them(prepared):

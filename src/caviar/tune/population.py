@@ -15,7 +15,7 @@ from caviar.data import Dataset, Standardizer, train_val_test_split
 from caviar.nn.network import Network
 from caviar.optim import Optimizer, Schedule
 from caviar.population import build
-from caviar.train import Divergence, History, fit
+from caviar.train import Divergence, History, evaluate, fit
 from caviar.train.batches import batch_bounds
 
 HISTORY_KEYS = ("loss", "lr", "val_loss", "val_accuracy")
@@ -120,6 +120,8 @@ class Population:
     schedule: Schedule
     history: History
     seconds: np.ndarray  # (K,) each member's share of the training time so far
+    data: Prepared | None = None  # what it trained on last
+    train_loss: np.ndarray | None = None  # (K,) final training cost, computed when asked
 
     @classmethod
     def new(cls, ids: Sequence[int], configs: Sequence[TrainConfig], data: Prepared) -> Population:
@@ -153,10 +155,16 @@ class Population:
             history=self.history,
         )
         self.seconds += (time.perf_counter() - start) / len(self.ids)
+        self.train_loss, self.data = None, data
 
     def result(self, k: int) -> tuple[str, dict, list[dict]]:
-        """Member k's ``(status, result, per-epoch metrics)`` for the study."""
-        return member_result(self.history, k, float(self.seconds[k]))
+        """Member k's ``(status, result, per-epoch metrics)`` for the study; its
+        ``train_loss`` is the trained model's cost on the training split in inference mode,
+        as ``caviar train`` reports it."""
+        if self.train_loss is None:
+            with np.errstate(all="ignore"):
+                self.train_loss = evaluate(self.net, self.data.X_train, self.data.y_train)[0]
+        return member_result(self.history, k, float(self.seconds[k]), self.train_loss[k])
 
 
 def gather(
@@ -202,8 +210,12 @@ def gather(
     return new
 
 
-def member_result(history: History, k: int, seconds: float) -> tuple[str, dict, list[dict]]:
-    """``(status, result, per-epoch metrics)`` of member k of a training history."""
+def member_result(
+    history: History, k: int, seconds: float, train_loss: float
+) -> tuple[str, dict, list[dict]]:
+    """``(status, result, per-epoch metrics)`` of member k of a training history; the
+    per-epoch ``train_loss`` is the epoch's mean training cost, the result's is
+    ``train_loss`` (the final model's)."""
     h, d = history, history.divergence
     rows = {key: np.array(getattr(h, key))[:, k] for key in HISTORY_KEYS}
     metrics = [
@@ -215,7 +227,7 @@ def member_result(history: History, k: int, seconds: float) -> tuple[str, dict, 
         }
         for e in range(h.epochs)
     ]
-    result = {**metrics[-1], "epochs": h.epochs, "seconds": seconds}
+    result = {**metrics[-1], "train_loss": _num(train_loss), "epochs": h.epochs, "seconds": seconds}
     if not d.active[k]:
         result |= {
             "diverged_epoch": int(d.epoch[k]),

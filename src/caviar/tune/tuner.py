@@ -262,7 +262,8 @@ class Tuner:
         model.fit(train, val, on_epoch=lambda e, h: model.save(ckpt))
         seconds = time.perf_counter() - start
         self.train_seconds += seconds
-        self._finish(trial.id, *member_result(model.history, 0, seconds))
+        train_loss = model.evaluate(train)["loss"]
+        self._finish(trial.id, *member_result(model.history, 0, seconds, train_loss))
         ckpt.unlink(missing_ok=True)
 
     def _checkpoint_path(self, trial: Trial) -> Path:

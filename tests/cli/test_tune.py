@@ -1,0 +1,118 @@
+"""`caviar tune` and `caviar study show` from the shell."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cli.conftest import last_json
+
+SPACE = """
+[space]
+lr = { dist = "log", low = 1e-4, high = 1.0 }
+beta1 = { dist = "one_minus_log", low = 0.9, high = 0.999 }
+"""
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    from click.testing import CliRunner
+
+    from caviar.cli.main import main
+
+    tmp = tmp_path_factory.mktemp("tune")
+    space = tmp / "space.toml"
+    space.write_text(SPACE)
+    study = tmp / "study.db"
+    args = [
+        "tune",
+        "--data",
+        "digits",
+        "--trials",
+        "9",
+        "--rounds",
+        "3",
+        "--space",
+        str(space),
+        "--epochs",
+        "2",
+        "--hidden",
+        "32",
+        "--study",
+        str(study),
+        "--json",
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return last_json(result), study, tmp
+
+
+def test_tune_prints_the_json_summary(tuned):
+    out, study, _ = tuned
+    assert set(out) >= {"best", "trials", "rounds", "seconds"}
+    assert len(out["trials"]) == 9 and len(out["rounds"]) == 3
+    assert out["rounds"][0]["space"]["lr"] == {"dist": "log", "low": 1e-4, "high": 1.0}
+    for t in out["trials"]:
+        assert {"config", "seed", "train_loss", "val_accuracy", "status"} <= set(t)
+        assert t["seed"] == t["config"]["seed"]
+    best = out["best"]
+    assert best["val_loss"] == min(t["val_loss"] for t in out["trials"] if t["val_loss"])
+    assert 0 < best["val_accuracy"] <= 1
+
+
+def test_any_trial_reproduces_with_caviar_train(cli, tuned):
+    out, _, tmp = tuned
+    for trial in (out["trials"][0], out["trials"][-1]):
+        config = tmp / f"trial{trial['id']}.toml"
+        config.write_text("\n".join(f"{k} = {json.dumps(v)}" for k, v in trial["config"].items()))
+        train = last_json(cli("train --data digits --json --config", config))
+        assert train["config"] == trial["config"]
+        assert train["train_loss"] == pytest.approx(trial["train_loss"], rel=1e-6)
+        assert train["val_accuracy"] == pytest.approx(trial["val_accuracy"], rel=1e-6)
+
+
+def test_study_show(cli, tuned):
+    _, study, _ = tuned
+    text = cli("study show", study).stdout
+    assert "best trials" in text and "round 3 space" in text and "overhead" in text
+    shown = json.loads(cli("study show --json", study).stdout)
+    assert shown["counts"]["finished"] + shown["counts"]["diverged"] == 9
+    assert shown["train_seconds"] <= shown["seconds"]
+
+
+def test_resume_a_finished_study_runs_nothing_more(cli, tuned):
+    out, study, _ = tuned
+    again = last_json(cli("tune --json --resume --study", study))
+    assert [t["train_loss"] for t in again["trials"]] == [t["train_loss"] for t in out["trials"]]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ("tune --data digits", "needs --data and --trials"),
+        ("tune --resume", "needs --study"),
+        ("tune --data nowhere --trials 2", "neither a bundled data set"),
+        ("tune --data digits --trials 2 --rounds 3", "'rounds' parameter must be in"),
+        ("study show missing.db", "no such study file"),
+    ],
+)
+def test_errors_are_one_line(cli, tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    result = cli(args, code=2)
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_space_names_the_entry(cli, tmp_path):
+    space = tmp_path / "bad.toml"
+    space.write_text('[space]\nlr = { dist = "log", low = 0, high = 1 }\n')
+    result = cli("tune --data iris --trials 2 --space", space, "--study", tmp_path / "s.db", code=2)
+    assert "'lr'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_started_study_asks_for_resume(cli, tmp_path):
+    study = tmp_path / "s.db"
+    cli("tune --data iris --trials 2 --epochs 1 --study", study)
+    result = cli("tune --data iris --trials 2 --epochs 1 --study", study, code=2)
+    assert "--resume" in result.stderr
