@@ -217,7 +217,7 @@ class _Progress:
 
         self.console = Console(stderr=True)
         self.progress = Progress(
-            TextColumn("tune"),
+            TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[status]}"),
@@ -225,6 +225,7 @@ class _Progress:
             disable=not self.console.is_terminal,
         )
         self.task = self.progress.add_task("tune", total=total, status="")
+        self.running = self.progress.add_task("tune", total=1, status="", visible=False)
         self.best: float | None = None
         self.best_acc: float | None = None
         self.diverged = 0
@@ -238,6 +239,18 @@ class _Progress:
 
     def message(self, text: str) -> None:
         self.console.print(text, soft_wrap=True, highlight=False)
+
+    def epoch_done(self, members, epoch, epochs, diverged, best_val_accuracy) -> None:
+        best = "—" if best_val_accuracy is None else f"{best_val_accuracy:.4f}"
+        self.progress.update(
+            self.running,
+            description="running",
+            completed=epoch + 1,
+            total=epochs,
+            visible=True,
+            status=f"{members} members, epoch {epoch + 1}/{epochs}, best val_acc {best}, "
+            f"{diverged} diverged",
+        )
 
     def trial_done(self, trial, done: int, total: int) -> None:
         self.diverged += trial.status == "diverged"

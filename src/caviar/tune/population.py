@@ -138,8 +138,9 @@ class Population:
             np.zeros(len(configs)),
         )
 
-    def train(self, data: Prepared, epochs: int) -> None:
-        """Train every member up to ``epochs`` (continuing from where it is)."""
+    def train(self, data: Prepared, epochs: int, on_epoch=None) -> None:
+        """Train every member up to ``epochs`` (continuing from where it is);
+        ``on_epoch(epoch, history)`` after each epoch."""
         c = self.configs[0]
         start = time.perf_counter()
         fit(
@@ -153,6 +154,7 @@ class Population:
             seed=c.data_seed,
             validation=(data.X_val, data.y_val),
             history=self.history,
+            on_epoch=on_epoch,
         )
         self.seconds += (time.perf_counter() - start) / len(self.ids)
         self.train_loss, self.data = None, data

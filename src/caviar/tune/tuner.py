@@ -86,6 +86,11 @@ class Reporter:
 
     def trial_done(self, trial: Trial, done: int, total: int) -> None: ...
 
+    def epoch_done(
+        self, members: int, epoch: int, epochs: int, diverged: int, best_val_accuracy: float | None
+    ) -> None:
+        """A running population (or panda trial) of ``members`` finished ``epoch`` (from 0)."""
+
 
 class Tuner:
     """Runs (or resumes) the study at ``path`` for ``data``. Each trial is the config
@@ -216,7 +221,7 @@ class Tuner:
             for c in chunks:
                 pop = Population.new([trials[i].id for i in c], [configs[i] for i in c], data)
                 self.study.mark_running(pop.ids)
-                pop.train(data, configs[0].epochs)
+                pop.train(data, configs[0].epochs, self._epoch_reporter(pop, configs[0].epochs))
                 self._record(pop, range(len(c)))
 
     def _halving(self, pops: list[Population], data: Prepared, K: int) -> None:
@@ -228,7 +233,7 @@ class Tuner:
         for rung in rungs:
             for pop in pops:
                 self.study.mark_running(pop.ids)
-                pop.train(data, rung)
+                pop.train(data, rung, self._epoch_reporter(pop, epochs))
             if rung == epochs:
                 for pop in pops:
                     self._record(pop, range(len(pop.ids)))
@@ -242,6 +247,15 @@ class Tuner:
                 self._record(pops[p], [k], status="pruned")
             survivors = ranked[:keep]
             pops = [gather(pops, survivors[i : i + K], data) for i in range(0, keep, K)]
+
+    def _epoch_reporter(self, pop: Population, epochs: int):
+        def report(epoch: int, history) -> None:
+            diverged = int((~history.divergence.active).sum())
+            acc = np.where(history.divergence.active, history.val_accuracy[-1], np.nan)
+            best = None if np.all(np.isnan(acc)) else float(np.nanmax(acc))
+            self.reporter.epoch_done(len(pop.ids), epoch, epochs, diverged, best)
+
+        return report
 
     def _record(self, pop: Population, members, status: str | None = None) -> None:
         self.train_seconds += float(sum(pop.seconds[k] for k in members))
@@ -259,12 +273,21 @@ class Tuner:
         model = Model.load(ckpt) if ckpt.exists() else Model.create(config, train)
         self.study.mark_running([trial.id])
         start = time.perf_counter()
-        model.fit(train, val, on_epoch=lambda e, h: model.save(ckpt))
+        report = self._epoch_reporter_panda(config.epochs)
+        model.fit(train, val, on_epoch=lambda e, h: (model.save(ckpt), report(e, h)))
         seconds = time.perf_counter() - start
         self.train_seconds += seconds
         train_loss = model.evaluate(train)["loss"]
         self._finish(trial.id, *member_result(model.history, 0, seconds, train_loss))
         ckpt.unlink(missing_ok=True)
+
+    def _epoch_reporter_panda(self, epochs: int):
+        def report(epoch: int, history) -> None:
+            active = bool(history.divergence.active[0])
+            acc = float(history.val_accuracy[-1][0]) if active else None
+            self.reporter.epoch_done(1, epoch, epochs, int(not active), acc)
+
+        return report
 
     def _checkpoint_path(self, trial: Trial) -> Path:
         return (
