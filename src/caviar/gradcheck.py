@@ -54,15 +54,15 @@ def gradient_check(
 
 
 def _central_differences(cost, X, Y, p, idx, eps) -> np.ndarray:
-    flat = p.reshape(-1)
     out = np.empty(len(idx))
     for j, i in enumerate(idx):
-        keep = flat[i]
-        flat[i] = keep + eps
+        at = np.unravel_index(i, p.shape)  # p may be a strided view: no reshape(-1) copy
+        keep = p[at]
+        p[at] = keep + eps
         plus = cost(X, Y)
-        flat[i] = keep - eps
+        p[at] = keep - eps
         minus = cost(X, Y)
-        flat[i] = keep
+        p[at] = keep
         out[j] = (plus - minus) / (2 * eps)
     return out
 
