@@ -166,3 +166,25 @@ def test_a_networks_parameters_update_as_one_buffer_with_the_same_numbers():
         alone.step(grads)
     for p, q in zip(net.params, separate):
         np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("kind", sorted(HP))
+def test_tiled_and_threaded_updates_give_the_plain_numbers(kind, monkeypatch):
+    """Fast path (cache-sized tiles on two threads) against the plain whole-array update."""
+    from caviar.optim import base
+
+    rng = np.random.default_rng(3)
+    p0 = rng.normal(size=(3, 1000))
+    grads = [rng.normal(size=(3, 1000)) for _ in range(4)]
+    hp = {k: np.array(v) for k, v in HP[kind].items()}
+    results = []
+    for block, threads in ((10**9, 1), (8 * 64, 1), (8 * 64, 2), (8 * 5000, 2)):
+        monkeypatch.setattr(base, "BLOCK_BYTES", block)
+        monkeypatch.setattr(base, "THREADS", threads)
+        p = p0.copy()
+        opt = OPTIMIZERS[kind]([p], **hp)
+        for g in grads:
+            opt.step([g.copy()])
+        results.append(p)
+    for p in results[1:]:
+        np.testing.assert_array_equal(p, results[0])

@@ -46,8 +46,8 @@ class Adam(Optimizer):
             decay=1 - alpha * self.weight_decay,
         )
 
-    def _update(self, i, p, g, tmp, c):
-        v, s = self.state["v"][i], self.state["s"][i]
+    def _update(self, p, g, state, tmp, c):
+        v, s = state["v"], state["s"]
         ewa(v, g, c["beta1"], c["one_minus_beta1"], tmp)
         ewa_square(s, g, c["beta2"], c["one_minus_beta2"], tmp)
         if self.weight_decay.any():

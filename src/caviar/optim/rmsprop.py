@@ -26,8 +26,8 @@ class RMSprop(Optimizer):
             alpha=alpha, beta2=self.beta2, one_minus_beta2=1 - self.beta2, eps=self.eps
         )
 
-    def _update(self, i, p, g, tmp, c):
-        s = self.state["s"][i]
+    def _update(self, p, g, state, tmp, c):
+        s = state["s"]
         ewa_square(s, g, c["beta2"], c["one_minus_beta2"], tmp)
         np.sqrt(s, out=tmp)
         tmp += c["eps"]

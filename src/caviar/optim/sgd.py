@@ -17,7 +17,7 @@ class GradientDescent(Optimizer):
     def _coefficients(self, alpha):
         return self._cast(alpha=alpha)
 
-    def _update(self, i, p, g, tmp, c):
+    def _update(self, p, g, state, tmp, c):
         np.multiply(g, c["alpha"], out=tmp)
         p -= tmp
 
@@ -39,8 +39,8 @@ class Momentum(Optimizer):
     def _coefficients(self, alpha):
         return self._cast(alpha=alpha, beta=self.beta, one_minus_beta=1 - self.beta)
 
-    def _update(self, i, p, g, tmp, c):
-        v = self.state["v"][i]
+    def _update(self, p, g, state, tmp, c):
+        v = state["v"]
         ewa(v, g, c["beta"], c["one_minus_beta"], tmp)
         np.multiply(v, c["alpha"], out=tmp)
         p -= tmp
