@@ -181,6 +181,7 @@ def test_tiled_and_threaded_updates_give_the_plain_numbers(kind, monkeypatch):
     for block, threads in ((10**9, 1), (8 * 64, 1), (8 * 64, 2), (8 * 5000, 2)):
         monkeypatch.setattr(base, "BLOCK_BYTES", block)
         monkeypatch.setattr(base, "THREADS", threads)
+        monkeypatch.setattr(base, "PARALLEL_ELEMENTS", 0)
         p = p0.copy()
         opt = OPTIMIZERS[kind]([p], **hp)
         for g in grads:

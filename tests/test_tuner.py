@@ -258,3 +258,16 @@ def _wait_for_finished(path: Path, at_least: int, proc, timeout: float = 120) ->
                 pass
         time.sleep(0.02)
     raise AssertionError("no trial finished in time")
+
+
+def test_population_size_from_measurements(monkeypatch):
+    from caviar.tune import cost
+
+    c = TrainConfig(hidden=(16,), batch_size=32, epochs=1)
+    K, why = cost.choose_population_size(c, 20, 3, n_trials=8, n_train=100)
+    assert K == 8 and "too small a tune" in why
+    monkeypatch.setattr(cost, "MEASURE_ABOVE_SECONDS", 0.0)
+    monkeypatch.setattr(cost, "_MEASURED", {})
+    K, why = cost.choose_population_size(c, 20, 3, n_trials=8, n_train=100)
+    assert K in (1, 4, 8) and "measured" in why and "K=1:" in why
+    assert cost.step_seconds(c, 20, 3, K=2) > 0

@@ -129,9 +129,12 @@ class Optimizer:
                 a[...] = state[f"{m}.{i}"]
 
 
-# Updates run on tiles of at most BLOCK_BYTES per array (about 5 arrays then fit in a
-# 1 MiB L2 cache), spread over THREADS threads (NumPy releases the GIL inside ufuncs).
-BLOCK_BYTES = 128 * 1024
+# Updates run on tiles of at most BLOCK_BYTES per array (the 4 or 5 arrays of a tile then
+# stay in a 1 to 2 MiB L2 cache), spread over THREADS threads (NumPy releases the GIL inside
+# ufuncs) when there are at least PARALLEL_ELEMENTS to update: below that, measured on the
+# 2-core machine, handing tiles to threads costs more than it saves.
+BLOCK_BYTES = 256 * 1024
+PARALLEL_ELEMENTS = 1 << 21
 THREADS = min(2, os.cpu_count() or 1)
 _POOL: ThreadPoolExecutor | None = None
 
@@ -144,7 +147,7 @@ def _run(tiles, scratch: list[np.ndarray], update) -> None:
         for p, g, state, c in tiles[w::THREADS]:
             update(p, g, state, scratch[w][: p.size].reshape(p.shape), c)
 
-    if THREADS == 1 or len(tiles) < 2 * THREADS:
+    if THREADS == 1 or sum(t[0].size for t in tiles) < PARALLEL_ELEMENTS:
         for p, g, state, c in tiles:
             update(
                 p,

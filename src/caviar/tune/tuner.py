@@ -16,6 +16,7 @@ from caviar.config import TrainConfig
 from caviar.data import Dataset, train_val_test_split
 from caviar.errors import InvalidArgument
 from caviar.model import Model
+from caviar.tune.cost import choose_population_size
 from caviar.tune.population import (
     Population,
     Prepared,
@@ -203,13 +204,15 @@ class Tuner:
         for trials in groups.values():
             configs = [TrainConfig.from_dict(t.config) for t in trials]
             data = self._prepared_for(configs[0])
-            K = population_size(
+            K, why = choose_population_size(
                 configs[0],
                 data.X_train.shape[1],
                 data.n_classes,
                 len(trials),
+                len(data.y_train),
                 self.settings.max_population,
             )
+            self.reporter.message(f"{len(trials)} trials of one shape: {why}")
             chunks = [list(range(i, min(i + K, len(trials)))) for i in range(0, len(trials), K)]
             if self.settings.halving:
                 pops = [
