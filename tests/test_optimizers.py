@@ -148,26 +148,6 @@ def test_load_state_refuses_mismatched_state():
         opt.load_state_dict(state)
 
 
-def test_a_networks_parameters_update_as_one_buffer_with_the_same_numbers():
-    from caviar import Network
-
-    net = Network([5, 4, 3], K=2, dtype="float64", seeds=[0, 1])
-    separate = [p.copy() for p in net.params]  # standalone arrays: updated one by one
-    together = Adam(net.params, lr=[0.1, 0.01])
-    alone = Adam(separate, lr=[0.1, 0.01])
-    assert len(together.params) == 1 and together.params[0] is net.flat_params
-    assert len(alone.params) == len(separate)
-    rng = np.random.default_rng(0)
-    for _ in range(5):
-        grads = [rng.normal(size=p.shape) for p in net.params]
-        for g, view in zip(grads, net.grads):
-            view[...] = g
-        together.step(net.grads)
-        alone.step(grads)
-    for p, q in zip(net.params, separate):
-        np.testing.assert_array_equal(p, q)
-
-
 @pytest.mark.parametrize("kind", sorted(HP))
 def test_tiled_and_threaded_updates_give_the_plain_numbers(kind, monkeypatch):
     """Fast path (cache-sized tiles on two threads) against the plain whole-array update."""

@@ -39,12 +39,8 @@ class Dense(Layer):
         return z
 
     def backward(self, dz: np.ndarray) -> np.ndarray | None:
-        x, dW = self._x, self.grads[0]
-        xT = x.swapaxes(-1, -2)
-        # member by member: dW[k] is contiguous, while the stacked dW (a view into the
-        # network's flat gradient buffer) is not, and np.matmul would go through a copy
-        for k in range(dW.shape[0]):
-            np.matmul(xT if x.ndim == 2 else xT[k], dz[k], out=dW[k])
+        x = self._x
+        np.matmul(x.swapaxes(-1, -2), dz, out=self.grads[0])
         if self.b is not None:
             np.sum(dz, axis=1, keepdims=True, out=self.grads[1])
         if not self.need_dx:

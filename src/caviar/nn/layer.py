@@ -56,12 +56,6 @@ class Layer:
         self.names.append(name)
         return p
 
-    def rebind(self, i: int, param: np.ndarray, grad: np.ndarray) -> None:
-        """Make parameter i (and its gradient) live in the given arrays, e.g. views into the
-        network's flat buffers; the attribute of the same name follows."""
-        self.params[i], self.grads[i] = param, grad
-        setattr(self, self.names[i], param)
-
     def forward(self, x: np.ndarray, training: bool) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
@@ -71,27 +65,6 @@ class Layer:
     def state_arrays(self) -> dict[str, np.ndarray]:
         """Non-learned state that a checkpoint must keep (running statistics)."""
         return {}
-
-
-def flatten(layers: list[Layer], K: int, dtype) -> tuple[np.ndarray, np.ndarray]:
-    """Move every layer's parameters and gradients into two buffers ``(K, P)``.
-
-    Each layer keeps its arrays by name, now views into the buffers (member k's numbers
-    contiguous in row k), so an optimizer can update all of them in one pass per operation.
-    """
-    P = sum(p[0].size for layer in layers for p in layer.params)
-    params, grads = np.empty((K, P), dtype=dtype), np.zeros((K, P), dtype=dtype)
-    offset = 0
-    for layer in layers:
-        for i, p in enumerate(layer.params):
-            n = p[0].size
-            view = params[:, offset : offset + n].reshape(p.shape)
-            grad = grads[:, offset : offset + n].reshape(p.shape)
-            assert np.shares_memory(view, params) and np.shares_memory(grad, grads)
-            view[...] = p
-            layer.rebind(i, view, grad)
-            offset += n
-    return params, grads
 
 
 def member_view(a: np.ndarray, ndim: int) -> np.ndarray:

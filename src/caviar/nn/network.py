@@ -12,7 +12,7 @@ from caviar.nn.activations import ACTIVATIONS, Dropout, LeakyReLU
 from caviar.nn.batchnorm import BatchNorm
 from caviar.nn.dense import Dense
 from caviar.nn.init import member_rngs, normal_weights
-from caviar.nn.layer import Layer, Workspace, flatten
+from caviar.nn.layer import Layer, Workspace
 from caviar.nn.loss import SoftmaxCrossEntropy
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -80,7 +80,6 @@ class Network:
         self.dense[0].need_dx = False
         self.loss_layer = SoftmaxCrossEntropy(self.dtype)
         self.ws = Workspace(self.dtype)
-        self.flat_params, self.flat_grads = flatten(self.layers, self.K, self.dtype)
         self.params = [p for layer in self.layers for p in layer.params]
         self.grads = [g for layer in self.layers for g in layer.grads]
         self.param_names = [
@@ -173,30 +172,22 @@ class Network:
         self.backward()
         return J
 
-    def _weight_slices(self):
-        """``(W, dW)`` of each dense layer as ``(K, n_in · n_out)`` slices of the flat buffers
-        (2-D slices: in-place ufuncs on them need no temporary)."""
-        for layer in self.dense:
-            start = _offset(layer.W, self.flat_params)
-            cols = slice(start, start + layer.W[0].size)
-            yield self.flat_params[:, cols], self.flat_grads[:, cols]
-
     def _l2_cost(self, m: int) -> np.ndarray:
         total = self.ws.get("l2_total", (self.K,))
         sq = self.ws.get("l2_sq", (self.K,))
         total.fill(0)
-        for W, _ in self._weight_slices():
-            np.einsum("kp,kp->k", W, W, out=sq)
+        for layer in self.dense:
+            np.einsum("kij,kij->k", layer.W, layer.W, out=sq)
             total += sq
         total *= self.l2 / (2 * m)
         return total
 
     def _l2_grad(self, m: int) -> None:
-        scale = (self.l2 / m).astype(self.dtype).reshape(self.K, 1)
-        for W, dW in self._weight_slices():
-            tmp = self.ws.get("l2_tmp", W.shape)
-            np.multiply(W, scale, out=tmp)
-            dW += tmp
+        scale = (self.l2 / m).astype(self.dtype).reshape(self.K, 1, 1)
+        for layer in self.dense:
+            tmp = self.ws.get("l2_tmp", layer.W.shape)
+            np.multiply(layer.W, scale, out=tmp)
+            layer.grads[0] += tmp
 
     # -- parameters by name -------------------------------------------------------------
     def get_params(self) -> dict[str, np.ndarray]:
@@ -283,13 +274,6 @@ class Network:
                 f"Got {bad} instead."
             )
         return one_hot(y, C, self.dtype)
-
-
-def _offset(view: np.ndarray, flat: np.ndarray) -> int:
-    """Column of ``flat (K, P)`` where ``view``'s first element sits."""
-    return (
-        view.__array_interface__["data"][0] - flat.__array_interface__["data"][0]
-    ) // flat.itemsize
 
 
 def one_hot(y: np.ndarray, C: int, dtype) -> np.ndarray:

@@ -31,7 +31,7 @@ class Optimizer:
     def __init__(self, params: list[np.ndarray], lr=0.01):
         if not params:
             raise InvalidArgument("The 'params' list must hold at least one array. Got [].")
-        self.params = coalesce(list(params))
+        self.params = list(params)
         self.K = self.params[0].shape[0]
         self.dtype = self.params[0].dtype
         self.lr = check.per_member("lr", lr, self.K, low=0, low_open=True)
@@ -50,7 +50,6 @@ class Optimizer:
         active: np.ndarray | None = None,
     ) -> None:
         """Apply one update to every parameter array, in place."""
-        grads = coalesce(list(grads)) if len(grads) != len(self.params) else grads
         alpha = self.lr if lr is None else np.asarray(lr, dtype=np.float64)
         if active is not None and not active.all():
             alpha = np.where(active, alpha, 0.0)
@@ -163,27 +162,6 @@ def _run(tiles, scratch: list[np.ndarray], update) -> None:
     if _POOL is None:
         _POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="caviar-optim")
     list(_POOL.map(work, range(THREADS)))
-
-
-def coalesce(arrays: list[np.ndarray]) -> list[np.ndarray]:
-    """``[buffer]`` when ``arrays`` tile one 2-D buffer ``(K, P)`` exactly, in order (as a
-    network's parameters and gradients do), else ``arrays`` unchanged.
-
-    Updating the buffer is the same update, done in one pass per operation instead of one
-    per array, and on a 2-D array, where NumPy's in-place ufuncs need no temporary.
-    """
-    base = arrays[0].base
-    if len(arrays) < 2 or not isinstance(base, np.ndarray) or base.ndim != 2:
-        return arrays
-    if not base.flags.c_contiguous or base.shape[0] != arrays[0].shape[0]:
-        return arrays
-    start = base.__array_interface__["data"][0]
-    column = 0
-    for a in arrays:
-        if a.base is not base or a.__array_interface__["data"][0] != start + column * base.itemsize:
-            return arrays
-        column += a[0].size
-    return [base] if column == base.shape[1] else arrays
 
 
 def ewa(
