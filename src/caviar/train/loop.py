@@ -42,7 +42,7 @@ class History:
         return len(self.loss)
 
 
-def evaluate(net: Network, X: np.ndarray, y: np.ndarray, batch_size: int = 2048):
+def evaluate(net: Network, X: np.ndarray, y: np.ndarray, batch_size: int = 256):
     """Inference-mode cost and accuracy per member: ``(loss (K,), accuracy (K,))``.
 
     ``X (n, d)``, ``y (n,)`` integer class codes; evaluated in chunks of ``batch_size``.

@@ -113,10 +113,17 @@ class Study:
         return [(r, json.loads(s)) for r, s in rows]
 
     def trials(
-        self, round: int | None = None, status: tuple[str, ...] | None = None
+        self,
+        round: int | None = None,
+        status: tuple[str, ...] | None = None,
+        id: int | None = None,
     ) -> list[Trial]:
+        """Trials in (round, number) order, optionally of one round, statuses or id."""
         sql, args = "SELECT * FROM trials", []
         where = []
+        if id is not None:
+            where.append("id = ?")
+            args.append(id)
         if round is not None:
             where.append("round = ?")
             args.append(round)
@@ -134,6 +141,12 @@ class Study:
             d["config"] = json.loads(d["config"])
             out.append(Trial(**d))
         return out
+
+    def count(self, status: tuple[str, ...]) -> int:
+        """How many trials have one of the ``status`` values."""
+        marks = ",".join("?" * len(status))
+        sql = f"SELECT COUNT(*) FROM trials WHERE status IN ({marks})"
+        return self.db.execute(sql, status).fetchone()[0]
 
     def reset_unfinished(self) -> int:
         """Return every trial not in a final state to ``pending``; the number reset."""

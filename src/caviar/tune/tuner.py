@@ -300,8 +300,8 @@ class Tuner:
 
     def _finish(self, trial_id: int, status: str, result: dict, metrics: list[dict]) -> None:
         self.study.finish(trial_id, status, result, metrics)
-        trial = next(t for t in self.study.trials() if t.id == trial_id)
-        done = len(self.study.trials(status=("finished", "diverged", "pruned")))
+        (trial,) = self.study.trials(id=trial_id)
+        done = self.study.count(("finished", "diverged", "pruned"))
         self.reporter.trial_done(trial, done, self.settings.trials)
 
 
