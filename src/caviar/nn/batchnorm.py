@@ -21,7 +21,7 @@ class BatchNorm(Layer):
     Shapes: ``z (K, B, n)``; ``gamma, beta, running_mean, running_var (K, 1, n)``;
     ``momentum (K,)`` per member (caviar's 0.9 is PyTorch's ``momentum=0.1``).
 
-    Backward (cache: ``z_norm`` and ``1/√(sigma² + eps)``), the closed form::
+    Backward (cache: ``z - mu`` and ``1/√(sigma² + eps)``), the closed form::
 
         dbeta = Σ dz̃    dgamma = Σ dz̃ · z_norm
         dz = gamma/√(sigma² + eps) · (dz̃ - dbeta/m - z_norm · dgamma/m)
@@ -59,16 +59,18 @@ class BatchNorm(Layer):
                 f"(got a mini-batch of {B}); use a batch size >= 2."
             )
         mu, var, inv_std = self._stats()
-        xhat, y = self.ws.get("xhat", z.shape), self.ws.get("y", z.shape)
+        scale = self.ws.get("scale", mu.shape)
+        xc, y = self.ws.get("xc", z.shape), self.ws.get("y", z.shape)
         np.mean(z, axis=1, keepdims=True, out=mu)
-        np.subtract(z, mu, out=xhat)
-        np.multiply(xhat, xhat, out=y)
-        np.mean(y, axis=1, keepdims=True, out=var)
+        np.subtract(z, mu, out=xc)
+        # Σ_B (z - mu)² in one pass, without a (K, B, n) temporary
+        np.einsum("kbn,kbn->kn", xc, xc, out=var.reshape(K, n))
+        var *= 1.0 / B
         np.add(var, self.eps, out=inv_std)
         np.sqrt(inv_std, out=inv_std)
         np.reciprocal(inv_std, out=inv_std)
-        xhat *= inv_std
-        np.multiply(xhat, self.gamma, out=y)
+        np.multiply(self.gamma, inv_std, out=scale)
+        np.multiply(xc, scale, out=y)  # gamma · z_norm, z_norm = (z - mu) / √(sigma² + eps)
         y += self.beta
         if self.update_running:
             self._update_running(mu, var)
@@ -94,22 +96,23 @@ class BatchNorm(Layer):
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        m = dy.shape[1]
+        K, m, n = dy.shape
         _, _, inv_std = self._stats()
-        xhat = self.ws.get("xhat", dy.shape)
-        dx = self.ws.get("dx", dy.shape)
+        scale = self.ws.get("scale", inv_std.shape)
+        xc, dx = self.ws.get("xc", dy.shape), self.ws.get("dx", dy.shape)
         dgamma, dbeta = self.grads
         np.sum(dy, axis=1, keepdims=True, out=dbeta)
-        np.multiply(dy, xhat, out=dx)
-        np.sum(dx, axis=1, keepdims=True, out=dgamma)
+        # dgamma = Σ dz̃ · z_norm = (1/√(sigma² + eps)) · Σ dz̃ · (z - mu)
+        np.einsum("kbn,kbn->kn", dy, xc, out=dgamma.reshape(K, n))
+        dgamma *= inv_std
         a, c = self.ws.get("a", dbeta.shape), self.ws.get("c", dbeta.shape)
-        np.multiply(dgamma, 1.0 / m, out=a)
+        np.multiply(dgamma, inv_std, out=a)  # z_norm · dgamma/m = (z - mu) · a
+        a *= 1.0 / m
         np.multiply(dbeta, 1.0 / m, out=c)
-        np.multiply(xhat, a, out=dx)
+        np.multiply(xc, a, out=dx)
         dx += c
         np.subtract(dy, dx, out=dx)
-        np.multiply(self.gamma, inv_std, out=a)
-        dx *= a
+        dx *= scale  # gamma / √(sigma² + eps)
         return dx
 
     def state_arrays(self) -> dict[str, np.ndarray]:
