@@ -17,6 +17,15 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return t / t.sum(axis=-1, keepdims=True)
 
 
+def _max_over_classes(z: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``max_j z[..., j]`` into ``out``, one class column at a time: with few classes this
+    is ten times faster than ``np.max(z, axis=-1)``, which pays per output element."""
+    np.maximum(z[..., 0], z[..., 1], out=out)
+    for j in range(2, z.shape[-1]):
+        np.maximum(out, z[..., j], out=out)
+    return out
+
+
 class SoftmaxCrossEntropy:
     """Softmax and ``J = (1/m) Σ_i L(ŷ⁽ⁱ⁾, y⁽ⁱ⁾)`` with ``L = -Σ_j y_j log ŷ_j``, per member.
 
@@ -32,18 +41,22 @@ class SoftmaxCrossEntropy:
         K, B, C = z.shape
         g = self.ws.get
         s, p = g("s", z.shape), g("p", z.shape)
-        den, per_example = g("den", (K, B, 1)), g("per_example", (K, B, 1))
-        np.max(z, axis=2, keepdims=True, out=den)
-        np.subtract(z, den, out=s)
+        den, per_example = g("den", (K, B, 1)), g("per_example", (K, B))
+        _max_over_classes(z, den[..., 0])
+        np.subtract(z, den, out=s)  # z - max z
         np.exp(s, out=p)
-        np.sum(p, axis=2, keepdims=True, out=den)
-        p /= den
+        np.matmul(p, self._ones(C), out=den)  # Σ_j t_j (a matrix product: far faster than
+        p /= den  #                               np.sum over a short last axis)
         np.log(den, out=den)
-        s *= Y
-        np.sum(s, axis=2, keepdims=True, out=per_example)
-        np.subtract(den, per_example, out=per_example)
+        np.einsum("kbc,bc->kb", s, Y, out=per_example)  # Σ_j y_j (z_j - max z)
+        np.subtract(den[..., 0], per_example, out=per_example)
         self._p, self._Y = p, Y
-        return np.mean(per_example, axis=(1, 2), out=g("J", (K,)))
+        return np.mean(per_example, axis=1, out=g("J", (K,)))
+
+    def _ones(self, C: int) -> np.ndarray:
+        ones = self.ws.get("ones", (C, 1))
+        ones.fill(1)
+        return ones
 
     def backward(self) -> np.ndarray:
         p, Y = self._p, self._Y
