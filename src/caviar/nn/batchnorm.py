@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from caviar.errors import InvalidArgument
-from caviar.nn.layer import Layer
+from caviar.nn.layer import Layer, batch_sum
 
 
 class BatchNorm(Layer):
@@ -61,7 +61,8 @@ class BatchNorm(Layer):
         mu, var, inv_std = self._stats()
         scale = self.ws.get("scale", mu.shape)
         xc, y = self.ws.get("xc", z.shape), self.ws.get("y", z.shape)
-        np.mean(z, axis=1, keepdims=True, out=mu)
+        batch_sum(z, mu, self.ws)
+        mu *= 1.0 / B
         np.subtract(z, mu, out=xc)
         # Σ_B (z - mu)² in one pass, without a (K, B, n) temporary
         np.einsum("kbn,kbn->kn", xc, xc, out=var.reshape(K, n))
@@ -101,7 +102,7 @@ class BatchNorm(Layer):
         scale = self.ws.get("scale", inv_std.shape)
         xc, dx = self.ws.get("xc", dy.shape), self.ws.get("dx", dy.shape)
         dgamma, dbeta = self.grads
-        np.sum(dy, axis=1, keepdims=True, out=dbeta)
+        batch_sum(dy, dbeta, self.ws)
         # dgamma = Σ dz̃ · z_norm = (1/√(sigma² + eps)) · Σ dz̃ · (z - mu)
         np.einsum("kbn,kbn->kn", dy, xc, out=dgamma.reshape(K, n))
         dgamma *= inv_std

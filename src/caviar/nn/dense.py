@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from caviar.nn.layer import Layer
+from caviar.nn.layer import Layer, batch_sum
 
 
 class Dense(Layer):
@@ -42,7 +42,7 @@ class Dense(Layer):
         x = self._x
         np.matmul(x.swapaxes(-1, -2), dz, out=self.grads[0])
         if self.b is not None:
-            np.sum(dz, axis=1, keepdims=True, out=self.grads[1])
+            batch_sum(dz, self.grads[1], self.ws)
         if not self.need_dx:
             return None
         dx = self.ws.get("dx", dz.shape[:2] + (self.W.shape[1],))
