@@ -18,9 +18,8 @@ class ReLU(Layer):
         return self._a
 
     def backward(self, da):
-        dz = np.sign(self._a, out=self.ws.get("dz", da.shape))
-        dz *= da
-        return dz
+        positive = np.greater(self._a, 0, out=self.ws.get("positive", da.shape, dtype=bool))
+        return np.multiply(da, positive, out=self.ws.get("dz", da.shape))
 
 
 class LeakyReLU(Layer):
