@@ -183,7 +183,6 @@ def test_the_compiled_adam_kernel_gives_the_numpy_numbers(dtype, weight_decay, m
     results = []
     for minimum in (10**12, 0):  # NumPy tiles, then the kernel for every size
         monkeypatch.setattr(kernels, "MIN_ELEMENTS", minimum)
-        monkeypatch.setattr(kernels, "AMORTIZED", minimum)
         p = p0.copy()
         opt = Adam(
             [p], lr=[1e-3, 1e-2], beta1=[0.9, 0.5], eps=[1e-8, 1e-3], weight_decay=weight_decay

@@ -49,9 +49,9 @@ class Adam(Optimizer):
 
     def _fused(self, p, g, state, coeffs) -> bool:
         arrays = (p, g, state["v"], state["s"])
-        if not all(a.flags.c_contiguous for a in arrays):
+        if p.size < kernels.MIN_ELEMENTS or not all(a.flags.c_contiguous for a in arrays):
             return False
-        if not kernels.worth_it(p.size, int(self.t[0]) * self.size):
+        if not kernels.available():
             return False
         K = p.shape[0]
         kernels.adam(

@@ -36,7 +36,6 @@ class Optimizer:
         self.dtype = self.params[0].dtype
         self.lr = check.per_member("lr", lr, self.K, low=0, low_open=True)
         self.t = np.zeros(self.K, dtype=np.int64)
-        self.size = sum(p.size for p in self.params)  # numbers updated per step
         self.state = {m: [np.zeros_like(p) for p in self.params] for m in self.moments}
         block = max(1, BLOCK_BYTES // self.dtype.itemsize)
         self._scratch = [np.empty(block, dtype=self.dtype) for _ in range(THREADS)]

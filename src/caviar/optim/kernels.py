@@ -15,19 +15,11 @@ import os
 
 import numpy as np
 
-# An update of fewer numbers stays in NumPy until the optimizer has updated AMORTIZED
-# numbers in all: importing Numba (~0.25 s, once per process) would cost a short run more
-# than the kernel saves it; a long run of small updates (one model, many steps) repays it.
+# Below this many numbers an update stays in NumPy: importing Numba (~0.25 s, once) and
+# entering a parallel region would cost more than the kernel saves.
 MIN_ELEMENTS = 1 << 20
-AMORTIZED = 1 << 26
 _CHUNK = 4096
 _kernels = None
-
-
-def worth_it(size: int, done: int) -> bool:
-    """Whether an update of ``size`` numbers, after ``done`` numbers updated so far, should
-    use the kernel (and the kernel can be used)."""
-    return (size >= MIN_ELEMENTS or done >= AMORTIZED) and available()
 
 
 def available() -> bool:
