@@ -169,35 +169,3 @@ def test_tiled_and_threaded_updates_give_the_plain_numbers(kind, monkeypatch):
         results.append(p)
     for p in results[1:]:
         np.testing.assert_array_equal(p, results[0])
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("weight_decay", [0.0, [0.0, 0.1]])
-def test_the_compiled_adam_kernel_gives_the_numpy_numbers(dtype, weight_decay, monkeypatch):
-    from caviar.optim import kernels
-
-    pytest.importorskip("numba")
-    rng = np.random.default_rng(4)
-    p0 = rng.normal(size=(2, 5000)).astype(dtype)
-    grads = [rng.normal(size=(2, 5000)).astype(dtype) for _ in range(4)]
-    results = []
-    for minimum in (10**12, 0):  # NumPy tiles, then the kernel for every size
-        monkeypatch.setattr(kernels, "MIN_ELEMENTS", minimum)
-        p = p0.copy()
-        opt = Adam(
-            [p], lr=[1e-3, 1e-2], beta1=[0.9, 0.5], eps=[1e-8, 1e-3], weight_decay=weight_decay
-        )
-        for g in grads:
-            opt.step([g])
-        results.append(p)
-    assert kernels.available()
-    np.testing.assert_array_equal(results[0], results[1])
-
-
-def test_kernels_can_be_turned_off(monkeypatch):
-    from caviar.optim import kernels
-
-    monkeypatch.setattr(kernels, "_kernels", None)
-    monkeypatch.setenv("CAVIAR_KERNELS", "numpy")
-    assert not kernels.available()
-    monkeypatch.setattr(kernels, "_kernels", None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from caviar.optim import kernels
 from caviar.optim.base import Optimizer, ewa, ewa_square
 
 
@@ -46,18 +45,6 @@ class Adam(Optimizer):
             eps=self.eps,
             decay=1 - alpha * self.weight_decay,
         )
-
-    def _fused(self, p, g, state, coeffs) -> bool:
-        arrays = (p, g, state["v"], state["s"])
-        if p.size < kernels.MIN_ELEMENTS or not all(a.flags.c_contiguous for a in arrays):
-            return False
-        if not kernels.available():
-            return False
-        K = p.shape[0]
-        kernels.adam(
-            *(a.reshape(K, -1) for a in arrays), {**coeffs, "decoupled": self.weight_decay.any()}
-        )
-        return True
 
     def _update(self, p, g, state, tmp, c):
         v, s = state["v"], state["s"]

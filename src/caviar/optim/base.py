@@ -61,15 +61,9 @@ class Optimizer:
         tiles = [
             tile
             for i, (p, g) in enumerate(zip(self.params, grads, strict=True))
-            if not self._fused(p, g, {m: self.state[m][i] for m in self.moments}, coeffs)
             for tile in self._tiles(i, p, g, coeffs)
         ]
         _run(tiles, self._scratch, self._update)
-
-    def _fused(self, p, g, state: dict, coeffs: dict) -> bool:
-        """Update ``p`` with a compiled kernel if there is one for this optimizer and it
-        pays at this size; True when done (see :mod:`caviar.optim.kernels`)."""
-        return False
 
     def _tiles(self, i: int, p, g, coeffs):
         """The update of array i cut into cache-sized tiles ``(rows, columns)`` of its
