@@ -11,15 +11,16 @@ from caviar.nn.layer import Layer
 
 
 class ReLU(Layer):
-    """``a = max(z, 0)``; ``dz = da · [a > 0]`` (cache: ``a``)."""
+    """``a = max(z, 0)``; ``dz = da · [a > 0]`` (cache: ``a``), written over ``da``."""
 
     def forward(self, z, training):
         self._a = np.maximum(z, 0, out=self.ws.get("a", z.shape))
         return self._a
 
     def backward(self, da):
+        """In place: ``da`` (the next layer's scratch) becomes ``dz``, saving a buffer."""
         positive = np.greater(self._a, 0, out=self.ws.get("positive", da.shape, dtype=bool))
-        return np.multiply(da, positive, out=self.ws.get("dz", da.shape))
+        return np.multiply(da, positive, out=da)
 
 
 class LeakyReLU(Layer):

@@ -38,7 +38,8 @@ class Layer:
     ``params`` and ``grads`` are parallel lists of arrays with leading axis K; ``names``
     names them. ``backward`` must follow the ``forward`` of the same mini-batch (the cache
     between them is named in each layer's docstring). The arrays returned by ``forward`` and
-    ``backward`` are workspace buffers: valid until the next call.
+    ``backward`` are workspace buffers: valid until the next call; ``backward`` may write its
+    result over ``dy`` (a scratch buffer of the layer above).
     """
 
     params: list[np.ndarray]
