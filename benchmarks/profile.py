@@ -1,0 +1,90 @@
+"""Where a caviar training step goes: ``python -m benchmarks.profile [--K 128] [--batch 256]``.
+
+Runs the step that ``caviar.fit`` runs (loss, backward, optimizer step) on the synthetic
+784-256-256-10 data and prints, per step: milliseconds and minor page faults of the forward
+pass (with the loss), the backward pass and the Adam step, and the slowest layers. Set the
+thread variables first (``OPENBLAS_NUM_THREADS=2``) to match the benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+
+import numpy as np
+
+import caviar
+from benchmarks.sizes import FLOP_PER_SAMPLE, SIZES
+from benchmarks.worker import minflt, synthetic
+from caviar.train.batches import Batcher, epoch_order
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.profile", description=__doc__)
+    ap.add_argument("--K", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--steps", type=int, default=8)
+    ap.add_argument("--warmup", type=int, default=2)
+    args = ap.parse_args(argv)
+    K, B = args.K, args.batch
+    n = (args.steps + args.warmup) * B
+    X, y = synthetic(n)
+    net = caviar.Network(list(SIZES), K=K)
+    opt = caviar.Adam(net.params, lr=np.geomspace(1e-4, 1e-2, K) if K > 1 else 1e-3)
+    Y = net._targets(y, n)
+    batches = list(Batcher(X, Y, B).epoch(epoch_order(n, 0, 0)))
+    phases = ("forward+loss", "backward", "optimizer")
+    t = defaultdict(float)
+    f = defaultdict(int)
+    layer_t = defaultdict(float)
+    _instrument(net, layer_t)
+    for i, (xb, yb) in enumerate(batches):
+        timed = i >= args.warmup
+        if timed and i == args.warmup:
+            layer_t.clear()
+        marks = [(time.perf_counter(), minflt())]
+        J = net._loss(xb, yb)
+        marks.append((time.perf_counter(), minflt()))
+        net.backward()
+        marks.append((time.perf_counter(), minflt()))
+        opt.step(net.grads, None, np.isfinite(J))
+        marks.append((time.perf_counter(), minflt()))
+        if timed:
+            for p, (a, b) in zip(phases, zip(marks[:-1], marks[1:], strict=True), strict=True):
+                t[p] += b[0] - a[0]
+                f[p] += b[1] - a[1]
+    steps = len(batches) - args.warmup
+    total = sum(t.values())
+    print(f"K = {K}, batch {B}, {steps} steps after {args.warmup} warm-up")
+    print(f"{'phase':<14}{'ms/step':>10}{'share':>8}{'faults/step':>13}")
+    for p in phases:
+        print(f"{p:<14}{1e3 * t[p] / steps:>10.1f}{100 * t[p] / total:>7.0f}%{f[p] / steps:>13.0f}")
+    gf = K * B * FLOP_PER_SAMPLE * steps / total / 1e9
+    print(f"{'step':<14}{1e3 * total / steps:>10.1f}    100%  ({gf:.1f} GFLOP/s of model FLOP)")
+    print("slowest layer calls (ms/step):")
+    for name, s in sorted(layer_t.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"  {name:<28}{1e3 * s / steps:>8.1f}")
+
+
+def _instrument(net, acc) -> None:
+    """Wrap each layer's forward and backward (and the loss layer) to accumulate time."""
+    counts: dict[str, int] = defaultdict(int)
+    for layer in [*net.layers, net.loss_layer]:
+        kind = type(layer).__name__
+        counts[kind] += 1
+        name = f"{kind}{counts[kind]}"
+        for method in ("forward", "backward"):
+            fn = getattr(layer, method)
+
+            def wrapped(*a, fn=fn, key=f"{name}.{method}"):
+                t0 = time.perf_counter()
+                out = fn(*a)
+                acc[key] += time.perf_counter() - t0
+                return out
+
+            setattr(layer, method, wrapped)
+
+
+if __name__ == "__main__":
+    main()
