@@ -142,21 +142,18 @@ def _run(tiles, scratch: list[np.ndarray], update) -> None:
     """Apply ``update`` to every tile, on up to THREADS threads, each with its own scratch."""
     tiles = list(tiles)
 
+    def scratch_for(p: np.ndarray, w: int) -> np.ndarray:
+        # a tile fits the scratch; a whole non-contiguous array (see _tiles) may not
+        buf = scratch[w]
+        return buf[: p.size].reshape(p.shape) if p.size <= buf.size else np.empty_like(p)
+
     def work(w: int) -> None:
         for p, g, state, c in tiles[w::THREADS]:
-            update(p, g, state, scratch[w][: p.size].reshape(p.shape), c)
+            update(p, g, state, scratch_for(p, w), c)
 
     if THREADS == 1 or sum(t[0].size for t in tiles) < PARALLEL_ELEMENTS:
         for p, g, state, c in tiles:
-            update(
-                p,
-                g,
-                state,
-                scratch[0][: p.size].reshape(p.shape)
-                if p.size <= scratch[0].size
-                else np.empty_like(p),
-                c,
-            )
+            update(p, g, state, scratch_for(p, 0), c)
         return
     global _POOL
     if _POOL is None:
