@@ -125,6 +125,9 @@ class Tuner:
             else:
                 self._run_caviar(pending)
         self.study.end_session(session, time.perf_counter() - start, self.train_seconds)
+        folder = self._checkpoint_path(Trial(0, 0, 0, {}, "")).parent
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # panda's per-trial checkpoints are gone once their trials finish
         return self.study.trials()
 
     def choose_strategy(self) -> str:
