@@ -92,3 +92,5 @@ def _frozen_randomness(net: Network):
     finally:
         for bn in bns:
             bn.update_running = True
+        for d, s in zip(drops, states, strict=True):
+            d.set_rng_states(s)

@@ -34,6 +34,11 @@ def build(
     parameter arrays and its schedule, each with the members' hyperparameters ``(K,)``."""
     c, h = configs[0], stack(configs)
     K = len(configs)
+    if c.batchnorm and c.batch_size < 2:
+        raise InvalidArgument(
+            "The 'batch_size' parameter must be >= 2 with batch norm (a mini-batch of one has "
+            f"no variance to normalise by). Got {c.batch_size}; raise it or use --no-batchnorm."
+        )
     net = Network(
         [n_features, *c.hidden, n_classes],
         K=K,

@@ -99,12 +99,11 @@ class Dropout(Layer):
         if not training:
             return z
         mask = self.ws.get("mask", z.shape)
+        keep = self.ws.get("keep", z.shape, dtype=bool)
         for k, rng in enumerate(self.rngs):
             rng.random(out=mask[k], dtype=mask.dtype)
-        # floor(u + p) is 1 exactly when u >= 1 - p, which has probability p.
-        mask += self.keep_prob
-        np.floor(mask, out=mask)
-        mask *= self.inv_keep
+        np.less(mask, self.keep_prob, out=keep)  # u < p: probability p, and always when p = 1
+        np.multiply(keep, self.inv_keep, out=mask)
         self._mask = mask
         return np.multiply(z, mask, out=self.ws.get("a", z.shape))
 

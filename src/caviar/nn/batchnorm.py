@@ -28,7 +28,8 @@ class BatchNorm(Layer):
 
     A mini-batch of one example has sigma² = 0 and z_norm = 0 whatever z is, so nothing
     upstream can learn from it: training mode refuses B = 1 with an error. (The training
-    loop never forms such a batch: it folds a last lone example into the batch before it.)
+    loop folds a last lone example into the batch before it, and a batch size of 1 with batch
+    norm is refused when the network is built from a configuration.)
     """
 
     def __init__(self, n: int, K: int, momentum: np.ndarray, eps: float, dtype):

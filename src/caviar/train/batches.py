@@ -18,7 +18,7 @@ def batch_bounds(n: int, batch_size: int) -> list[tuple[int, int]]:
     """``[start, stop)`` of each mini-batch over ``n`` examples.
 
     A last batch of a single example is folded into the one before it (batch norm cannot
-    normalise one example), so every batch has at least 2 examples when ``n >= 2``.
+    normalise one example), so with ``batch_size >= 2`` every batch has at least 2 examples.
 
     >>> batch_bounds(7, 3)
     [(0, 3), (3, 7)]

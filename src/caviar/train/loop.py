@@ -48,8 +48,8 @@ def evaluate(net: Network, X: np.ndarray, y: np.ndarray, batch_size: int = 256):
     ``X (n, d)``, ``y (n,)`` integer class codes; evaluated in chunks of ``batch_size``.
     """
     X = net._check_input(X)
-    y = np.asarray(y)
-    Y = net._targets(y, X.shape[0])
+    Y = net._targets(np.asarray(y), X.shape[0])
+    y = Y.argmax(axis=1)  # class codes, whether y came as codes or one-hot
     loss = np.zeros(net.K)
     correct = np.zeros(net.K)
     with np.errstate(all="ignore"):
