@@ -271,3 +271,15 @@ def test_population_size_from_measurements(monkeypatch):
     K, why = cost.choose_population_size(c, 20, 3, n_trials=8, n_train=100)
     assert K in (1, 4, 8) and "measured" in why and "K=1:" in why
     assert cost.step_seconds(c, 20, 3, K=2) > 0
+
+
+def test_a_trial_the_data_refuses_is_recorded_failed_and_the_tune_goes_on(tmp_path):
+    iris = load("iris")  # 105 training rows: 2 steps an epoch at batch 64
+    space = {"warmup_steps": {"dist": "int", "low": 0, "high": 3}, "schedule": "warmup_cosine"}
+    trials = _tune(
+        tmp_path / "f.db", iris, trials=8, space=space, base={"epochs": 1}, strategy="caviar"
+    )
+    failed = [t for t in trials if t.status == "failed"]
+    assert failed and all(t.config["warmup_steps"] >= 2 for t in failed)
+    assert all("warmup_steps" in t.error for t in failed)
+    assert all(t.status == "finished" for t in trials if t.config["warmup_steps"] < 2)

@@ -269,8 +269,9 @@ def _classes(y: np.ndarray) -> np.ndarray:
 
 def _one_more_epoch(model: Model, data: Dataset) -> None:
     """Train ``model`` one more epoch on ``data``, continuing its optimizer, schedule, history."""
-    model.config = model.config.replace(epochs=model.history.epochs + 1)
-    model.best = None  # no held-out data here: nothing to restore at the end
+    # no held-out data here: no early stopping, nothing to restore at the end
+    model.config = model.config.replace(epochs=model.history.epochs + 1, early_stopping=0)
+    model.best = None
     model.fit(data)
 
 

@@ -16,7 +16,7 @@ import caviar
 from caviar import checkpoint
 from caviar.config import TrainConfig
 from caviar.data import Dataset, Standardizer
-from caviar.errors import CheckpointError, DataError
+from caviar.errors import CheckpointError, DataError, InvalidArgument
 from caviar.population import build
 from caviar.train import Divergence, History, evaluate, fit
 from caviar.train.batches import batch_bounds
@@ -75,6 +75,11 @@ class Model:
         validation loss when ``config.early_stopping > 0`` (the best weights are restored)."""
         c = self.config
         validation = None if val is None or len(val) == 0 else self._arrays(val)
+        if c.early_stopping > 0 and validation is None:
+            raise InvalidArgument(
+                "Early stopping needs validation data: set val_fraction > 0 (or pass a "
+                "validation set), or early_stopping = 0."
+            )
 
         def epoch_end(epoch: int, history: History) -> bool:
             # early stopping first, so that a checkpoint written by on_epoch holds its state
@@ -96,7 +101,9 @@ class Model:
             history=self.history,
             should_stop=should_stop,
         )
-        if self.best is not None and not self.history.interrupted:
+        if self.best is not None and self.history.stopped_early:
+            # training is over: hand back the best weights (had every epoch run, the last
+            # weights stay, so that the checkpoint resumes as an uninterrupted run would)
             self._restore_best()
         return self.history
 

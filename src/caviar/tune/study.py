@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS trials (
     id INTEGER PRIMARY KEY, round INTEGER NOT NULL, number INTEGER NOT NULL,
     config TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
     train_loss REAL, val_loss REAL, val_accuracy REAL, epochs INTEGER,
-    diverged_epoch INTEGER, diverged_step INTEGER, seconds REAL, finished REAL,
+    diverged_epoch INTEGER, diverged_step INTEGER, seconds REAL, finished REAL, error TEXT,
     UNIQUE (round, number));
 CREATE TABLE IF NOT EXISTS metrics (
     trial INTEGER NOT NULL REFERENCES trials(id), epoch INTEGER NOT NULL,
@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY, started REAL NOT NULL, seconds REAL, train_seconds REAL);
 """
 
-FINAL = ("finished", "diverged", "pruned")
+FINAL = ("finished", "diverged", "pruned", "failed")
 
 
 class StudyError(CaviarError):
@@ -57,6 +57,7 @@ class Trial:
     diverged_epoch: int | None = None
     diverged_step: int | None = None
     seconds: float | None = None
+    error: str | None = None
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -169,8 +170,8 @@ class Study:
         with self._tx():
             self.db.execute(
                 "UPDATE trials SET status = ?, train_loss = ?, val_loss = ?, val_accuracy = ?, "
-                "epochs = ?, diverged_epoch = ?, diverged_step = ?, seconds = ?, finished = ? "
-                "WHERE id = ?",
+                "epochs = ?, diverged_epoch = ?, diverged_step = ?, seconds = ?, finished = ?, "
+                "error = ? WHERE id = ?",
                 (
                     status,
                     result.get("train_loss"),
@@ -181,6 +182,7 @@ class Study:
                     result.get("diverged_step"),
                     result.get("seconds"),
                     time.time(),
+                    result.get("error"),
                     trial_id,
                 ),
             )

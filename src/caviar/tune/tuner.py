@@ -14,7 +14,7 @@ import numpy as np
 
 from caviar.config import TrainConfig
 from caviar.data import Dataset, train_val_test_split
-from caviar.errors import InvalidArgument
+from caviar.errors import CaviarError, InvalidArgument
 from caviar.model import Model
 from caviar.tune.cost import choose_population_size
 from caviar.tune.population import (
@@ -30,7 +30,7 @@ from caviar.tune.population import (
 )
 from caviar.tune.samplers import sample
 from caviar.tune.space import SearchSpace
-from caviar.tune.study import Study, StudyError, Trial
+from caviar.tune.study import FINAL, Study, StudyError, Trial
 from caviar.tune.zoom import narrow
 
 STRATEGIES = ("auto", "caviar", "panda")
@@ -71,7 +71,10 @@ class TuneSettings:
                 f"The 'top_fraction' parameter must be in (0, 1]. Got {self.top_fraction}."
             )
         SearchSpace.from_dict(self.space)
-        TrainConfig.from_dict(self.base)
+        if not TrainConfig.from_dict(self.base).val_fraction > 0:
+            raise InvalidArgument(
+                "A tune ranks trials on validation data: the 'val_fraction' parameter must be > 0."
+            )
         return self
 
     def round_sizes(self) -> list[int]:
@@ -218,17 +221,36 @@ class Tuner:
             self.reporter.message(f"{len(trials)} trials of one shape: {why}")
             chunks = [list(range(i, min(i + K, len(trials)))) for i in range(0, len(trials), K)]
             if self.settings.halving:
-                pops = [
-                    Population.new([trials[i].id for i in c], [configs[i] for i in c], data)
-                    for c in chunks
-                ]
-                self._halving(pops, data, K)
-                continue
+                try:
+                    pops = [
+                        Population.new([trials[i].id for i in c], [configs[i] for i in c], data)
+                        for c in chunks
+                    ]
+                except CaviarError:
+                    pass  # some trial cannot be built: run them plainly, failures recorded
+                else:
+                    self._halving(pops, data, K)
+                    continue
             for c in chunks:
-                pop = Population.new([trials[i].id for i in c], [configs[i] for i in c], data)
-                self.study.mark_running(pop.ids)
-                pop.train(data, configs[0].epochs, self._epoch_reporter(pop, configs[0].epochs))
-                self._record(pop, range(len(c)))
+                self._run_population([trials[i].id for i in c], [configs[i] for i in c], data)
+
+    def _run_population(self, ids: list[int], configs: list[TrainConfig], data: Prepared) -> None:
+        """Train these trials as one population; if that cannot be done (a configuration
+        the data refuses, such as more warm-up steps than the run has), try each alone and
+        record the ones that fail as ``failed``, with the reason, instead of ending the tune."""
+        epochs = configs[0].epochs
+        try:
+            pop = Population.new(ids, configs, data)
+            self.study.mark_running(pop.ids)
+            pop.train(data, epochs, self._epoch_reporter(pop, epochs))
+        except CaviarError as err:
+            if len(ids) > 1:
+                for i, c in zip(ids, configs, strict=True):
+                    self._run_population([i], [c], data)
+                return
+            self._finish(ids[0], "failed", {"error": str(err)}, [])
+            return
+        self._record(pop, range(len(ids)))
 
     def _halving(self, pops: list[Population], data: Prepared, K: int) -> None:
         """Successive halving across populations: train all to a rung, keep the best
@@ -304,7 +326,7 @@ class Tuner:
     def _finish(self, trial_id: int, status: str, result: dict, metrics: list[dict]) -> None:
         self.study.finish(trial_id, status, result, metrics)
         (trial,) = self.study.trials(id=trial_id)
-        done = self.study.count(("finished", "diverged", "pruned"))
+        done = self.study.count(FINAL)
         self.reporter.trial_done(trial, done, self.settings.trials)
 
 
