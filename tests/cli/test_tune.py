@@ -116,3 +116,30 @@ def test_a_started_study_asks_for_resume(cli, tmp_path):
     cli("tune --data iris --trials 2 --epochs 1 --study", study)
     result = cli("tune --data iris --trials 2 --epochs 1 --study", study, code=2)
     assert "--resume" in result.stderr
+
+
+def test_resume_refuses_flags_that_would_change_the_tune(cli, tuned):
+    _, study, _ = tuned
+    result = cli("tune --resume --trials 64 --epochs 9 --study", study, code=2)
+    assert "--trials" in result.stderr and "--epochs" in result.stderr
+
+
+def test_a_bad_target_leaves_no_study_behind(cli, tmp_path):
+    csv = tmp_path / "d.csv"
+    csv.write_text("a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n")
+    study = tmp_path / "s.db"
+    result = cli("tune --data", csv, "--target nope --trials 2 --study", study, code=2)
+    assert "nope" in result.stderr
+    assert not study.exists() or "trials" not in study.read_bytes().decode("latin-1")
+
+
+def test_a_foreign_sqlite_file_is_left_alone(cli, tmp_path):
+    import sqlite3
+
+    path = tmp_path / "other.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE notes (x TEXT)")
+    result = cli("study show", path, code=2)
+    assert "not a caviar study" in result.stderr
+    with sqlite3.connect(path) as db:
+        assert {r[0] for r in db.execute("SELECT name FROM sqlite_master")} == {"notes"}

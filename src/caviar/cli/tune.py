@@ -121,6 +121,7 @@ def tune(
     if resume:
         if study_path is None:
             raise InvalidArgument("--resume needs --study PATH (the study to continue).")
+        _refuse_settings_with_resume()
         study, settings = open_study(study_path, None, resume=True)
     else:
         if data is None or trials is None:
@@ -144,9 +145,11 @@ def tune(
             top_fraction=top_fraction,
             max_population=max_population,
         )
-        study, settings = open_study(study_path, settings, resume=False)
+        ds = sources.load({"data": settings.data, "target": settings.target})  # before the
+        study, settings = open_study(study_path, settings, resume=False)  # study is written
     with study:
-        ds = sources.load({"data": settings.data, "target": settings.target})
+        if resume:
+            ds = sources.load({"data": settings.data, "target": settings.target})
         click.echo(f"study: {study.path}", err=True)
         with _Progress(settings.trials) as progress:
             Tuner(study, settings, ds, progress).run()
@@ -162,6 +165,24 @@ def tune(
         )
     else:
         _print_best(best, trials_done, seconds, study_path)
+
+
+def _refuse_settings_with_resume() -> None:
+    """A resumed tune is the stored one: flags that would change it are an error, not ignored."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    given = [
+        f"--{name.replace('_', '-')}"
+        for name in ctx.params
+        if name not in ("study_path", "resume", "as_json")
+        and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+    ]
+    if given:
+        raise InvalidArgument(
+            f"--resume continues the tune stored in the study with its own settings; drop "
+            f"{', '.join(given)} (or start a new study)."
+        )
 
 
 def _summary(best, trials, rounds, seconds, path) -> dict:

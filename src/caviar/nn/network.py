@@ -134,7 +134,10 @@ class Network:
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
         """Logits ``Z (K, B, C)`` for ``X (B, n_0)`` (shared by all members) or ``(K, B, n_0)``.
 
-        The result is a reused buffer: copy it to keep it past the next call.
+        The result is a reused buffer: copy it to keep it past the next call. Layers share
+        their buffers between training and inference, so an inference pass between
+        :meth:`loss` and :meth:`backward` replaces what the backward pass needs: call
+        ``backward`` first.
         """
         return self._forward(self._check_input(X), training)
 

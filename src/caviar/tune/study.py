@@ -70,6 +70,13 @@ class Study:
         self.path = Path(path)
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master")}
+            if tables and "trials" not in tables:
+                self.db.close()
+                raise StudyError(
+                    f"{self.path}: an SQLite database that is not a caviar study; caviar leaves "
+                    "it alone. Choose another --study path."
+                )
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
