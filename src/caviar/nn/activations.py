@@ -11,10 +11,17 @@ from caviar.nn.layer import Layer
 
 
 class ReLU(Layer):
-    """``a = max(z, 0)``; ``dz = da · [a > 0]`` (cache: ``a``), written over ``da``."""
+    """``a = max(z, 0)``; ``dz = da · [a > 0]`` (cache: ``a``), written over ``da``.
+
+    With ``inplace = True`` (set by :class:`~caviar.nn.network.Network`, whose layer below
+    hands over a scratch buffer) ``a`` is written over ``z``: one ``(K, B, n)`` buffer fewer.
+    """
+
+    inplace = False
 
     def forward(self, z, training):
-        self._a = np.maximum(z, 0, out=self.ws.get("a", z.shape))
+        out = z if self.inplace else self.ws.get("a", z.shape)
+        self._a = np.maximum(z, 0, out=out)
         return self._a
 
     def backward(self, da):

@@ -8,7 +8,7 @@ import numpy as np
 
 from caviar import _validate as check
 from caviar.errors import InvalidArgument
-from caviar.nn.activations import ACTIVATIONS, Dropout, LeakyReLU
+from caviar.nn.activations import ACTIVATIONS, Dropout, LeakyReLU, ReLU
 from caviar.nn.batchnorm import BatchNorm
 from caviar.nn.dense import Dense
 from caviar.nn.init import member_rngs, normal_weights
@@ -115,7 +115,10 @@ class Network:
     def _activation_layer(self, name: str) -> Layer:
         if name == "leaky_relu":
             return LeakyReLU(self.leaky_slope, self.dtype)
-        return ACTIVATIONS[name](self.dtype)
+        layer = ACTIVATIONS[name](self.dtype)
+        if isinstance(layer, ReLU):
+            layer.inplace = True  # its input is the dense or batch-norm output, scratch now
+        return layer
 
     def _named_layers(self):
         counts: dict[str, int] = {}
