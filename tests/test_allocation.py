@@ -22,7 +22,11 @@ LIMIT = 256 * 1024  # bytes; one (K, B, 128) activation is 512 KiB to 4 MiB belo
 
 @pytest.mark.parametrize("kind", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_a_step_allocates_nothing(kind, dtype):
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_step_allocates_nothing(kind, dtype, backend, monkeypatch):
+    if backend == "numba":
+        pytest.importorskip("numba")
+    monkeypatch.setenv("CAVIAR_OPTIM_BACKEND", backend)
     small, large = _step_peak(kind, dtype, 256), _step_peak(kind, dtype, 1024)
     assert small < LIMIT and large < LIMIT, (small, large)
     assert abs(large - small) < 16 * 1024, (small, large)

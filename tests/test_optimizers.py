@@ -153,6 +153,8 @@ def test_tiled_and_threaded_updates_give_the_plain_numbers(kind, monkeypatch):
     """Fast path (cache-sized tiles on two threads) against the plain whole-array update."""
     from caviar.optim import base
 
+    monkeypatch.setenv("CAVIAR_OPTIM_BACKEND", "numpy")
+
     rng = np.random.default_rng(3)
     p0 = rng.normal(size=(3, 1000))
     grads = [rng.normal(size=(3, 1000)) for _ in range(4)]
@@ -169,3 +171,89 @@ def test_tiled_and_threaded_updates_give_the_plain_numbers(kind, monkeypatch):
         results.append(p)
     for p in results[1:]:
         np.testing.assert_array_equal(p, results[0])
+
+
+# -- the compiled kernels (optional: Numba) ---------------------------------------------
+def _trajectory(kind, backend, shapes, dtype, hp, steps=6, **config):
+    """Parameters after ``steps`` updates with ``backend``; ``config`` patches optim.base."""
+    rng = np.random.default_rng(5)
+    params = [rng.normal(size=s).astype(dtype) for s in shapes]
+    opt = OPTIMIZERS[kind](params, **hp)
+    opt.backend = backend
+    for _ in range(steps):
+        opt.step([rng.normal(size=s).astype(dtype) for s in shapes])
+    return params, opt
+
+
+@pytest.mark.parametrize("kind", sorted(HP))
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_compiled_kernels_give_the_numpy_numbers(kind, dtype, monkeypatch):
+    """The fused Numba kernel against the NumPy tiles: the same operations in the same order,
+    so the same bits, whatever the tiling and threading of either."""
+    pytest.importorskip("numba")
+    from caviar.optim import base
+
+    hp = {k: np.array(v) for k, v in HP[kind].items()}
+    shapes = [(3, 40, 25), (3, 25), (3, 1)]
+    ref, _ = _trajectory(kind, "numpy", shapes, dtype, hp)
+    for tile, threads, parallel in ((1 << 17, 1, 1 << 30), (64, 2, 0), (7, 2, 0), (1000, 2, 0)):
+        monkeypatch.setattr(base, "KERNEL_TILE", tile)
+        monkeypatch.setattr(base, "THREADS", threads)
+        monkeypatch.setattr(base, "KERNEL_PARALLEL_ELEMENTS", parallel)
+        got, opt = _trajectory(kind, "numba", shapes, dtype, hp)
+        for a, b in zip(ref, got):
+            np.testing.assert_array_equal(a, b)
+        for m in opt.moments:
+            assert all(np.isfinite(x).all() for x in opt.state[m])
+
+
+def test_compiled_kernels_match_the_plain_loop_to_1e_12():
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(0)
+    p0 = rng.normal(size=(3, 4, 5))
+    grads = [rng.normal(size=(3, 4, 5)) for _ in range(10)]
+    for kind in sorted(HP):
+        hp = {k: np.array(v) for k, v in HP[kind].items()}
+        p = p0.copy()
+        opt = OPTIMIZERS[kind]([p], **hp)
+        opt.backend = "numba"
+        for g in grads:
+            opt.step([g.copy()])
+        np.testing.assert_allclose(p, _reference(kind, p0, grads, hp), rtol=1e-12, atol=1e-14)
+
+
+def test_a_non_contiguous_parameter_takes_the_numpy_path_with_the_same_numbers():
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(2, 6, 8))
+    grads = [rng.normal(size=(2, 6, 4)) for _ in range(3)]
+    results = []
+    for backend in ("numpy", "numba"):
+        p = base.copy()[:, :, ::2]  # a strided view
+        opt = Adam([p], lr=0.1)
+        opt.backend = backend
+        for g in grads:
+            opt.step([g.copy()])
+        results.append(p)
+    np.testing.assert_array_equal(*results)
+
+
+def test_backend_setting_is_checked(monkeypatch):
+    from caviar import InvalidArgument
+    from caviar.optim import kernels
+
+    monkeypatch.setenv("CAVIAR_OPTIM_BACKEND", "fortran")
+    with pytest.raises(InvalidArgument, match="CAVIAR_OPTIM_BACKEND='fortran'.*auto, numba"):
+        Adam([np.ones((1, 2))])
+    monkeypatch.setenv("CAVIAR_OPTIM_BACKEND", "numpy")
+    assert Adam([np.ones((1, 2))]).backend == "numpy"
+    monkeypatch.delenv("CAVIAR_OPTIM_BACKEND")
+    with pytest.raises(InvalidArgument, match="'numba' or 'numpy'"):
+        Adam([np.ones((1, 2))]).backend = "cuda"
+    # without Numba: auto falls back to NumPy, and asking for numba says how to get it
+    monkeypatch.setattr(kernels, "_KERNELS", None)
+    monkeypatch.setattr(kernels, "_ERROR", "Numba is not installed; pip install 'caviar-nn[fast]'")
+    opt = Adam([np.ones((1, 2))])
+    assert opt.backend == "numpy"
+    with pytest.raises(InvalidArgument, match=r"caviar-nn\[fast\]"):
+        opt.backend = "numba"

@@ -25,6 +25,9 @@ class Adam(Optimizer):
     """
 
     moments = ("v", "s")
+    kernel_name = "adam"
+    kernel_coefficients = ("step", "inv_bc2", "eps", "decay")
+    kernel_coefficients += ("beta1", "one_minus_beta1", "beta2", "one_minus_beta2")
 
     def __init__(self, params, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr)

@@ -7,6 +7,7 @@ buffer, so a step allocates nothing that scales with the parameters.
 
 from __future__ import annotations
 
+import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,6 +16,7 @@ import numpy as np
 from caviar import _validate as check
 from caviar.errors import CheckpointError, InvalidArgument
 from caviar.nn.layer import member_view
+from caviar.optim import kernels
 
 
 class Optimizer:
@@ -23,10 +25,18 @@ class Optimizer:
     ``lr (K,)`` overrides the base learning rate for this step (a schedule's output);
     ``active (K,)`` bool masks members out: their gradients are zeroed and their learning
     rate is 0, so a frozen (diverged) member neither moves nor corrupts its moments.
-    Subclasses list their moment names in ``moments`` and implement ``_update``.
+    Subclasses list their moment names in ``moments`` and implement ``_update``; those with
+    a fused kernel (:mod:`caviar.optim.kernels`) name it in ``kernel_name`` and the order of
+    its coefficients in ``kernel_coefficients``.
+
+    ``backend`` is ``"numba"`` (one fused kernel per tile) or ``"numpy"`` (the same equations
+    as NumPy operations per tile); it follows ``CAVIAR_OPTIM_BACKEND`` (default: Numba when
+    installed) and may be set on an instance.
     """
 
     moments: tuple[str, ...] = ()
+    kernel_name: str | None = None
+    kernel_coefficients: tuple[str, ...] = ()
 
     def __init__(self, params: list[np.ndarray], lr=0.01):
         if not params:
@@ -39,6 +49,20 @@ class Optimizer:
         self.state = {m: [np.zeros_like(p) for p in self.params] for m in self.moments}
         block = max(1, BLOCK_BYTES // self.dtype.itemsize)
         self._scratch = [np.empty(block, dtype=self.dtype) for _ in range(THREADS)]
+        self.backend = _choose_backend(self.kernel_name)
+
+    @property
+    def backend(self) -> str:
+        return self._backend
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        if value not in ("numba", "numpy"):
+            raise InvalidArgument(f"backend must be 'numba' or 'numpy'. Got {value!r}.")
+        if value == "numba" and (self.kernel_name is None or not kernels.available()):
+            why = kernels.unavailable_reason() or f"{type(self).__name__} has no fused kernel"
+            raise InvalidArgument(f"The numba backend is not available: {why}.")
+        self._backend = value
 
     def _hyper(self, name, value, **bounds) -> np.ndarray:
         return check.per_member(name, value, self.K, **bounds)
@@ -58,12 +82,40 @@ class Optimizer:
                 np.copyto(g, 0, where=member_view(frozen, g.ndim))
         self.t += 1
         coeffs = self._coefficients(alpha)
+        if self._backend == "numba" and self._fused(grads, coeffs):
+            return
         tiles = [
             tile
             for i, (p, g) in enumerate(zip(self.params, grads, strict=True))
             for tile in self._tiles(i, p, g, coeffs)
         ]
         _run(tiles, self._scratch, self._update)
+
+    def _fused(self, grads: list[np.ndarray], coeffs: dict[str, np.ndarray]) -> bool:
+        """Run the compiled kernel over every array, tile by tile; False (nothing done)
+        when an array is not C-contiguous, which the kernels need."""
+        arrays = [
+            [p, g] + [self.state[m][i] for m in self.moments]
+            for i, (p, g) in enumerate(zip(self.params, grads, strict=True))
+        ]
+        if not all(a.flags.c_contiguous and a.dtype == self.dtype for x in arrays for a in x):
+            return False
+        C = np.stack([coeffs[name] for name in self.kernel_coefficients])
+        jobs = []
+        for group in arrays:
+            K = group[0].shape[0]
+            views = tuple(a.reshape(K, -1) for a in group) + (C,)
+            n = views[0].shape[1]
+            cols = min(n, KERNEL_TILE)
+            rows = max(1, KERNEL_TILE // cols)
+            jobs += [
+                (*views, r, min(r + rows, K), c, min(c + cols, n))
+                for r in range(0, K, rows)
+                for c in range(0, n, cols)
+            ]
+        total = sum(p.size for p in self.params)
+        _run_jobs(kernels.kernel(self.kernel_name), jobs, total >= KERNEL_PARALLEL_ELEMENTS)
+        return True
 
     def _tiles(self, i: int, p, g, coeffs):
         """The update of array i cut into cache-sized tiles ``(rows, columns)`` of its
@@ -135,7 +187,46 @@ class Optimizer:
 BLOCK_BYTES = 256 * 1024
 PARALLEL_ELEMENTS = 1 << 21
 THREADS = min(2, os.cpu_count() or 1)
+# The compiled kernels make one pass per tile, so a tile only needs to be large enough that
+# the call costs little beside it; threads pay from fewer elements than with NumPy.
+KERNEL_TILE = 1 << 18
+KERNEL_PARALLEL_ELEMENTS = 1 << 20
 _POOL: ThreadPoolExecutor | None = None
+
+
+def _choose_backend(kernel_name: str | None) -> str:
+    setting = kernels.backend_setting()
+    if setting == "numpy" or kernel_name is None:
+        return "numpy"
+    if setting == "numba" or kernels.available():
+        return "numba"
+    return "numpy"
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="caviar-optim")
+    return _POOL
+
+
+def _run_jobs(kernel, jobs: list[tuple], parallel: bool) -> None:
+    """Call ``kernel(*job)`` for every job, on THREADS threads when ``parallel``.
+
+    Threads take the next job as they free up (not a fixed half each): OpenBLAS leaves a
+    worker spinning after a matrix product, and a thread that shares its core then does less.
+    """
+    if THREADS == 1 or not parallel or len(jobs) < 2:
+        for job in jobs:
+            kernel(*job)
+        return
+    order = itertools.count()
+
+    def work(_: int) -> None:
+        while (i := next(order)) < len(jobs):
+            kernel(*jobs[i])
+
+    list(_pool().map(work, range(THREADS)))
 
 
 def _run(tiles, scratch: list[np.ndarray], update) -> None:
@@ -147,18 +238,18 @@ def _run(tiles, scratch: list[np.ndarray], update) -> None:
         buf = scratch[w]
         return buf[: p.size].reshape(p.shape) if p.size <= buf.size else np.empty_like(p)
 
-    def work(w: int) -> None:
-        for p, g, state, c in tiles[w::THREADS]:
-            update(p, g, state, scratch_for(p, w), c)
-
     if THREADS == 1 or sum(t[0].size for t in tiles) < PARALLEL_ELEMENTS:
         for p, g, state, c in tiles:
             update(p, g, state, scratch_for(p, 0), c)
         return
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="caviar-optim")
-    list(_POOL.map(work, range(THREADS)))
+    order = itertools.count()
+
+    def work(w: int) -> None:
+        while (i := next(order)) < len(tiles):
+            p, g, state, c = tiles[i]
+            update(p, g, state, scratch_for(p, w), c)
+
+    list(_pool().map(work, range(THREADS)))
 
 
 def ewa(

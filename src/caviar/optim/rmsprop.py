@@ -15,6 +15,8 @@ class RMSprop(Optimizer):
     """
 
     moments = ("s",)
+    kernel_name = "rmsprop"
+    kernel_coefficients = ("alpha", "beta2", "one_minus_beta2", "eps")
 
     def __init__(self, params, lr=0.001, beta2=0.999, eps=1e-8):
         super().__init__(params, lr)

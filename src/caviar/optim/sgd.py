@@ -14,6 +14,9 @@ class GradientDescent(Optimizer):
     array([[0.5, 0.5]])
     """
 
+    kernel_name = "gd"
+    kernel_coefficients = ("alpha",)
+
     def _coefficients(self, alpha):
         return self._cast(alpha=alpha)
 
@@ -31,6 +34,8 @@ class Momentum(Optimizer):
     """
 
     moments = ("v",)
+    kernel_name = "momentum"
+    kernel_coefficients = ("alpha", "beta", "one_minus_beta")
 
     def __init__(self, params, lr=0.01, beta=0.9):
         super().__init__(params, lr)
