@@ -257,3 +257,16 @@ def test_backend_setting_is_checked(monkeypatch):
     assert opt.backend == "numpy"
     with pytest.raises(InvalidArgument, match=r"caviar-nn\[fast\]"):
         opt.backend = "numba"
+
+
+def test_auto_uses_the_kernels_only_for_updates_large_enough_to_repay_loading_them(monkeypatch):
+    pytest.importorskip("numba")
+    from caviar.optim import base
+
+    monkeypatch.delenv("CAVIAR_OPTIM_BACKEND", raising=False)
+    monkeypatch.setattr(base, "AUTO_KERNEL_ELEMENTS", 100)
+    assert Adam([np.ones((2, 30)), np.ones((2, 20))]).backend == "numba"  # 100 numbers
+    assert Adam([np.ones((1, 99))]).backend == "numpy"
+    assert GradientDescent([np.ones((1, 99))]).backend == "numpy"
+    monkeypatch.setenv("CAVIAR_OPTIM_BACKEND", "numba")
+    assert Adam([np.ones((1, 99))]).backend == "numba"

@@ -1,8 +1,10 @@
 """Fused optimizer updates compiled with Numba: one pass over memory instead of one per operation.
 
 Optional: with Numba installed (``pip install 'caviar-nn[fast]'``) the optimizers run these
-kernels; without it, or with ``CAVIAR_OPTIM_BACKEND=numpy``, they run the same equations as
-NumPy operations on cache-sized tiles (see :mod:`caviar.optim.base`). Measured on the 2-core
+kernels for updates of 2^20 numbers or more (``auto``; loading Numba costs about 0.4 s per
+process, which smaller updates do not repay), or always with ``CAVIAR_OPTIM_BACKEND=numba``;
+otherwise, or with ``CAVIAR_OPTIM_BACKEND=numpy``, they run the same equations as NumPy
+operations on cache-sized tiles (see :mod:`caviar.optim.base`). Measured on the 2-core
 machine over 10^7 float32 parameters (``python -m benchmarks``): the NumPy tiles' 13 passes
 reach about 13 GB/s, one fused kernel per tile about 40 GB/s.
 
@@ -19,9 +21,15 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from caviar.errors import InvalidArgument
 
 BACKENDS = ("auto", "numba", "numpy")
+# arrays (parameter, gradient, moments) and coefficients each kernel takes
+_ARRAYS = {"gd": 2, "momentum": 3, "rmsprop": 3, "adam": 4}
+_COEFFICIENTS = {"gd": 1, "momentum": 3, "rmsprop": 4, "adam": 8}
+_PREPARED: set[tuple[str, str]] = set()
 _KERNELS: dict[str, object] | None = None
 _ERROR: str | None = None
 
@@ -49,6 +57,19 @@ def kernel(name: str):
     return None if kernels is None else kernels[name]
 
 
+def prepare(name: str, dtype) -> None:
+    """Compile (or load from Numba's cache) kernel ``name`` for ``dtype`` now, so that the
+    first training step does not pay for it. Once per process and dtype; a no-op without
+    Numba."""
+    key = (name, np.dtype(dtype).name)
+    if key in _PREPARED or kernel(name) is None:
+        return
+    P = np.zeros((1, 1), dtype=dtype)
+    arrays = [P.copy() for _ in range(_ARRAYS[name])]
+    kernel(name)(*arrays, np.ones((_COEFFICIENTS[name], 1), dtype=dtype), 0, 1, 0, 1)
+    _PREPARED.add(key)
+
+
 def unavailable_reason() -> str | None:
     """Why Numba could not be loaded, or None."""
     _load()
@@ -67,7 +88,6 @@ def _load() -> dict[str, object] | None:
 
 def _compile() -> dict[str, object]:
     import numba
-    import numpy as np
 
     # error_model="numpy" lets division and sqrt vectorise (no Python-style zero checks), and
     # so does looping over a row's slice from 0 (no negative-index wraparound to check); a
