@@ -180,3 +180,23 @@ def test_gradient_check_needs_float64(small_data):
     X, y = small_data
     with pytest.raises(InvalidArgument, match="float64"):
         gradient_check(Network([7, 3]), X, y)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_in_place_buffers_give_the_buffered_numbers(small_data, activation):
+    """The network lets batch norm and ReLU write over their scratch inputs; the same layers
+    with their own buffers must give the same loss and gradients, bit for bit."""
+    X, y = small_data
+    results = []
+    for inplace in (True, False):
+        net = Network(
+            [X.shape[1], 7, 6, 3], K=2, activation=activation, batchnorm=True, dtype="float64"
+        )
+        for layer in net.layers:
+            if isinstance(layer, (BatchNorm, ReLU)):
+                assert layer.inplace  # the network's choice
+                layer.inplace = inplace
+        J = net.loss_and_grad(X, y)
+        results.append([J] + [g.copy() for g in net.grads])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

@@ -30,7 +30,15 @@ class BatchNorm(Layer):
     upstream can learn from it: training mode refuses B = 1 with an error. (The training
     loop folds a last lone example into the batch before it, and a batch size of 1 with batch
     norm is refused when the network is built from a configuration.)
+
+    With ``inplace = True`` (set by :class:`~caviar.nn.network.Network`, where the input is
+    the dense layer's output, scratch once normalised) the cache ``z - mu`` is written over
+    ``z`` and the backward pass writes ``dz`` over ``dz̃`` using the cache as its scratch:
+    two ``(K, B, n)`` buffers fewer per layer (64 MiB at K = 128, B = 256, n = 256). The
+    backward pass then consumes the cache: one backward per forward.
     """
+
+    inplace = False
 
     def __init__(self, n: int, K: int, momentum: np.ndarray, eps: float, dtype):
         super().__init__(dtype)
@@ -61,10 +69,12 @@ class BatchNorm(Layer):
             )
         mu, var, inv_std = self._stats()
         scale = self.ws.get("scale", mu.shape)
-        xc, y = self.ws.get("xc", z.shape), self.ws.get("y", z.shape)
+        xc = z if self.inplace else self.ws.get("xc", z.shape)
+        y = self.ws.get("y", z.shape)
         batch_sum(z, mu, self.ws)
         mu *= 1.0 / B
         np.subtract(z, mu, out=xc)
+        self._xc = xc
         # Σ_B (z - mu)² in one pass, without a (K, B, n) temporary
         np.einsum("kbn,kbn->kn", xc, xc, out=var.reshape(K, n))
         var *= 1.0 / B
@@ -101,7 +111,7 @@ class BatchNorm(Layer):
         K, m, n = dy.shape
         _, _, inv_std = self._stats()
         scale = self.ws.get("scale", inv_std.shape)
-        xc, dx = self.ws.get("xc", dy.shape), self.ws.get("dx", dy.shape)
+        xc = self._xc
         dgamma, dbeta = self.grads
         batch_sum(dy, dbeta, self.ws)
         # dgamma = Σ dz̃ · z_norm = (1/√(sigma² + eps)) · Σ dz̃ · (z - mu)
@@ -111,9 +121,13 @@ class BatchNorm(Layer):
         np.multiply(dgamma, inv_std, out=a)  # z_norm · dgamma/m = (z - mu) · a
         a *= 1.0 / m
         np.multiply(dbeta, 1.0 / m, out=c)
-        np.multiply(xc, a, out=dx)
-        dx += c
-        np.subtract(dy, dx, out=dx)
+        if self.inplace:  # the cache is spent after this: it holds the correction term
+            tmp, dx = xc, dy
+            np.multiply(xc, a, out=tmp)
+        else:
+            tmp = dx = np.multiply(xc, a, out=self.ws.get("dx", dy.shape))
+        tmp += c
+        np.subtract(dy, tmp, out=dx)
         dx *= scale  # gamma / √(sigma² + eps)
         return dx
 

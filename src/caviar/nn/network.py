@@ -101,7 +101,9 @@ class Network:
             if not hidden:
                 break
             if self.batchnorm:
-                layers.append(BatchNorm(n_out, self.K, self.bn_momentum, self.bn_eps, self.dtype))
+                bn = BatchNorm(n_out, self.K, self.bn_momentum, self.bn_eps, self.dtype)
+                bn.inplace = True  # its input is the dense output, scratch once normalised
+                layers.append(bn)
             layers.append(self._activation_layer(self.activations[i]))
             if np.any(self.keep_prob < 1):
                 layers.append(Dropout(self.keep_prob, drop_rngs, self.dtype))
