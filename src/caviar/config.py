@@ -72,7 +72,9 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
+        # every field is a scalar but ``hidden``: no need for asdict's deep copy, which a
+        # 32-trial tune spent 10 ms in
+        d = {name: getattr(self, name) for name in _FIELD_NAMES}
         d["hidden"] = list(self.hidden)
         return d
 
@@ -104,6 +106,7 @@ class TrainConfig:
         return cls.from_dict(data, source=f"configuration file {path}")
 
 
+_FIELD_NAMES = tuple(f.name for f in fields(TrainConfig))
 SHAPE_FIELDS = tuple(f.name for f in fields(TrainConfig) if not f.metadata["member"])
 MEMBER_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.metadata["member"])
 
@@ -120,6 +123,8 @@ def _coerce(key: str, value, default, source: str):
                 f"Got {value!r} instead."
             ) from None
     kind = type(default)
+    if type(value) is kind:  # the common case: already the right type
+        return value
     wrong = InvalidArgument(
         f"The '{key}' entry of the {source} must be {_KIND_NAMES[kind]}. Got {value!r} instead."
     )

@@ -182,10 +182,11 @@ class Tuner:
         )
         points = sample(space, n, method=self.settings.sampler, seed=_seed(self.settings.seed, r))
         seeds = np.random.default_rng([self.settings.seed, r, 1]).integers(0, 2**31 - 1, size=n)
-        configs = []
-        for point, seed in zip(points, seeds, strict=True):
-            values = {"seed": int(seed), **point}
-            configs.append(TrainConfig.from_dict({**self.base.to_dict(), **values}).to_dict())
+        base = self.base.to_dict()
+        configs = [
+            TrainConfig.from_dict({**base, "seed": int(seed), **point}).to_dict()
+            for point, seed in zip(points, seeds, strict=True)
+        ]
         self.study.add_round(r, space.to_dict(), configs)
 
     def _narrowed(self, r: int, space: SearchSpace) -> SearchSpace:
@@ -204,11 +205,13 @@ class Tuner:
         return self._prepared[key]
 
     def _run_caviar(self, pending: list[Trial]) -> None:
-        groups: dict[tuple, list[Trial]] = defaultdict(list)
+        groups: dict[tuple, list[tuple[Trial, TrainConfig]]] = defaultdict(list)
         for t in pending:
-            groups[shape_key(TrainConfig.from_dict(t.config))].append(t)
-        for trials in groups.values():
-            configs = [TrainConfig.from_dict(t.config) for t in trials]
+            config = TrainConfig.from_dict(t.config)
+            groups[shape_key(config)].append((t, config))
+        for group in groups.values():
+            trials = [t for t, _ in group]
+            configs = [c for _, c in group]
             data = self._prepared_for(configs[0])
             K, why = choose_population_size(
                 configs[0],
