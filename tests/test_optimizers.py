@@ -259,14 +259,16 @@ def test_backend_setting_is_checked(monkeypatch):
         opt.backend = "numba"
 
 
-def test_auto_uses_the_kernels_only_for_updates_large_enough_to_repay_loading_them(monkeypatch):
+def test_auto_takes_the_kernels_when_installed_and_a_caller_may_decline_them(monkeypatch):
     pytest.importorskip("numba")
-    from caviar.optim import base
+    from caviar import InvalidArgument
 
     monkeypatch.delenv("CAVIAR_OPTIM_BACKEND", raising=False)
-    monkeypatch.setattr(base, "AUTO_KERNEL_ELEMENTS", 100)
-    assert Adam([np.ones((2, 30)), np.ones((2, 20))]).backend == "numba"  # 100 numbers
-    assert Adam([np.ones((1, 99))]).backend == "numpy"
-    assert GradientDescent([np.ones((1, 99))]).backend == "numpy"
-    monkeypatch.setenv("CAVIAR_OPTIM_BACKEND", "numba")
-    assert Adam([np.ones((1, 99))]).backend == "numba"
+    assert Adam([np.ones((1, 3))]).backend == "numba"
+    assert Adam([np.ones((1, 3))], backend="numpy").backend == "numpy"
+    assert Momentum([np.ones((1, 3))], backend="numpy").backend == "numpy"
+    monkeypatch.setenv("CAVIAR_OPTIM_BACKEND", "numpy")  # the environment overrides auto only
+    assert RMSprop([np.ones((1, 3))]).backend == "numpy"
+    assert AdamW([np.ones((1, 3))], backend="numba").backend == "numba"
+    with pytest.raises(InvalidArgument, match="'backend' parameter must be one of auto"):
+        GradientDescent([np.ones((1, 3))], backend="gpu")

@@ -131,3 +131,18 @@ def test_a_frozen_member_stops_moving():
     _momentum_population([0.05, 0.1, 0.2, 1e3], "float64", epochs=8, history=hist, net=wild)
     for p, s in zip(wild.params, snapshot):
         np.testing.assert_array_equal(p[3], s)
+
+
+def test_build_loads_the_compiled_kernels_only_for_runs_that_repay_them(monkeypatch):
+    from caviar import population
+    from caviar.config import TrainConfig
+    from caviar.optim import kernels
+
+    monkeypatch.setattr(kernels, "_KERNELS", None)  # as if this process had not loaded them
+    assert population.compute_backend(1e9) == "numpy"  # 0.02 s at 50 GFLOP/s
+    assert population.compute_backend(2e11) == "auto"  # 4 s
+    small = TrainConfig(hidden=(8,), epochs=1, batch_size=4)
+    _, opt, _ = population.build([small], 5, 3, steps_per_epoch=2)
+    assert opt.backend == "numpy"
+    _, opt, _ = population.build([small], 5, 3, steps_per_epoch=2, backend="numpy")
+    assert opt.backend == "numpy"

@@ -9,7 +9,7 @@ import numpy as np
 from caviar.config import MEMBER_FIELDS, SHAPE_FIELDS, TrainConfig
 from caviar.errors import InvalidArgument
 from caviar.nn.network import Network
-from caviar.optim import OPTIMIZERS, Optimizer, Schedule, make_schedule
+from caviar.optim import OPTIMIZERS, Optimizer, Schedule, kernels, make_schedule
 
 
 def stack(configs: Sequence[TrainConfig]) -> dict[str, np.ndarray]:
@@ -28,10 +28,18 @@ def stack(configs: Sequence[TrainConfig]) -> dict[str, np.ndarray]:
 
 
 def build(
-    configs: Sequence[TrainConfig], n_features: int, n_classes: int, steps_per_epoch: int
+    configs: Sequence[TrainConfig],
+    n_features: int,
+    n_classes: int,
+    steps_per_epoch: int,
+    backend: str = "auto",
 ) -> tuple[Network, Optimizer, Schedule]:
     """The network ``n_features → hidden → n_classes`` of K members, its optimizer over the
-    parameter arrays and its schedule, each with the members' hyperparameters ``(K,)``."""
+    parameter arrays and its schedule, each with the members' hyperparameters ``(K,)``.
+
+    ``backend="auto"`` runs the compiled kernels (:mod:`caviar.optim.kernels`) when they are
+    installed and the run is long enough to repay loading them (:func:`compute_backend`).
+    """
     c, h = configs[0], stack(configs)
     K = len(configs)
     if c.batchnorm and c.batch_size < 2:
@@ -51,10 +59,28 @@ def build(
         l2=h["l2"],
         dtype=c.dtype,
     )
-    return net, _optimizer(c.optimizer, net, h), _schedule(c, h, K, steps_per_epoch)
+    if backend == "auto":
+        flops = 6 * sum(p.size for p in net.params) * c.batch_size * steps_per_epoch * c.epochs
+        backend = compute_backend(flops)
+    opt = _optimizer(c.optimizer, net, h, backend)
+    return net, opt, _schedule(c, h, K, steps_per_epoch)
 
 
-def _optimizer(kind: str, net: Network, h: dict) -> Optimizer:
+# Loading Numba and a cached kernel costs about 0.4 s once per process; a run whose forward
+# and backward passes come to less than this at a modest 50 GFLOP/s (a 32-trial tune of a
+# 64-64-10 network on digits: 0.07 s) does not load them.
+KERNELS_ABOVE_SECONDS = 2.0
+
+
+def compute_backend(flops: float) -> str:
+    """``"auto"`` (the kernels if installed) for a run of ``flops`` model FLOP that repays
+    loading them, or if this process has loaded them already; ``"numpy"`` otherwise."""
+    if kernels.loaded() or flops / 50e9 >= KERNELS_ABOVE_SECONDS:
+        return "auto"
+    return "numpy"
+
+
+def _optimizer(kind: str, net: Network, h: dict, backend: str) -> Optimizer:
     if kind not in OPTIMIZERS:
         raise InvalidArgument(
             f"The 'optimizer' parameter must be one of {sorted(OPTIMIZERS)}. Got {kind!r} instead."
@@ -71,7 +97,7 @@ def _optimizer(kind: str, net: Network, h: dict) -> Optimizer:
         },
     }
     args["adamw"] = args["adam"]
-    return OPTIMIZERS[kind](net.params, lr=h["lr"], **args[kind])
+    return OPTIMIZERS[kind](net.params, lr=h["lr"], backend=backend, **args[kind])
 
 
 def _schedule(c: TrainConfig, h: dict, K: int, steps_per_epoch: int) -> Schedule:

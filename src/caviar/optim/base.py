@@ -30,15 +30,17 @@ class Optimizer:
     its coefficients in ``kernel_coefficients``.
 
     ``backend`` is ``"numba"`` (one fused kernel per tile) or ``"numpy"`` (the same equations
-    as NumPy operations per tile); it follows ``CAVIAR_OPTIM_BACKEND`` (default: Numba when
-    installed) and may be set on an instance.
+    as NumPy operations per tile, the same bits). ``"auto"``, the default, takes Numba when it
+    is installed, unless ``CAVIAR_OPTIM_BACKEND`` says otherwise; Numba's first use costs
+    about 0.4 s per process, so runs shorter than that (a small tune) ask for ``"numpy"``.
+    It may also be set on an instance.
     """
 
     moments: tuple[str, ...] = ()
     kernel_name: str | None = None
     kernel_coefficients: tuple[str, ...] = ()
 
-    def __init__(self, params: list[np.ndarray], lr=0.01):
+    def __init__(self, params: list[np.ndarray], lr=0.01, *, backend: str = "auto"):
         if not params:
             raise InvalidArgument("The 'params' list must hold at least one array. Got [].")
         self.params = list(params)
@@ -49,9 +51,7 @@ class Optimizer:
         self.state = {m: [np.zeros_like(p) for p in self.params] for m in self.moments}
         block = max(1, BLOCK_BYTES // self.dtype.itemsize)
         self._scratch = [np.empty(block, dtype=self.dtype) for _ in range(THREADS)]
-        self.backend = _choose_backend(
-            self.kernel_name, sum(p.size for p in self.params), self.dtype
-        )
+        self.backend = _choose_backend(self.kernel_name, backend)
 
     @property
     def backend(self) -> str:
@@ -195,23 +195,21 @@ THREADS = min(2, os.cpu_count() or 1)
 # the call costs little beside it; threads pay from fewer elements than with NumPy.
 KERNEL_TILE = 1 << 18
 KERNEL_PARALLEL_ELEMENTS = 1 << 20
-# Importing Numba and loading a cached kernel costs about 0.4 s once per process (LLVM starts
-# up); under `auto` the kernels are used from this many numbers on, where an update saves
-# about 2 ms per step and the cost is repaid within a few hundred steps. Smaller models
-# (a 64-64-10 tune of 32 trials: 156k numbers, whole runs of 0.1 s) keep the NumPy tiles.
-AUTO_KERNEL_ELEMENTS = 1 << 20
 _POOL: ThreadPoolExecutor | None = None
 
 
-def _choose_backend(kernel_name: str | None, elements: int, dtype) -> str:
-    """``numba`` when asked for, or under ``auto`` when Numba is installed and the update is
-    large enough to repay loading it (see AUTO_KERNEL_ELEMENTS); ``numpy`` otherwise."""
-    setting = kernels.backend_setting()
+def _choose_backend(kernel_name: str | None, requested: str) -> str:
+    """``requested`` if it is ``numba`` or ``numpy``; under ``auto`` the environment's
+    ``CAVIAR_OPTIM_BACKEND``, else Numba when installed."""
+    if requested not in kernels.BACKENDS:
+        raise InvalidArgument(
+            f"The 'backend' parameter must be one of {', '.join(kernels.BACKENDS)}. "
+            f"Got {requested!r} instead."
+        )
+    setting = kernels.backend_setting() if requested == "auto" else requested
     if setting == "numpy" or kernel_name is None:
         return "numpy"
-    if setting == "numba":
-        return "numba"
-    if elements >= AUTO_KERNEL_ELEMENTS and kernels.available():
+    if setting == "numba" or kernels.available():
         return "numba"
     return "numpy"
 

@@ -1,10 +1,10 @@
 """Fused optimizer updates compiled with Numba: one pass over memory instead of one per operation.
 
 Optional: with Numba installed (``pip install 'caviar-nn[fast]'``) the optimizers run these
-kernels for updates of 2^20 numbers or more (``auto``; loading Numba costs about 0.4 s per
-process, which smaller updates do not repay), or always with ``CAVIAR_OPTIM_BACKEND=numba``;
-otherwise, or with ``CAVIAR_OPTIM_BACKEND=numpy``, they run the same equations as NumPy
-operations on cache-sized tiles (see :mod:`caviar.optim.base`). Measured on the 2-core
+kernels; without it, with ``backend="numpy"`` or with ``CAVIAR_OPTIM_BACKEND=numpy``, they
+run the same equations as NumPy operations on cache-sized tiles (see
+:mod:`caviar.optim.base`). Loading Numba and a cached kernel costs about 0.4 s once per
+process (LLVM starts up), so the tuner declines the kernels for tunes too small to repay it. Measured on the 2-core
 machine over 10^7 float32 parameters (``python -m benchmarks``): the NumPy tiles' 13 passes
 reach about 13 GB/s, one fused kernel per tile about 40 GB/s.
 
@@ -48,6 +48,11 @@ def backend_setting() -> str:
 def available() -> bool:
     """True when Numba imports (the kernels compile on first use)."""
     return _load() is not None
+
+
+def loaded() -> bool:
+    """True when this process has loaded Numba already (its start-up cost is paid)."""
+    return _KERNELS is not None
 
 
 def kernel(name: str):

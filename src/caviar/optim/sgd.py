@@ -37,8 +37,8 @@ class Momentum(Optimizer):
     kernel_name = "momentum"
     kernel_coefficients = ("alpha", "beta", "one_minus_beta")
 
-    def __init__(self, params, lr=0.01, beta=0.9):
-        super().__init__(params, lr)
+    def __init__(self, params, lr=0.01, beta=0.9, *, backend="auto"):
+        super().__init__(params, lr, backend=backend)
         self.beta = self._hyper("beta", beta, low=0, high=1, high_open=True)
 
     def _coefficients(self, alpha):
