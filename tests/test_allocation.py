@@ -26,7 +26,7 @@ LIMIT = 256 * 1024  # bytes; one (K, B, 128) activation is 512 KiB to 4 MiB belo
 def test_a_step_allocates_nothing(kind, dtype, backend, monkeypatch):
     if backend == "numba":
         pytest.importorskip("numba")
-    monkeypatch.setenv("CAVIAR_OPTIM_BACKEND", backend)
+    monkeypatch.setenv("CAVIAR_BACKEND", backend)
     small, large = _step_peak(kind, dtype, 256), _step_peak(kind, dtype, 1024)
     assert small < LIMIT and large < LIMIT, (small, large)
     assert abs(large - small) < 16 * 1024, (small, large)

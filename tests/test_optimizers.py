@@ -153,7 +153,7 @@ def test_tiled_and_threaded_updates_give_the_plain_numbers(kind, monkeypatch):
     """Fast path (cache-sized tiles on two threads) against the plain whole-array update."""
     from caviar.optim import base
 
-    monkeypatch.setenv("CAVIAR_OPTIM_BACKEND", "numpy")
+    monkeypatch.setenv("CAVIAR_BACKEND", "numpy")
 
     rng = np.random.default_rng(3)
     p0 = rng.normal(size=(3, 1000))
@@ -239,35 +239,36 @@ def test_a_non_contiguous_parameter_takes_the_numpy_path_with_the_same_numbers()
 
 
 def test_backend_setting_is_checked(monkeypatch):
-    from caviar import InvalidArgument
-    from caviar.optim import kernels
+    from caviar import InvalidArgument, backend
 
-    monkeypatch.setenv("CAVIAR_OPTIM_BACKEND", "fortran")
-    with pytest.raises(InvalidArgument, match="CAVIAR_OPTIM_BACKEND='fortran'.*auto, numba"):
+    monkeypatch.setenv("CAVIAR_BACKEND", "fortran")
+    with pytest.raises(InvalidArgument, match="CAVIAR_BACKEND='fortran'.*auto, numba"):
         Adam([np.ones((1, 2))])
-    monkeypatch.setenv("CAVIAR_OPTIM_BACKEND", "numpy")
+    monkeypatch.setenv("CAVIAR_BACKEND", "numpy")
     assert Adam([np.ones((1, 2))]).backend == "numpy"
-    monkeypatch.delenv("CAVIAR_OPTIM_BACKEND")
+    monkeypatch.delenv("CAVIAR_BACKEND")
     with pytest.raises(InvalidArgument, match="'numba' or 'numpy'"):
         Adam([np.ones((1, 2))]).backend = "cuda"
     # without Numba: auto falls back to NumPy, and asking for numba says how to get it
-    monkeypatch.setattr(kernels, "_KERNELS", None)
-    monkeypatch.setattr(kernels, "_ERROR", "Numba is not installed; pip install 'caviar-nn[fast]'")
+    monkeypatch.setattr(backend, "_numba", None)
+    monkeypatch.setattr(backend, "_error", "Numba is not installed; pip install 'caviar-nn[fast]'")
     opt = Adam([np.ones((1, 2))])
     assert opt.backend == "numpy"
     with pytest.raises(InvalidArgument, match=r"caviar-nn\[fast\]"):
         opt.backend = "numba"
+    with pytest.raises(InvalidArgument, match=r"caviar-nn\[fast\]"):
+        Adam([np.ones((1, 2))], backend="numba")
 
 
 def test_auto_takes_the_kernels_when_installed_and_a_caller_may_decline_them(monkeypatch):
     pytest.importorskip("numba")
     from caviar import InvalidArgument
 
-    monkeypatch.delenv("CAVIAR_OPTIM_BACKEND", raising=False)
+    monkeypatch.delenv("CAVIAR_BACKEND", raising=False)
     assert Adam([np.ones((1, 3))]).backend == "numba"
     assert Adam([np.ones((1, 3))], backend="numpy").backend == "numpy"
     assert Momentum([np.ones((1, 3))], backend="numpy").backend == "numpy"
-    monkeypatch.setenv("CAVIAR_OPTIM_BACKEND", "numpy")  # the environment overrides auto only
+    monkeypatch.setenv("CAVIAR_BACKEND", "numpy")  # the environment overrides auto only
     assert RMSprop([np.ones((1, 3))]).backend == "numpy"
     assert AdamW([np.ones((1, 3))], backend="numba").backend == "numba"
     with pytest.raises(InvalidArgument, match="'backend' parameter must be one of auto"):

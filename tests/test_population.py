@@ -134,11 +134,10 @@ def test_a_frozen_member_stops_moving():
 
 
 def test_build_loads_the_compiled_kernels_only_for_runs_that_repay_them(monkeypatch):
-    from caviar import population
+    from caviar import backend, population
     from caviar.config import TrainConfig
-    from caviar.optim import kernels
 
-    monkeypatch.setattr(kernels, "_KERNELS", None)  # as if this process had not loaded them
+    monkeypatch.setattr(backend, "_numba", None)  # as if this process had not loaded Numba
     assert population.compute_backend(1e9) == "numpy"  # 0.02 s at 50 GFLOP/s
     assert population.compute_backend(2e11) == "auto"  # 4 s
     small = TrainConfig(hidden=(8,), epochs=1, batch_size=4)

@@ -6,10 +6,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from caviar import backend as backends
 from caviar.config import MEMBER_FIELDS, SHAPE_FIELDS, TrainConfig
 from caviar.errors import InvalidArgument
 from caviar.nn.network import Network
-from caviar.optim import OPTIMIZERS, Optimizer, Schedule, kernels, make_schedule
+from caviar.optim import OPTIMIZERS, Optimizer, Schedule, make_schedule
 
 
 def stack(configs: Sequence[TrainConfig]) -> dict[str, np.ndarray]:
@@ -37,7 +38,7 @@ def build(
     """The network ``n_features → hidden → n_classes`` of K members, its optimizer over the
     parameter arrays and its schedule, each with the members' hyperparameters ``(K,)``.
 
-    ``backend="auto"`` runs the compiled kernels (:mod:`caviar.optim.kernels`) when they are
+    ``backend="auto"`` runs the compiled kernels (:mod:`caviar.backend`) when they are
     installed and the run is long enough to repay loading them (:func:`compute_backend`).
     """
     c, h = configs[0], stack(configs)
@@ -75,7 +76,7 @@ KERNELS_ABOVE_SECONDS = 2.0
 def compute_backend(flops: float) -> str:
     """``"auto"`` (the kernels if installed) for a run of ``flops`` model FLOP that repays
     loading them, or if this process has loaded them already; ``"numpy"`` otherwise."""
-    if kernels.loaded() or flops / 50e9 >= KERNELS_ABOVE_SECONDS:
+    if backends.loaded() or flops / 50e9 >= KERNELS_ABOVE_SECONDS:
         return "auto"
     return "numpy"
 

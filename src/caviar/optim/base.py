@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import itertools
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from caviar import _validate as check
+from caviar import backend as backends
 from caviar.errors import CheckpointError, InvalidArgument
 from caviar.nn.layer import member_view
 from caviar.optim import kernels
@@ -31,7 +31,7 @@ class Optimizer:
 
     ``backend`` is ``"numba"`` (one fused kernel per tile) or ``"numpy"`` (the same equations
     as NumPy operations per tile, the same bits). ``"auto"``, the default, takes Numba when it
-    is installed, unless ``CAVIAR_OPTIM_BACKEND`` says otherwise; Numba's first use costs
+    is installed, unless ``CAVIAR_BACKEND`` says otherwise; Numba's first use costs
     about 0.4 s per process, so runs shorter than that (a small tune) ask for ``"numpy"``.
     It may also be set on an instance.
     """
@@ -51,7 +51,8 @@ class Optimizer:
         self.state = {m: [np.zeros_like(p) for p in self.params] for m in self.moments}
         block = max(1, BLOCK_BYTES // self.dtype.itemsize)
         self._scratch = [np.empty(block, dtype=self.dtype) for _ in range(THREADS)]
-        self.backend = _choose_backend(self.kernel_name, backend)
+        choice = backends.resolve(backend)
+        self.backend = choice if self.kernel_name else "numpy"
 
     @property
     def backend(self) -> str:
@@ -61,10 +62,10 @@ class Optimizer:
     def backend(self, value: str) -> None:
         if value not in ("numba", "numpy"):
             raise InvalidArgument(f"backend must be 'numba' or 'numpy'. Got {value!r}.")
-        if value == "numba" and (self.kernel_name is None or not kernels.available()):
-            why = kernels.unavailable_reason() or f"{type(self).__name__} has no fused kernel"
-            raise InvalidArgument(f"The numba backend is not available: {why}.")
         if value == "numba":
+            if not backends.available():
+                why = backends.unavailable_reason()
+                raise InvalidArgument(f"The numba backend is not available: {why}.")
             kernels.prepare(self.kernel_name, self.dtype)
         self._backend = value
 
@@ -118,7 +119,8 @@ class Optimizer:
                 for c in range(0, n, cols)
             ]
         total = sum(p.size for p in self.params)
-        _run_jobs(kernels.kernel(self.kernel_name), jobs, total >= KERNEL_PARALLEL_ELEMENTS)
+        parallel = total >= KERNEL_PARALLEL_ELEMENTS
+        backends.run_jobs(kernels.kernel(self.kernel_name), jobs, parallel, THREADS)
         return True
 
     def _tiles(self, i: int, p, g, coeffs):
@@ -195,49 +197,6 @@ THREADS = min(2, os.cpu_count() or 1)
 # the call costs little beside it; threads pay from fewer elements than with NumPy.
 KERNEL_TILE = 1 << 18
 KERNEL_PARALLEL_ELEMENTS = 1 << 20
-_POOL: ThreadPoolExecutor | None = None
-
-
-def _choose_backend(kernel_name: str | None, requested: str) -> str:
-    """``requested`` if it is ``numba`` or ``numpy``; under ``auto`` the environment's
-    ``CAVIAR_OPTIM_BACKEND``, else Numba when installed."""
-    if requested not in kernels.BACKENDS:
-        raise InvalidArgument(
-            f"The 'backend' parameter must be one of {', '.join(kernels.BACKENDS)}. "
-            f"Got {requested!r} instead."
-        )
-    setting = kernels.backend_setting() if requested == "auto" else requested
-    if setting == "numpy" or kernel_name is None:
-        return "numpy"
-    if setting == "numba" or kernels.available():
-        return "numba"
-    return "numpy"
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(THREADS, thread_name_prefix="caviar-optim")
-    return _POOL
-
-
-def _run_jobs(kernel, jobs: list[tuple], parallel: bool) -> None:
-    """Call ``kernel(*job)`` for every job, on THREADS threads when ``parallel``.
-
-    Threads take the next job as they free up (not a fixed half each): OpenBLAS leaves a
-    worker spinning after a matrix product, and a thread that shares its core then does less.
-    """
-    if THREADS == 1 or not parallel or len(jobs) < 2:
-        for job in jobs:
-            kernel(*job)
-        return
-    order = itertools.count()
-
-    def work(_: int) -> None:
-        while (i := next(order)) < len(jobs):
-            kernel(*jobs[i])
-
-    list(_pool().map(work, range(THREADS)))
 
 
 def _run(tiles, scratch: list[np.ndarray], update) -> None:
@@ -260,7 +219,7 @@ def _run(tiles, scratch: list[np.ndarray], update) -> None:
             p, g, state, c = tiles[i]
             update(p, g, state, scratch_for(p, w), c)
 
-    list(_pool().map(work, range(THREADS)))
+    list(backends.pool().map(work, range(THREADS)))
 
 
 def ewa(

@@ -1,11 +1,8 @@
 """Fused optimizer updates compiled with Numba: one pass over memory instead of one per operation.
 
-Optional: with Numba installed (``pip install 'caviar-nn[fast]'``) the optimizers run these
-kernels; without it, with ``backend="numpy"`` or with ``CAVIAR_OPTIM_BACKEND=numpy``, they
-run the same equations as NumPy operations on cache-sized tiles (see
-:mod:`caviar.optim.base`). Loading Numba and a cached kernel costs about 0.4 s once per
-process (LLVM starts up), so :func:`caviar.population.build` declines the kernels for runs
-too short to repay it. Measured on the 2-core machine over 10^7 float32 parameters
+With Numba installed (see :mod:`caviar.backend`) the optimizers run these kernels; with
+``backend="numpy"`` they run the same equations as NumPy operations on cache-sized tiles
+(see :mod:`caviar.optim.base`). Measured on the 2-core machine over 10^7 float32 parameters
 (``python -m benchmarks``): the NumPy tiles' 13 passes reach about 13 GB/s, one fused kernel
 per tile about 58 GB/s (30 to 40 GB/s right after a matrix product).
 
@@ -13,62 +10,37 @@ Every kernel updates rows ``r0:r1`` and columns ``c0:c1`` of C-contiguous ``(K, 
 place, with the per-member coefficients of this step in ``C (n_coefficients, K)``, in the
 order the optimizer's ``kernel_coefficients`` names them. Each element's arithmetic is the
 NumPy path's, operation for operation (no fast-math, no fused multiply-add), so both paths
-give the same numbers. The kernels release the GIL; :func:`caviar.optim.base._run` spreads
-tiles over threads. Numba's own threads are not used: they would spin against OpenBLAS's
-(measured: a 270k-parameter update went from 0.18 ms to 7 ms after a matrix product).
+give the same numbers. The kernels release the GIL; :func:`caviar.backend.run_jobs` spreads
+tiles over two threads.
 """
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-from caviar.errors import InvalidArgument
+from caviar import backend
 
-BACKENDS = ("auto", "numba", "numpy")
 # arrays (parameter, gradient, moments) and coefficients each kernel takes
 _ARRAYS = {"gd": 2, "momentum": 3, "rmsprop": 3, "adam": 4}
 _COEFFICIENTS = {"gd": 1, "momentum": 3, "rmsprop": 4, "adam": 8}
 _PREPARED: set[tuple[str, str]] = set()
 _KERNELS: dict[str, object] | None = None
-_ERROR: str | None = None
-
-
-def backend_setting() -> str:
-    """``CAVIAR_OPTIM_BACKEND`` (``auto``, ``numba`` or ``numpy``; default ``auto``)."""
-    value = os.environ.get("CAVIAR_OPTIM_BACKEND", "auto").strip().lower() or "auto"
-    if value not in BACKENDS:
-        raise InvalidArgument(
-            f"CAVIAR_OPTIM_BACKEND={value!r} is not one of {', '.join(BACKENDS)}. "
-            "Unset it or pick one of those."
-        )
-    return value
-
-
-def available() -> bool:
-    """True when Numba imports (the kernels compile on first use)."""
-    return _load() is not None
-
-
-def loaded() -> bool:
-    """True when this process has loaded Numba already (its start-up cost is paid)."""
-    return _KERNELS is not None
 
 
 def kernel(name: str):
-    """The compiled kernel ``name`` (``gd``, ``momentum``, ``rmsprop``, ``adam``), or None
-    without Numba."""
-    kernels = _load()
-    return None if kernels is None else kernels[name]
+    """The compiled kernel ``name`` (``gd``, ``momentum``, ``rmsprop``, ``adam``); Numba
+    must be installed (:func:`caviar.backend.available`)."""
+    global _KERNELS
+    if _KERNELS is None:
+        _KERNELS = _compile()
+    return _KERNELS[name]
 
 
 def prepare(name: str, dtype) -> None:
     """Compile (or load from Numba's cache) kernel ``name`` for ``dtype`` now, so that the
-    first training step does not pay for it. Once per process and dtype; a no-op without
-    Numba."""
+    first training step does not pay for it. Once per process and dtype."""
     key = (name, np.dtype(dtype).name)
-    if key in _PREPARED or kernel(name) is None:
+    if key in _PREPARED:
         return
     P = np.zeros((1, 1), dtype=dtype)
     arrays = [P.copy() for _ in range(_ARRAYS[name])]
@@ -76,30 +48,10 @@ def prepare(name: str, dtype) -> None:
     _PREPARED.add(key)
 
 
-def unavailable_reason() -> str | None:
-    """Why Numba could not be loaded, or None."""
-    _load()
-    return _ERROR
-
-
-def _load() -> dict[str, object] | None:
-    global _KERNELS, _ERROR
-    if _KERNELS is None and _ERROR is None:
-        try:
-            _KERNELS = _compile()
-        except ImportError as exc:  # Numba is optional
-            _ERROR = f"Numba is not installed ({exc}); pip install 'caviar-nn[fast]'"
-    return _KERNELS
-
-
 def _compile() -> dict[str, object]:
-    import numba
-
-    # error_model="numpy" lets division and sqrt vectorise (no Python-style zero checks), and
-    # so does looping over a row's slice from 0 (no negative-index wraparound to check); a
-    # loop over P[r, j] for j in range(c0, c1) ran at a third of the speed. cache=True keeps
-    # the machine code between processes.
-    jit = numba.njit(nogil=True, cache=True, error_model="numpy")
+    # Loop over a row's slice from 0 (``p = P[r, c0:c1]``): indexing P[r, j] for j in
+    # range(c0, c1) kept LLVM from vectorising (no proof that j >= 0), a third of the speed.
+    jit = backend.jit()
 
     @jit
     def gd(P, G, C, r0, r1, c0, c1):  # pragma: no cover - compiled
