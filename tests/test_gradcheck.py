@@ -200,3 +200,36 @@ def test_in_place_buffers_give_the_buffered_numbers(small_data, activation):
         results.append([J] + [g.copy() for g in net.grads])
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+# -- the compiled layer kernels (optional: Numba) ---------------------------------------
+@pytest.mark.parametrize("K", [1, 3])
+@pytest.mark.parametrize("inplace", [True, False])
+@pytest.mark.parametrize("threads", [False, True])
+def test_compiled_layers_give_the_numpy_numbers(small_data, K, inplace, threads, monkeypatch):
+    """Batch norm and ReLU as Numba loops against their NumPy operations: loss, gradients
+    and running statistics to 1e-12 in float64 (sums run in another order)."""
+    pytest.importorskip("numba")
+    from caviar.nn import kernels
+
+    monkeypatch.setattr(kernels, "PARALLEL_ELEMENTS", 0 if threads else 1 << 30)
+    X, y = small_data
+    results = []
+    for backend in ("numpy", "numba"):
+        net = Network([X.shape[1], 7, 6, 3], K=K, dtype="float64", backend=backend)
+        randomize(net)
+        for layer in net.layers:
+            if isinstance(layer, (BatchNorm, ReLU)):
+                layer.inplace = inplace
+        J = net.loss_and_grad(X, y)
+        results.append([J, *net.grads, *net.buffers().values()])
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-14)
+
+
+def test_numpy_layers_pass_the_gradient_check(small_data):
+    X, y = small_data
+    net = Network([X.shape[1], 5, 4, 3], K=2, dtype="float64", backend="numpy")
+    randomize(net)
+    report = gradient_check(net, X, y)
+    assert max(report.values()) < 1e-7, report

@@ -48,8 +48,13 @@ def build(
             "The 'batch_size' parameter must be >= 2 with batch norm (a mini-batch of one has "
             f"no variance to normalise by). Got {c.batch_size}; raise it or use --no-batchnorm."
         )
+    sizes = [n_features, *c.hidden, n_classes]
+    if backend == "auto":
+        per_member = sum(a * b + 2 * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        flops = 6 * K * per_member * c.batch_size * steps_per_epoch * c.epochs
+        backend = compute_backend(flops)
     net = Network(
-        [n_features, *c.hidden, n_classes],
+        sizes,
         K=K,
         batchnorm=c.batchnorm,
         activation=c.activation,
@@ -59,10 +64,8 @@ def build(
         keep_prob=h["keep_prob"],
         l2=h["l2"],
         dtype=c.dtype,
+        backend=backend,
     )
-    if backend == "auto":
-        flops = 6 * sum(p.size for p in net.params) * c.batch_size * steps_per_epoch * c.epochs
-        backend = compute_backend(flops)
     opt = _optimizer(c.optimizer, net, h, backend)
     return net, opt, _schedule(c, h, K, steps_per_epoch)
 

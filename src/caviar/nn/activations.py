@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from caviar.nn import kernels
 from caviar.nn.layer import Layer
 
 
@@ -18,6 +19,7 @@ class ReLU(Layer):
     """
 
     inplace = False
+    backend = "numpy"  # or "numba": one compiled pass, no mask buffer (set by Network)
 
     def forward(self, z, training):
         out = z if self.inplace else self.ws.get("a", z.shape)
@@ -26,6 +28,10 @@ class ReLU(Layer):
 
     def backward(self, da):
         """In place: ``da`` (the next layer's scratch) becomes ``dz``, saving a buffer."""
+        a = self._a
+        if self.backend == "numba" and a.shape == da.shape and _contiguous(a, da):
+            kernels.run("relu_backward", da.shape[0], da.size, da, a)
+            return da
         positive = np.greater(self._a, 0, out=self.ws.get("positive", da.shape, dtype=bool))
         return np.multiply(da, positive, out=da)
 
@@ -123,6 +129,10 @@ class Dropout(Layer):
     def set_rng_states(self, states: list[dict]) -> None:
         for rng, state in zip(self.rngs, states, strict=True):
             rng.bit_generator.state = state
+
+
+def _contiguous(*arrays) -> bool:
+    return all(a.flags.c_contiguous for a in arrays)
 
 
 ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "tanh": Tanh, "sigmoid": Sigmoid}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from caviar.errors import InvalidArgument
+from caviar.nn import kernels
 from caviar.nn.layer import Layer, batch_sum
 
 
@@ -39,6 +40,7 @@ class BatchNorm(Layer):
     """
 
     inplace = False
+    backend = "numpy"  # or "numba": the fused loops of caviar.nn.kernels (set by Network)
 
     def __init__(self, n: int, K: int, momentum: np.ndarray, eps: float, dtype):
         super().__init__(dtype)
@@ -71,10 +73,16 @@ class BatchNorm(Layer):
         scale = self.ws.get("scale", mu.shape)
         xc = z if self.inplace else self.ws.get("xc", z.shape)
         y = self.ws.get("y", z.shape)
+        self._xc = xc
+        if self.backend == "numba":
+            flat = [a.reshape(K, n) for a in (self.gamma, self.beta, mu, var, inv_std, scale)]
+            kernels.run("bn_forward", K, z.size, z, xc, y, *flat, self.eps)
+            if self.update_running:
+                self._update_running(mu, var)
+            return y
         batch_sum(z, mu, self.ws)
         mu *= 1.0 / B
         np.subtract(z, mu, out=xc)
-        self._xc = xc
         # Σ_B (z - mu)² in one pass, without a (K, B, n) temporary
         np.einsum("kbn,kbn->kn", xc, xc, out=var.reshape(K, n))
         var *= 1.0 / B
@@ -113,6 +121,12 @@ class BatchNorm(Layer):
         scale = self.ws.get("scale", inv_std.shape)
         xc = self._xc
         dgamma, dbeta = self.grads
+        if self.backend == "numba":
+            dx = dy if self.inplace else self.ws.get("dx", dy.shape)
+            a, c = self.ws.get("a", dbeta.shape), self.ws.get("c", dbeta.shape)
+            flat = [x.reshape(K, n) for x in (inv_std, scale, dgamma, dbeta, a, c)]
+            kernels.run("bn_backward", K, dy.size, dy, xc, dx, *flat)
+            return dx
         batch_sum(dy, dbeta, self.ws)
         # dgamma = Σ dz̃ · z_norm = (1/√(sigma² + eps)) · Σ dz̃ · (z - mu)
         np.einsum("kbn,kbn->kn", dy, xc, out=dgamma.reshape(K, n))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from caviar import _validate as check
+from caviar import backend as backends
 from caviar.errors import InvalidArgument
 from caviar.nn.activations import ACTIVATIONS, Dropout, LeakyReLU, ReLU
 from caviar.nn.batchnorm import BatchNorm
@@ -35,6 +36,9 @@ class Network:
     own seed, so it computes exactly what ``Network(sizes, K=1, seeds=seeds[k], ...)`` does.
     One integer seed ``s`` for K > 1 means seeds ``s, s + 1, …, s + K - 1``.
 
+    ``backend`` (``auto``, ``numba``, ``numpy``; see :mod:`caviar.backend`) picks compiled
+    loops or NumPy operations for batch norm and ReLU; both compute the same equations.
+
     >>> net = Network([4, 3, 2], K=2, seeds=[0, 1], dtype="float64")
     >>> X = np.arange(12.0).reshape(3, 4) / 10
     >>> net.loss(X, np.array([0, 1, 1])).shape
@@ -56,6 +60,7 @@ class Network:
         l2=0.0,
         leaky_slope: float = 0.01,
         dtype: str = "float32",
+        backend: str = "auto",
     ):
         self.K = check.positive_int("K", K)
         self.sizes = _check_sizes(sizes)
@@ -78,6 +83,7 @@ class Network:
         self.layers: list[Layer] = self._build()
         self.dense = [layer for layer in self.layers if isinstance(layer, Dense)]
         self.dense[0].need_dx = False
+        self.backend = backends.resolve(backend)
         self.loss_layer = SoftmaxCrossEntropy(self.dtype)
         self.ws = Workspace(self.dtype)
         self.params = [p for layer in self.layers for p in layer.params]
@@ -121,6 +127,19 @@ class Network:
         if isinstance(layer, ReLU):
             layer.inplace = True  # its input is the dense or batch-norm output, scratch now
         return layer
+
+    @property
+    def backend(self) -> str:
+        """``"numba"`` or ``"numpy"``: what batch norm and ReLU run; settable."""
+        return self._backend
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        value = backends.resolve(value)
+        for layer in self.layers:
+            if isinstance(layer, (BatchNorm, ReLU)):
+                layer.backend = value
+        self._backend = value
 
     def _named_layers(self):
         counts: dict[str, int] = {}
