@@ -233,3 +233,23 @@ def test_numpy_layers_pass_the_gradient_check(small_data):
     randomize(net)
     report = gradient_check(net, X, y)
     assert max(report.values()) < 1e-7, report
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_compiled_loss_matches_numpy_and_stays_finite_for_huge_logits(dtype):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(2, 5, 4)).astype(dtype)
+    z[0, 0] = [1e4, -1e4, 0, 5]
+    z[1, 1] = [-1e4, -1e4, -1e4, -1e4]
+    Y = np.eye(4, dtype=dtype)[[0, 1, 2, 3, 1]]
+    out = []
+    for backend in ("numpy", "numba"):
+        loss = SoftmaxCrossEntropy(dtype)
+        loss.backend = backend
+        J = loss.forward(z, Y).copy()
+        out.append((J, loss.probabilities.copy(), loss.backward().copy()))
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    for a, b in zip(*out, strict=True):
+        assert np.isfinite(b).all()
+        np.testing.assert_allclose(b, a, rtol=tol, atol=tol)

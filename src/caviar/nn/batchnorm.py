@@ -76,7 +76,7 @@ class BatchNorm(Layer):
         self._xc = xc
         if self.backend == "numba":
             flat = [a.reshape(K, n) for a in (self.gamma, self.beta, mu, var, inv_std, scale)]
-            kernels.run("bn_forward", K, z.size, z, xc, y, *flat, self.eps)
+            kernels.run("bn_forward", K, z.size, z, xc, y, *flat, self.eps, xc is z)
             if self.update_running:
                 self._update_running(mu, var)
             return y
@@ -125,7 +125,7 @@ class BatchNorm(Layer):
             dx = dy if self.inplace else self.ws.get("dx", dy.shape)
             a, c = self.ws.get("a", dbeta.shape), self.ws.get("c", dbeta.shape)
             flat = [x.reshape(K, n) for x in (inv_std, scale, dgamma, dbeta, a, c)]
-            kernels.run("bn_backward", K, dy.size, dy, xc, dx, *flat)
+            kernels.run("bn_backward", K, dy.size, dy, xc, dx, *flat, dx is dy)
             return dx
         batch_sum(dy, dbeta, self.ws)
         # dgamma = Σ dz̃ · z_norm = (1/√(sigma² + eps)) · Σ dz̃ · (z - mu)

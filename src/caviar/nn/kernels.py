@@ -1,4 +1,4 @@
-"""Batch norm and ReLU as compiled loops (Numba): each a pass or two over memory per member.
+"""Batch norm, ReLU and the softmax loss as compiled loops (Numba), member by member.
 
 The NumPy versions in :mod:`caviar.nn.batchnorm` and :mod:`caviar.nn.activations` take 10 to
 12 array operations per batch-norm pass, each a trip through memory (or, for small arrays,
@@ -24,7 +24,8 @@ PARALLEL_ELEMENTS = 1 << 18
 
 
 def kernel(name: str):
-    """``bn_forward``, ``bn_backward`` or ``relu_backward``, compiled on first use."""
+    """``bn_forward``, ``bn_backward``, ``relu_backward`` or ``softmax_cross_entropy``,
+    compiled on first use."""
     global _KERNELS
     if _KERNELS is None:
         _KERNELS = _compile()
@@ -48,9 +49,10 @@ def _compile() -> dict[str, object]:
     jit = backend.jit()
 
     @jit
-    def bn_forward(z, xc, y, gamma, beta, mu, var, inv_std, scale, eps, k0, k1):
+    def bn_forward(z, xc, y, gamma, beta, mu, var, inv_std, scale, eps, same, k0, k1):
         # mu = (1/m) Σ z;  xc = z - mu;  var = (1/m) Σ xc²;  inv_std = 1/√(var + eps)
-        # scale = gamma · inv_std;  y = xc · scale + beta.  xc may be z (in place).
+        # scale = gamma · inv_std;  y = xc · scale + beta.  same: xc is z (in place); a loop
+        # that reads z and writes xc would fail LLVM's run-time overlap check and run scalar.
         B = z.shape[1]
         inv_m = 1.0 / B
         for k in range(k0, k1):
@@ -66,11 +68,18 @@ def _compile() -> dict[str, object]:
             for j in range(n):
                 m[j] *= inv_m
             for b in range(B):
-                zb, cb = z[k, b], xc[k, b]
-                for j in range(n):
-                    d = zb[j] - m[j]
-                    cb[j] = d
-                    v[j] += d * d
+                cb = xc[k, b]
+                if same:  # one array read and written: LLVM vectorises this
+                    for j in range(n):
+                        d = cb[j] - m[j]
+                        cb[j] = d
+                        v[j] += d * d
+                else:
+                    zb = z[k, b]
+                    for j in range(n):
+                        d = zb[j] - m[j]
+                        cb[j] = d
+                        v[j] += d * d
             for j in range(n):
                 v[j] *= inv_m
                 s[j] = 1.0 / np.sqrt(v[j] + eps)
@@ -81,9 +90,9 @@ def _compile() -> dict[str, object]:
                     yb[j] = cb[j] * sc[j] + bt[j]
 
     @jit
-    def bn_backward(dy, xc, dx, inv_std, scale, dgamma, dbeta, a, c, k0, k1):
+    def bn_backward(dy, xc, dx, inv_std, scale, dgamma, dbeta, a, c, same, k0, k1):
         # dbeta = Σ dy;  dgamma = inv_std · Σ dy · xc
-        # dx = scale · (dy - xc · dgamma · inv_std / m - dbeta / m).  dx may be dy (in place).
+        # dx = scale · (dy - xc · dgamma · inv_std / m - dbeta / m).  same: dx is dy.
         B = dy.shape[1]
         inv_m = 1.0 / B
         for k in range(k0, k1):
@@ -101,9 +110,14 @@ def _compile() -> dict[str, object]:
                 ak[j] = dg[j] * s[j] * inv_m
                 ck[j] = db[j] * inv_m
             for b in range(B):
-                gb, cb, ob = dy[k, b], xc[k, b], dx[k, b]
-                for j in range(n):
-                    ob[j] = (gb[j] - (cb[j] * ak[j] + ck[j])) * sc[j]
+                cb, ob = xc[k, b], dx[k, b]
+                if same:  # as in bn_forward: one array read and written
+                    for j in range(n):
+                        ob[j] = (ob[j] - (cb[j] * ak[j] + ck[j])) * sc[j]
+                else:
+                    gb = dy[k, b]
+                    for j in range(n):
+                        ob[j] = (gb[j] - (cb[j] * ak[j] + ck[j])) * sc[j]
 
     @jit
     def relu_backward(da, act, k0, k1):
@@ -111,6 +125,38 @@ def _compile() -> dict[str, object]:
         for k in range(k0, k1):
             d, x = da[k].ravel(), act[k].ravel()
             for j in range(d.size):
-                d[j] = d[j] * (1.0 if x[j] > 0 else 0.0)
+                if not x[j] > 0:
+                    d[j] = d[j] * 0.0  # -0.0 and NaN as NumPy's da · False
 
-    return {"bn_forward": bn_forward, "bn_backward": bn_backward, "relu_backward": relu_backward}
+    @jit
+    def softmax_cross_entropy(z, Y, p, J, k0, k1):
+        # per example: s = z - max z;  p = e^s / Σ e^s;  L = log Σ e^s - Σ_j y_j s_j
+        # J = (1/m) Σ L.  z (K, B, C), Y (B, C) shared, p (K, B, C), J (K,).
+        B, C = z.shape[1], z.shape[2]
+        for k in range(k0, k1):
+            total = 0.0
+            for b in range(B):
+                zb, pb, yb = z[k, b], p[k, b], Y[b]
+                top = zb[0]
+                for j in range(1, C):
+                    if zb[j] > top:
+                        top = zb[j]
+                den = zb[0] * 0  # zero in z's dtype
+                ys = den
+                for j in range(C):
+                    sj = zb[j] - top
+                    e = np.exp(sj)
+                    pb[j] = e
+                    den += e
+                    ys += yb[j] * sj
+                for j in range(C):
+                    pb[j] /= den
+                total += np.log(den) - ys
+            J[k] = total / B
+
+    return {
+        "bn_forward": bn_forward,
+        "bn_backward": bn_backward,
+        "relu_backward": relu_backward,
+        "softmax_cross_entropy": softmax_cross_entropy,
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from caviar.nn import kernels
 from caviar.nn.layer import Workspace
 
 
@@ -34,12 +35,19 @@ class SoftmaxCrossEntropy:
     ``J (K,)``. Backward (cache: ``ŷ`` and ``Y``): ``dZ = (Ŷ - Y) / m``.
     """
 
+    backend = "numpy"  # or "numba": one compiled loop per member (set by Network)
+
     def __init__(self, dtype):
         self.ws = Workspace(dtype)
 
     def forward(self, z: np.ndarray, Y: np.ndarray) -> np.ndarray:
         K, B, C = z.shape
         g = self.ws.get
+        if self.backend == "numba" and Y.ndim == 2 and Y.dtype == z.dtype:
+            p, J = g("p", z.shape), g("J", (K,))
+            kernels.run("softmax_cross_entropy", K, z.size, z, np.ascontiguousarray(Y), p, J)
+            self._p, self._Y = p, Y
+            return J
         s, p = g("s", z.shape), g("p", z.shape)
         den, per_example = g("den", (K, B, 1)), g("per_example", (K, B))
         _max_over_classes(z, den[..., 0])

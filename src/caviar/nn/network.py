@@ -83,8 +83,8 @@ class Network:
         self.layers: list[Layer] = self._build()
         self.dense = [layer for layer in self.layers if isinstance(layer, Dense)]
         self.dense[0].need_dx = False
-        self.backend = backends.resolve(backend)
         self.loss_layer = SoftmaxCrossEntropy(self.dtype)
+        self.backend = backends.resolve(backend)
         self.ws = Workspace(self.dtype)
         self.params = [p for layer in self.layers for p in layer.params]
         self.grads = [g for layer in self.layers for g in layer.grads]
@@ -136,8 +136,8 @@ class Network:
     @backend.setter
     def backend(self, value: str) -> None:
         value = backends.resolve(value)
-        for layer in self.layers:
-            if isinstance(layer, (BatchNorm, ReLU)):
+        for layer in [*self.layers, self.loss_layer]:
+            if isinstance(layer, (BatchNorm, ReLU, SoftmaxCrossEntropy)):
                 layer.backend = value
         self._backend = value
 
