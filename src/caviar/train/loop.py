@@ -42,11 +42,19 @@ class History:
         return len(self.loss)
 
 
-def evaluate(net: Network, X: np.ndarray, y: np.ndarray, batch_size: int = 256):
+EVAL_CHUNK_NUMBERS = 1 << 16  # per member and activation: 256 examples of 256 units
+
+
+def evaluate(net: Network, X: np.ndarray, y: np.ndarray, batch_size: int | None = None):
     """Inference-mode cost and accuracy per member: ``(loss (K,), accuracy (K,))``.
 
-    ``X (n, d)``, ``y (n,)`` integer class codes; evaluated in chunks of ``batch_size``.
+    ``X (n, d)``, ``y (n,)`` integer class codes; evaluated in chunks of ``batch_size``
+    examples, by default ``EVAL_CHUNK_NUMBERS / widest layer`` (at least 256): fewer, larger
+    passes for narrow networks, the same memory per member for all. The chunk must not depend
+    on K: it sets the order of the sum, and a member's loss is the same in any population.
     """
+    if batch_size is None:
+        batch_size = max(256, EVAL_CHUNK_NUMBERS // max(net.sizes[1:]))
     X = net._check_input(X)
     Y = net._targets(np.asarray(y), X.shape[0])
     y = Y.argmax(axis=1)  # class codes, whether y came as codes or one-hot
