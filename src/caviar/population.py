@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from caviar import backend as backends
 from caviar.config import MEMBER_FIELDS, SHAPE_FIELDS, TrainConfig
 from caviar.errors import InvalidArgument
 from caviar.nn.network import Network
@@ -39,7 +38,8 @@ def build(
     parameter arrays and its schedule, each with the members' hyperparameters ``(K,)``.
 
     ``backend="auto"`` runs the compiled kernels (:mod:`caviar.backend`) when they are
-    installed and the run is long enough to repay loading them (:func:`compute_backend`).
+    installed and a member's run is long enough to repay loading them
+    (:func:`compute_backend`).
     """
     c, h = configs[0], stack(configs)
     K = len(configs)
@@ -51,8 +51,7 @@ def build(
     sizes = [n_features, *c.hidden, n_classes]
     if backend == "auto":
         per_member = sum(a * b + 2 * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
-        flops = 6 * K * per_member * c.batch_size * steps_per_epoch * c.epochs
-        backend = compute_backend(flops)
+        backend = compute_backend(6 * per_member * c.batch_size * steps_per_epoch * c.epochs)
     net = Network(
         sizes,
         K=K,
@@ -70,18 +69,18 @@ def build(
     return net, opt, _schedule(c, h, K, steps_per_epoch)
 
 
-# Loading Numba and a cached kernel costs about 0.4 s once per process; a run whose forward
-# and backward passes come to less than this at a modest 50 GFLOP/s (a 32-trial tune of a
-# 64-64-10 network on digits: 0.07 s) does not load them.
-KERNELS_ABOVE_SECONDS = 2.0
+# Loading Numba and a cached kernel costs about 0.4 s once per process. A member whose
+# forward and backward passes come to less than this at a modest 50 GFLOP/s (a 64-64-10
+# network for 3 epochs of digits: 2 ms) does not ask for the kernels. The rule looks at one
+# member, not the population: the layer kernels agree with NumPy only to rounding, and a
+# trial must compute the same numbers alone (``caviar train``) as in any population.
+KERNELS_ABOVE_SECONDS = 0.5
 
 
-def compute_backend(flops: float) -> str:
-    """``"auto"`` (the kernels if installed) for a run of ``flops`` model FLOP that repays
-    loading them, or if this process has loaded them already; ``"numpy"`` otherwise."""
-    if backends.loaded() or flops / 50e9 >= KERNELS_ABOVE_SECONDS:
-        return "auto"
-    return "numpy"
+def compute_backend(flops_per_member: float) -> str:
+    """``"auto"`` (the kernels if installed) for members of ``flops_per_member`` model FLOP
+    that repay loading them, ``"numpy"`` for smaller ones."""
+    return "auto" if flops_per_member / 50e9 >= KERNELS_ABOVE_SECONDS else "numpy"
 
 
 def _optimizer(kind: str, net: Network, h: dict, backend: str) -> Optimizer:
