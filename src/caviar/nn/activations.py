@@ -20,14 +20,23 @@ class ReLU(Layer):
 
     inplace = False
     backend = "numpy"  # or "numba": one compiled pass, no mask buffer (set by Network)
+    # folded into the batch norm below it (see BatchNorm.relu_after): in training, that
+    # layer's output is already max(z, 0) and its backward pass applies the mask
+    folded = False
 
     def forward(self, z, training):
+        if self.folded and training:
+            self._a, self._passed = z, True
+            return z
+        self._passed = False
         out = z if self.inplace else self.ws.get("a", z.shape)
         self._a = np.maximum(z, 0, out=out)
         return self._a
 
     def backward(self, da):
         """In place: ``da`` (the next layer's scratch) becomes ``dz``, saving a buffer."""
+        if self._passed:
+            return da  # the batch norm below masks it
         a = self._a
         if self.backend == "numba" and a.shape == da.shape and _contiguous(a, da):
             kernels.run("relu_backward", da.shape[0], da.size, da, a)

@@ -41,6 +41,10 @@ class BatchNorm(Layer):
 
     inplace = False
     backend = "numpy"  # or "numba": the fused loops of caviar.nn.kernels (set by Network)
+    # with the numba backend, a ReLU right after this layer can be folded into its loops
+    # (set by Network with the ReLU's ``folded``): max(y, 0) in the forward pass, the mask
+    # on dy in the backward pass; two passes over (K, B, n) fewer
+    relu_after = False
 
     def __init__(self, n: int, K: int, momentum: np.ndarray, eps: float, dtype):
         super().__init__(dtype)
@@ -76,7 +80,9 @@ class BatchNorm(Layer):
         self._xc = xc
         if self.backend == "numba":
             flat = [a.reshape(K, n) for a in (self.gamma, self.beta, mu, var, inv_std, scale)]
-            kernels.run("bn_forward", K, z.size, z, xc, y, *flat, self.eps, xc is z)
+            relu = self.relu_after
+            kernels.run("bn_forward", K, z.size, z, xc, y, *flat, self.eps, xc is z, relu)
+            self._y = y
             if self.update_running:
                 self._update_running(mu, var)
             return y
@@ -125,7 +131,8 @@ class BatchNorm(Layer):
             dx = dy if self.inplace else self.ws.get("dx", dy.shape)
             a, c = self.ws.get("a", dbeta.shape), self.ws.get("c", dbeta.shape)
             flat = [x.reshape(K, n) for x in (inv_std, scale, dgamma, dbeta, a, c)]
-            kernels.run("bn_backward", K, dy.size, dy, xc, dx, *flat, dx is dy)
+            act = self._y if self.relu_after else _NO_ACTIVATION.get(dy.dtype)
+            kernels.run("bn_backward", K, dy.size, dy, xc, dx, *flat, dx is dy, act)
             return dx
         batch_sum(dy, dbeta, self.ws)
         # dgamma = Σ dz̃ · z_norm = (1/√(sigma² + eps)) · Σ dz̃ · (z - mu)
@@ -147,3 +154,7 @@ class BatchNorm(Layer):
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         return {"running_mean": self.running_mean, "running_var": self.running_var}
+
+
+# an empty (0, 0, 0) array says "no ReLU to fold" to the backward kernel
+_NO_ACTIVATION = {np.dtype(t): np.zeros((0, 0, 0), dtype=t) for t in (np.float32, np.float64)}

@@ -49,10 +49,11 @@ def _compile() -> dict[str, object]:
     jit = backend.jit()
 
     @jit
-    def bn_forward(z, xc, y, gamma, beta, mu, var, inv_std, scale, eps, same, k0, k1):
+    def bn_forward(z, xc, y, gamma, beta, mu, var, inv_std, scale, eps, same, relu, k0, k1):
         # mu = (1/m) Σ z;  xc = z - mu;  var = (1/m) Σ xc²;  inv_std = 1/√(var + eps)
         # scale = gamma · inv_std;  y = xc · scale + beta.  same: xc is z (in place); a loop
         # that reads z and writes xc would fail LLVM's run-time overlap check and run scalar.
+        # relu: y = max(y, 0) in the same pass (NumPy's maximum: NaN and -0.0 pass through).
         B = z.shape[1]
         inv_m = 1.0 / B
         for k in range(k0, k1):
@@ -86,13 +87,19 @@ def _compile() -> dict[str, object]:
                 sc[j] = g[j] * s[j]
             for b in range(B):
                 cb, yb = xc[k, b], y[k, b]
-                for j in range(n):
-                    yb[j] = cb[j] * sc[j] + bt[j]
+                if relu:
+                    for j in range(n):
+                        t = cb[j] * sc[j] + bt[j]
+                        yb[j] = 0.0 if t < 0 else t
+                else:
+                    for j in range(n):
+                        yb[j] = cb[j] * sc[j] + bt[j]
 
     @jit
-    def bn_backward(dy, xc, dx, inv_std, scale, dgamma, dbeta, a, c, same, k0, k1):
+    def bn_backward(dy, xc, dx, inv_std, scale, dgamma, dbeta, a, c, same, act, k0, k1):
         # dbeta = Σ dy;  dgamma = inv_std · Σ dy · xc
         # dx = scale · (dy - xc · dgamma · inv_std / m - dbeta / m).  same: dx is dy.
+        # act (K, B, n) or empty: a ReLU's output; dy = dy · [act > 0] first, written over dy.
         B = dy.shape[1]
         inv_m = 1.0 / B
         for k in range(k0, k1):
@@ -102,6 +109,11 @@ def _compile() -> dict[str, object]:
             dg[:] = 0
             for b in range(B):
                 gb, cb = dy[k, b], xc[k, b]
+                if act.shape[0] > 0:
+                    ab = act[k, b]
+                    for j in range(n):
+                        if not ab[j] > 0:
+                            gb[j] = gb[j] * 0.0  # as ReLU's backward: da · False
                 for j in range(n):
                     db[j] += gb[j]
                     dg[j] += gb[j] * cb[j]

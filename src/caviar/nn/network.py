@@ -139,6 +139,9 @@ class Network:
         for layer in [*self.layers, self.loss_layer]:
             if isinstance(layer, (BatchNorm, ReLU, SoftmaxCrossEntropy)):
                 layer.backend = value
+        for below, above in zip(self.layers[:-1], self.layers[1:], strict=True):
+            if isinstance(below, BatchNorm) and type(above) is ReLU:
+                below.relu_after = above.folded = value == "numba"
         self._backend = value
 
     def _named_layers(self):
