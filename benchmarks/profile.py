@@ -59,12 +59,12 @@ def main(argv=None) -> None:
     print(f"K = {K}, batch {B}, {steps} steps after {args.warmup} warm-up")
     print(f"{'phase':<14}{'ms/step':>10}{'share':>8}{'faults/step':>13}")
     for p in phases:
-        print(f"{p:<14}{1e3 * t[p] / steps:>10.1f}{100 * t[p] / total:>7.0f}%{f[p] / steps:>13.0f}")
+        print(f"{p:<14}{1e3 * t[p] / steps:>10.3f}{100 * t[p] / total:>7.0f}%{f[p] / steps:>13.0f}")
     gf = K * B * FLOP_PER_SAMPLE * steps / total / 1e9
-    print(f"{'step':<14}{1e3 * total / steps:>10.1f}    100%  ({gf:.1f} GFLOP/s of model FLOP)")
-    print("slowest layer calls (ms/step):")
-    for name, s in sorted(layer_t.items(), key=lambda kv: -kv[1])[:8]:
-        print(f"  {name:<28}{1e3 * s / steps:>8.1f}")
+    print(f"{'step':<14}{1e3 * total / steps:>10.3f}    100%  ({gf:.1f} GFLOP/s of model FLOP)")
+    print("layer calls (ms/step), slowest first:")
+    for name, s in sorted(layer_t.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<34}{1e3 * s / steps:>8.3f}")
 
 
 def _instrument(net, acc) -> None:

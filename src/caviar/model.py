@@ -164,7 +164,7 @@ class Model:
         """``{"loss", "accuracy", "confusion"}`` on ``ds``; ``confusion[i, j]`` counts examples
         of class i predicted as j."""
         X, y = self._arrays(ds)
-        loss, acc = evaluate(self.net, X, y)
+        loss, acc = evaluate(self.net, X, y, self.config.batch_size)  # as training does
         with np.errstate(all="ignore"):  # a diverged model predicts garbage, quietly
             pred = np.argmax(self.net.predict_proba(X)[0], axis=1)
         C = len(self.classes)

@@ -165,7 +165,9 @@ class Population:
         as ``caviar train`` reports it."""
         if self.train_loss is None:
             with np.errstate(all="ignore"):
-                self.train_loss = evaluate(self.net, self.data.X_train, self.data.y_train)[0]
+                self.train_loss = evaluate(
+                    self.net, self.data.X_train, self.data.y_train, self.configs[0].batch_size
+                )[0]
         return member_result(self.history, k, float(self.seconds[k]), self.train_loss[k])
 
 
