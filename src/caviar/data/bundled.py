@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 import inspect
 import math
+from pathlib import Path
 
 import numpy as np
-from sklearn import datasets as _sk
 
 from caviar._validate import per_member, positive_int
 from caviar.data.dataset import Dataset
@@ -17,32 +19,57 @@ from caviar.data.mnist1d import load_mnist1d
 from caviar.errors import DataError, InvalidArgument
 
 
-def _sklearn(name: str, loader, label_names: bool) -> Dataset:
+def _sklearn(name: str, loader: str, label_names: bool) -> Dataset:
     """A scikit-learn bundled set; classes are its target names when ``label_names``."""
-    bunch = loader()
+    from sklearn import datasets  # 0.6 s to import: only for the sets that need it
+
+    bunch = getattr(datasets, loader)()
     y = bunch.target_names[bunch.target] if label_names else bunch.target
     names = getattr(bunch, "feature_names", None)
     return Dataset.from_arrays(bunch.data, y, name=name, feature_names=names)
 
 
 def load_digits() -> Dataset:
-    """8x8 handwritten digits: ``X (1797, 64)`` pixel values 0..16, classes 0..9 (ints)."""
-    return _sklearn("digits", _sk.load_digits, label_names=False)
+    """8x8 handwritten digits: ``X (1797, 64)`` pixel values 0..16, classes 0..9 (ints).
+
+    Read straight from the CSV file scikit-learn ships (what its ``load_digits`` reads),
+    found without importing scikit-learn, whose import takes 0.6 s: more than the README's
+    first command spends training. Falls back to ``sklearn.datasets.load_digits``.
+    """
+    path = _sklearn_data_file("digits.csv.gz")
+    if path is None:
+        return _sklearn("digits", "load_digits", label_names=False)
+    with gzip.open(path, "rt") as f:
+        data = np.loadtxt(f, delimiter=",")
+    names = [f"pixel_{row}_{col}" for row in range(8) for col in range(8)]
+    return Dataset.from_arrays(
+        data[:, :-1], data[:, -1].astype(int), name="digits", feature_names=names
+    )
+
+
+def _sklearn_data_file(name: str) -> Path | None:
+    """``sklearn/datasets/data/<name>`` of the installed scikit-learn, or None."""
+    spec = importlib.util.find_spec("sklearn")  # finds the package without importing it
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "datasets" / "data" / name
+        if path.is_file():
+            return path
+    return None
 
 
 def load_iris() -> Dataset:
     """Iris: ``X (150, 4)`` in cm, classes 'setosa', 'versicolor', 'virginica'."""
-    return _sklearn("iris", _sk.load_iris, label_names=True)
+    return _sklearn("iris", "load_iris", label_names=True)
 
 
 def load_wine() -> Dataset:
     """Wine: ``X (178, 13)`` chemical measurements, classes 'class_0', 'class_1', 'class_2'."""
-    return _sklearn("wine", _sk.load_wine, label_names=True)
+    return _sklearn("wine", "load_wine", label_names=True)
 
 
 def load_breast_cancer() -> Dataset:
     """Breast cancer (Wisconsin): ``X (569, 30)``, classes 'benign', 'malignant'."""
-    return _sklearn("breast_cancer", _sk.load_breast_cancer, label_names=True)
+    return _sklearn("breast_cancer", "load_breast_cancer", label_names=True)
 
 
 def load_synthetic(
