@@ -1,9 +1,11 @@
-"""Where a caviar training step goes: ``python -m benchmarks.profile [--K 128] [--batch 256]``.
+"""Where the time goes: ``python -m benchmarks.profile [--K 128] [--batch 256] | --tune``.
 
 Runs the step that ``caviar.fit`` runs (loss, backward, optimizer step) on the synthetic
 784-256-256-10 data and prints, per step: milliseconds and minor page faults of the forward
-pass (with the loss), the backward pass and the Adam step, and the slowest layers. Set the
-thread variables first (``OPENBLAS_NUM_THREADS=2``) to match the benchmark.
+pass (with the loss), the backward pass and the Adam step, and every layer's calls. With
+``--tune``, runs the benchmark's tune (32 trials × 3 epochs of 64-64-10 on digits, in-process)
+six times and prints the mean milliseconds of its parts. Set the thread variables first
+(``OPENBLAS_NUM_THREADS=2``) to match the benchmark.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ def main(argv=None) -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--tune", action="store_true", help="break down row 1's tune instead")
     args = ap.parse_args(argv)
+    if args.tune:
+        return tune_parts()
     K, B = args.K, args.batch
     n = (args.steps + args.warmup) * B
     X, y = synthetic(n)
@@ -65,6 +70,73 @@ def main(argv=None) -> None:
     print("layer calls (ms/step), slowest first:")
     for name, s in sorted(layer_t.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<34}{1e3 * s / steps:>8.3f}")
+
+
+def tune_parts(repeats: int = 6) -> None:
+    """Row 1's in-process tune, its parts timed by wrapping the methods that do them."""
+    import tempfile
+    from pathlib import Path
+
+    import caviar.data
+    from caviar.config import TrainConfig
+    from caviar.nn.network import Network
+    from caviar.optim.base import Optimizer
+    from caviar.tune import default_space, population, tuner
+    from caviar.tune.tuner import Tuner, TuneSettings, open_study
+
+    acc: dict[str, float] = defaultdict(float)
+    parts = [
+        (Network, "_loss", "training steps: forward + loss"),
+        (Network, "backward", "training steps: backward"),
+        (Optimizer, "step", "training steps: optimizer"),
+        (population.Population, "new", "building the population"),
+        (population.Population, "result", "final training-set loss, results"),
+        (tuner.Tuner, "_ensure_round", "sampling the trials"),
+        (tuner.Tuner, "_finish", "writing the trials to SQLite"),
+        (population, "evaluate", "validation after each epoch, final loss"),
+    ]
+    for owner, name, label in parts:
+        fn = getattr(owner, name)
+
+        def wrapped(*a, fn=fn, label=label, **k):
+            t0 = time.perf_counter()
+            out = fn(*a, **k)
+            acc[label] += time.perf_counter() - t0
+            return out
+
+        setattr(owner, name, wrapped)
+    # fit's evaluate is imported by name in the loop module
+    import caviar.train.loop as loop
+
+    loop.evaluate = population.evaluate
+    data = caviar.data.load("digits")
+    base = TrainConfig(hidden=(64,), batchnorm=True, optimizer="adam", batch_size=64)
+    base = base.replace(epochs=3, dtype="float32")
+    totals = []
+    for r in range(repeats + 1):
+        if r == 1:
+            acc.clear()  # the first run pays for first calls; keep the others
+        settings = TuneSettings(
+            data="digits",
+            trials=32,
+            space=default_space().to_dict(),
+            base=base.to_dict(),
+            strategy="caviar",
+            seed=0,
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            study, settings = open_study(Path(tmp) / "study.db", settings, resume=False)
+            with study:
+                Tuner(study, settings, data).run()
+            totals.append(time.perf_counter() - t0)
+    print(
+        f"tune, 32 trials x 3 epochs, mean of {repeats} after one: "
+        f"{1e3 * np.mean(totals[1:]):.1f} ms in-process"
+    )
+    print("parts (ms; the final loss's evaluation is inside 'results' and 'evaluate'):")
+    for label, sec in sorted(acc.items(), key=lambda kv: -kv[1]):
+        print(f"  {label:<42}{1e3 * sec / repeats:>8.1f}")
 
 
 def _instrument(net, acc) -> None:
