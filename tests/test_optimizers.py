@@ -273,3 +273,46 @@ def test_auto_takes_the_kernels_when_installed_and_a_caller_may_decline_them(mon
     assert AdamW([np.ones((1, 3))], backend="numba").backend == "numba"
     with pytest.raises(InvalidArgument, match="'backend' parameter must be one of auto"):
         GradientDescent([np.ones((1, 3))], backend="gpu")
+
+
+def test_a_numba_that_cannot_compile_falls_back_under_auto_and_is_named_otherwise(monkeypatch):
+    pytest.importorskip("numba")
+    from caviar import InvalidArgument, Network
+    from caviar.nn import kernels as layer_kernels
+    from caviar.optim import kernels as optim_kernels
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("LLVM ran out of luck")
+
+    monkeypatch.delenv("CAVIAR_BACKEND", raising=False)
+    monkeypatch.setattr(optim_kernels, "_PREPARED", set())
+    monkeypatch.setattr(optim_kernels, "prepare", broken)
+    monkeypatch.setattr(layer_kernels, "prepare", broken)
+    with pytest.warns(UserWarning, match="could not compile.*running on NumPy"):
+        assert Adam([np.ones((1, 3))]).backend == "numpy"
+    with pytest.warns(UserWarning, match="LLVM ran out of luck"):
+        assert Network([3, 2, 2]).backend == "numpy"
+    with pytest.raises(InvalidArgument, match="could not compile.*backend='numpy'"):
+        Adam([np.ones((1, 3))], backend="numba")
+    with pytest.raises(InvalidArgument, match="could not compile"):
+        Network([3, 2, 2], backend="numba")
+
+
+def test_a_numba_that_fails_to_import_is_reported_not_raised(monkeypatch):
+    import builtins
+
+    from caviar import backend
+
+    real_import = builtins.__import__
+
+    def failing(name, *args, **kwargs):
+        if name == "numba":
+            raise AttributeError("module 'numpy' has no attribute 'long'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(backend, "_numba", None)
+    monkeypatch.setattr(backend, "_error", None)
+    monkeypatch.setattr(builtins, "__import__", failing)
+    assert not backend.available()
+    assert "failed to import (AttributeError" in backend.unavailable_reason()
+    assert Adam([np.ones((1, 3))]).backend == "numpy"

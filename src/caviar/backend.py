@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 from caviar.errors import InvalidArgument
@@ -69,14 +70,47 @@ def unavailable_reason() -> str | None:
     return _error
 
 
+def settle(requested: str, prepare) -> str:
+    """:func:`resolve` ``requested``; when that is ``"numba"``, call ``prepare()`` to compile
+    (or load) the kernels now. Under ``auto`` a failure there falls back to NumPy with a
+    warning, so an installed but broken Numba never stops a run; asked for by name, it is
+    an error that says what to do."""
+    choice = resolve(requested)
+    if choice != "numba":
+        return choice
+    try:
+        prepare()
+    except Exception as exc:
+        if requested != "auto" or setting() == "numba":
+            raise InvalidArgument(
+                f"The numba backend could not compile its kernels ({exc}). "
+                "Use backend='numpy' (or CAVIAR_BACKEND=numpy)."
+            ) from exc
+        warnings.warn(
+            f"caviar: Numba could not compile its kernels ({exc}); running on NumPy.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return "numpy"
+    return choice
+
+
 def jit():
     """Numba's ``njit`` as every caviar kernel uses it: GIL released (the kernels run on
-    Python threads), cached machine code between processes, and ``error_model="numpy"``
-    (no Python-style zero-division checks, which keep LLVM from vectorising)."""
+    Python threads), machine code cached between processes when a cache folder is writable,
+    and ``error_model="numpy"`` (no Python-style zero-division checks, which keep LLVM from
+    vectorising)."""
     numba = _import()
     if numba is None:
         raise ImportError(_error)
-    return numba.njit(nogil=True, cache=True, error_model="numpy")
+
+    def decorate(fn):
+        try:
+            return numba.njit(nogil=True, cache=True, error_model="numpy")(fn)
+        except RuntimeError:  # no writable cache location: compile each process instead
+            return numba.njit(nogil=True, error_model="numpy")(fn)
+
+    return decorate
 
 
 def _import():
@@ -86,6 +120,8 @@ def _import():
             import numba
         except ImportError as exc:  # optional
             _error = f"Numba is not installed ({exc}); pip install 'caviar-nn[fast]'"
+        except Exception as exc:  # installed but broken (say, built for another NumPy)
+            _error = f"Numba failed to import ({type(exc).__name__}: {exc})"
         else:
             _numba = numba
     return _numba

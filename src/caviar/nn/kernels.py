@@ -19,6 +19,7 @@ import numpy as np
 from caviar import backend
 
 _KERNELS: dict[str, object] | None = None
+_PREPARED: set[np.dtype] = set()
 # below this many numbers a layer's kernel runs on one thread (handing over costs more)
 PARALLEL_ELEMENTS = 1 << 18
 
@@ -30,6 +31,22 @@ def kernel(name: str):
     if _KERNELS is None:
         _KERNELS = _compile()
     return _KERNELS[name]
+
+
+def prepare(dtype) -> None:
+    """Compile (or load from Numba's cache) every layer kernel for ``dtype`` now, on tiny
+    arrays, so that a failure shows when the network is built and the first step does not
+    pay for it. Once per process and dtype."""
+    dtype = np.dtype(dtype)
+    if dtype in _PREPARED:
+        return
+    z = np.ones((1, 2, 2), dtype=dtype)
+    vec = [np.ones((1, 2), dtype=dtype) for _ in range(6)]
+    kernel("bn_forward")(z, z.copy(), z.copy(), *vec, 1e-5, False, True, 0, 1)
+    kernel("bn_backward")(z, z.copy(), z.copy(), *vec, False, z.copy(), 0, 1)
+    kernel("relu_backward")(z.copy(), z, 0, 1)
+    kernel("softmax_cross_entropy")(z, z[0], z.copy(), np.empty(1, dtype=dtype), 0, 1)
+    _PREPARED.add(dtype)
 
 
 def run(name: str, K: int, size: int, *args) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 from caviar import _validate as check
 from caviar import backend as backends
 from caviar.errors import InvalidArgument
+from caviar.nn import kernels
 from caviar.nn.activations import ACTIVATIONS, Dropout, LeakyReLU, ReLU
 from caviar.nn.batchnorm import BatchNorm
 from caviar.nn.dense import Dense
@@ -84,7 +85,7 @@ class Network:
         self.dense = [layer for layer in self.layers if isinstance(layer, Dense)]
         self.dense[0].need_dx = False
         self.loss_layer = SoftmaxCrossEntropy(self.dtype)
-        self.backend = backends.resolve(backend)
+        self.backend = backend  # the setter settles auto into numba or numpy
         self.ws = Workspace(self.dtype)
         self.params = [p for layer in self.layers for p in layer.params]
         self.grads = [g for layer in self.layers for g in layer.grads]
@@ -135,7 +136,7 @@ class Network:
 
     @backend.setter
     def backend(self, value: str) -> None:
-        value = backends.resolve(value)
+        value = backends.settle(value, lambda: kernels.prepare(self.dtype))
         for layer in [*self.layers, self.loss_layer]:
             if isinstance(layer, (BatchNorm, ReLU, SoftmaxCrossEntropy)):
                 layer.backend = value

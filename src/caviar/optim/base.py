@@ -51,8 +51,11 @@ class Optimizer:
         self.state = {m: [np.zeros_like(p) for p in self.params] for m in self.moments}
         block = max(1, BLOCK_BYTES // self.dtype.itemsize)
         self._scratch = [np.empty(block, dtype=self.dtype) for _ in range(THREADS)]
-        choice = backends.resolve(backend)
-        self.backend = choice if self.kernel_name else "numpy"
+        if self.kernel_name is None:
+            self._backend = "numpy"
+        else:
+            prepare = lambda: kernels.prepare(self.kernel_name, self.dtype)  # noqa: E731
+            self._backend = backends.settle(backend, prepare)
 
     @property
     def backend(self) -> str:
