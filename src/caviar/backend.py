@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -152,8 +153,13 @@ def run_jobs(kernel, jobs: list[tuple], parallel: bool, threads: int | None = No
 
 
 def pool() -> ThreadPoolExecutor:
-    """The process's pool of THREADS worker threads, made on first use."""
+    """The process's pool of THREADS worker threads, made on first use with every thread
+    started at once (an executor starts its threads as work arrives and none is idle, so a
+    thread could otherwise start, and allocate, in the middle of a training run)."""
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="caviar")
+        executor = ThreadPoolExecutor(THREADS, thread_name_prefix="caviar")
+        barrier = threading.Barrier(THREADS)
+        list(executor.map(lambda _: barrier.wait(), range(THREADS)))
+        _pool = executor
     return _pool
