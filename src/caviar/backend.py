@@ -60,11 +60,6 @@ def available() -> bool:
     return _import() is not None
 
 
-def loaded() -> bool:
-    """True when this process has imported Numba already (its start-up cost is paid)."""
-    return _numba is not None
-
-
 def unavailable_reason() -> str | None:
     """Why Numba could not be imported, or None."""
     _import()

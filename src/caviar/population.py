@@ -48,12 +48,11 @@ def build(
             "The 'batch_size' parameter must be >= 2 with batch norm (a mini-batch of one has "
             f"no variance to normalise by). Got {c.batch_size}; raise it or use --no-batchnorm."
         )
-    sizes = [n_features, *c.hidden, n_classes]
     if backend == "auto":
-        per_member = sum(a * b + 2 * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+        per_member = parameter_count(c, n_features, n_classes)
         backend = compute_backend(6 * per_member * c.batch_size * steps_per_epoch * c.epochs)
     net = Network(
-        sizes,
+        [n_features, *c.hidden, n_classes],
         K=K,
         batchnorm=c.batchnorm,
         activation=c.activation,
@@ -67,6 +66,15 @@ def build(
     )
     opt = _optimizer(c.optimizer, net, h, backend)
     return net, opt, _schedule(c, h, K, steps_per_epoch)
+
+
+def parameter_count(config: TrainConfig, n_features: int, n_classes: int) -> int:
+    """Learned numbers of one member: weights plus, per layer, a bias or gamma and beta."""
+    sizes = [n_features, *config.hidden, n_classes]
+    return sum(
+        a * b + (2 if config.batchnorm else 1) * b
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+    )
 
 
 # Loading Numba and a cached kernel costs about 0.4 s once per process. A member whose

@@ -131,7 +131,7 @@ class BatchNorm(Layer):
             dx = dy if self.inplace else self.ws.get("dx", dy.shape)
             a, c = self.ws.get("a", dbeta.shape), self.ws.get("c", dbeta.shape)
             flat = [x.reshape(K, n) for x in (inv_std, scale, dgamma, dbeta, a, c)]
-            act = self._y if self.relu_after else _NO_ACTIVATION.get(dy.dtype)
+            act = self._y if self.relu_after else _NO_ACTIVATION[dy.dtype]
             kernels.run("bn_backward", K, dy.size, dy, xc, dx, *flat, dx is dy, act)
             return dx
         batch_sum(dy, dbeta, self.ws)

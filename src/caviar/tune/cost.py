@@ -15,9 +15,9 @@ import time
 import numpy as np
 
 from caviar.config import TrainConfig
-from caviar.population import build
+from caviar.population import build, parameter_count
 from caviar.train.batches import Batcher, epoch_order
-from caviar.tune.population import parameter_count, population_size, shape_key
+from caviar.tune.population import population_size, shape_key
 
 # Measure only when the tune's estimated compute exceeds this many seconds at a modest
 # 50 GFLOP/s (about 6 flops per parameter and example for forward and backward).

@@ -14,7 +14,7 @@ from caviar.config import SHAPE_FIELDS, TrainConfig
 from caviar.data import Dataset, Standardizer, train_val_test_split
 from caviar.nn.network import Network
 from caviar.optim import Optimizer, Schedule
-from caviar.population import build
+from caviar.population import build, parameter_count
 from caviar.train import Divergence, History, evaluate, fit
 from caviar.train.batches import batch_bounds
 
@@ -54,15 +54,6 @@ class Prepared:
 def shape_key(config: TrainConfig) -> tuple:
     """Trials with equal keys can share a population."""
     return tuple(getattr(config, f) for f in SHAPE_FIELDS)
-
-
-def parameter_count(config: TrainConfig, n_features: int, n_classes: int) -> int:
-    """Learned numbers of one member: weights plus, per layer, a bias or gamma and beta."""
-    sizes = [n_features, *config.hidden, n_classes]
-    return sum(
-        a * b + (2 if config.batchnorm else 1) * b
-        for a, b in zip(sizes[:-1], sizes[1:], strict=True)
-    )
 
 
 def member_bytes(config: TrainConfig, n_features: int, n_classes: int) -> int:

@@ -16,6 +16,7 @@ from caviar.config import TrainConfig
 from caviar.data import Dataset, train_val_test_split
 from caviar.errors import CaviarError, InvalidArgument
 from caviar.model import Model
+from caviar.population import parameter_count
 from caviar.tune.cost import choose_population_size
 from caviar.tune.population import (
     Population,
@@ -24,7 +25,6 @@ from caviar.tune.population import (
     gather,
     member_bytes,
     member_result,
-    parameter_count,
     population_size,
     shape_key,
 )
