@@ -316,3 +316,24 @@ def test_a_numba_that_fails_to_import_is_reported_not_raised(monkeypatch):
     assert not backend.available()
     assert "failed to import (AttributeError" in backend.unavailable_reason()
     assert Adam([np.ones((1, 3))]).backend == "numpy"
+
+
+def test_the_kernels_tiling_is_made_once_and_follows_new_gradient_arrays():
+    """The fused path plans its tiles for the gradient arrays it is given and reuses the
+    plan while they stay the same; other arrays get a new plan, with the same numbers."""
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(2)
+    p0 = rng.normal(size=(3, 7, 5))
+    pairs = [[rng.normal(size=(3, 7, 5))] for _ in range(2)]  # two gradient lists
+    results = []
+    for backend in ("numpy", "numba"):
+        p = p0.copy()
+        opt = Adam([p], lr=0.1, backend=backend)
+        plans = []
+        for grads in (pairs[0], pairs[0], pairs[1], pairs[0]):
+            opt.step(grads)
+            plans.append(opt._plan)
+        results.append(p)
+        if backend == "numba":
+            assert plans[0] is plans[1] and plans[2] is not plans[1] and plans[3] is not plans[2]
+    np.testing.assert_array_equal(*results)

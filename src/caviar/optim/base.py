@@ -7,7 +7,6 @@ buffer, so a step allocates nothing that scales with the parameters.
 
 from __future__ import annotations
 
-import itertools
 import os
 
 import numpy as np
@@ -51,11 +50,9 @@ class Optimizer:
         self.state = {m: [np.zeros_like(p) for p in self.params] for m in self.moments}
         block = max(1, BLOCK_BYTES // self.dtype.itemsize)
         self._scratch = [np.empty(block, dtype=self.dtype) for _ in range(THREADS)]
-        if self.kernel_name is None:
-            self._backend = "numpy"
-        else:
-            prepare = lambda: kernels.prepare(self.kernel_name, self.dtype)  # noqa: E731
-            self._backend = backends.settle(backend, prepare)
+        self._plan_key: tuple | None = None
+        self._plan: tuple | None = None
+        self._backend = self._settle(backend)
 
     @property
     def backend(self) -> str:
@@ -65,12 +62,13 @@ class Optimizer:
     def backend(self, value: str) -> None:
         if value not in ("numba", "numpy"):
             raise InvalidArgument(f"backend must be 'numba' or 'numpy'. Got {value!r}.")
-        if value == "numba":
-            if not backends.available():
-                why = backends.unavailable_reason()
-                raise InvalidArgument(f"The numba backend is not available: {why}.")
-            kernels.prepare(self.kernel_name, self.dtype)
-        self._backend = value
+        self._backend = self._settle(value)
+
+    def _settle(self, requested: str) -> str:
+        """``requested`` settled by :func:`caviar.backend.settle`, the kernel prepared."""
+        if self.kernel_name is None:
+            return "numpy"
+        return backends.settle(requested, lambda: kernels.prepare(self.kernel_name, self.dtype))
 
     def _hyper(self, name, value, **bounds) -> np.ndarray:
         return check.per_member(name, value, self.K, **bounds)
@@ -102,18 +100,32 @@ class Optimizer:
     def _fused(self, grads: list[np.ndarray], coeffs: dict[str, np.ndarray]) -> bool:
         """Run the compiled kernel over every array, tile by tile; False (nothing done)
         when an array is not C-contiguous, which the kernels need."""
+        key = tuple(id(g) for g in grads)  # the plan holds these arrays: no id is reused
+        if key != self._plan_key:
+            self._plan_key, self._plan = key, self._fused_plan(grads)
+        if self._plan is None:
+            return False
+        C, jobs, parallel = self._plan
+        for row, name in zip(C, self.kernel_coefficients, strict=True):
+            row[...] = coeffs[name]
+        backends.run_jobs(kernels.kernel(self.kernel_name), jobs, parallel, THREADS)
+        return True
+
+    def _fused_plan(self, grads: list[np.ndarray]) -> tuple | None:
+        """``(C, jobs, parallel)`` for these gradient arrays, made once and reused every
+        step: the coefficient buffer ``C (n_coefficients, K)`` the jobs share, one job per
+        tile of each array's ``(K, n)`` views; None when an array is not C-contiguous."""
         arrays = [
             [p, g] + [self.state[m][i] for m in self.moments]
             for i, (p, g) in enumerate(zip(self.params, grads, strict=True))
         ]
         if not all(a.flags.c_contiguous and a.dtype == self.dtype for x in arrays for a in x):
-            return False
-        C = np.stack([coeffs[name] for name in self.kernel_coefficients])
+            return None
+        C = np.empty((len(self.kernel_coefficients), self.K), dtype=self.dtype)
         jobs = []
         for group in arrays:
-            K = group[0].shape[0]
-            views = tuple(a.reshape(K, -1) for a in group) + (C,)
-            n = views[0].shape[1]
+            views = tuple(a.reshape(self.K, -1) for a in group) + (C,)
+            K, n = views[0].shape
             cols = min(n, KERNEL_TILE)
             rows = max(1, KERNEL_TILE // cols)
             jobs += [
@@ -121,10 +133,8 @@ class Optimizer:
                 for r in range(0, K, rows)
                 for c in range(0, n, cols)
             ]
-        total = sum(p.size for p in self.params)
-        parallel = total >= KERNEL_PARALLEL_ELEMENTS
-        backends.run_jobs(kernels.kernel(self.kernel_name), jobs, parallel, THREADS)
-        return True
+        parallel = sum(p.size for p in self.params) >= KERNEL_PARALLEL_ELEMENTS
+        return C, jobs, parallel
 
     def _tiles(self, i: int, p, g, coeffs):
         """The update of array i cut into cache-sized tiles ``(rows, columns)`` of its
@@ -211,18 +221,12 @@ def _run(tiles, scratch: list[np.ndarray], update) -> None:
         buf = scratch[w]
         return buf[: p.size].reshape(p.shape) if p.size <= buf.size else np.empty_like(p)
 
-    if THREADS == 1 or sum(t[0].size for t in tiles) < PARALLEL_ELEMENTS:
-        for p, g, state, c in tiles:
-            update(p, g, state, scratch_for(p, 0), c)
-        return
-    order = itertools.count()
+    def task(i: int, w: int) -> None:
+        p, g, state, c = tiles[i]
+        update(p, g, state, scratch_for(p, w), c)
 
-    def work(w: int) -> None:
-        while (i := next(order)) < len(tiles):
-            p, g, state, c = tiles[i]
-            update(p, g, state, scratch_for(p, w), c)
-
-    list(backends.pool().map(work, range(THREADS)))
+    parallel = sum(t[0].size for t in tiles) >= PARALLEL_ELEMENTS
+    backends.distribute(task, len(tiles), parallel, THREADS)
 
 
 def ewa(
