@@ -25,6 +25,7 @@ class Adam(Optimizer):
     """
 
     moments = ("v", "s")
+    default_weight_decay = 0.0  # λ when weight_decay is not given (AdamW: 0.01)
     kernel_name = "adam"
     kernel_coefficients = ("step", "inv_bc2", "eps", "decay")
     kernel_coefficients += ("beta1", "one_minus_beta1", "beta2", "one_minus_beta2")
@@ -36,11 +37,13 @@ class Adam(Optimizer):
         beta1=0.9,
         beta2=0.999,
         eps=1e-8,
-        weight_decay=0.0,
+        weight_decay=None,
         *,
         backend="auto",
     ):
         super().__init__(params, lr, backend=backend)
+        if weight_decay is None:
+            weight_decay = self.default_weight_decay
         self.beta1 = self._hyper("beta1", beta1, low=0, high=1, high_open=True)
         self.beta2 = self._hyper("beta2", beta2, low=0, high=1, high_open=True)
         self.eps = self._hyper("eps", eps, low=0, low_open=True)
@@ -76,15 +79,4 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay (default ``λ = 0.01``); see :class:`Adam`."""
 
-    def __init__(
-        self,
-        params,
-        lr=0.001,
-        beta1=0.9,
-        beta2=0.999,
-        eps=1e-8,
-        weight_decay=0.01,
-        *,
-        backend="auto",
-    ):
-        super().__init__(params, lr, beta1, beta2, eps, weight_decay, backend=backend)
+    default_weight_decay = 0.01
