@@ -18,7 +18,7 @@ import numpy as np
 
 import caviar
 from benchmarks.sizes import FLOP_PER_SAMPLE, SIZES
-from benchmarks.worker import minflt, synthetic
+from benchmarks.worker import caviar_tune, minflt, synthetic
 from caviar.train.batches import Batcher, epoch_order
 
 
@@ -74,15 +74,9 @@ def main(argv=None) -> None:
 
 def tune_parts(repeats: int = 6) -> None:
     """Row 1's in-process tune, its parts timed by wrapping the methods that do them."""
-    import tempfile
-    from pathlib import Path
-
-    import caviar.data
-    from caviar.config import TrainConfig
     from caviar.nn.network import Network
     from caviar.optim.base import Optimizer
-    from caviar.tune import default_space, population, tuner
-    from caviar.tune.tuner import Tuner, TuneSettings, open_study
+    from caviar.tune import population, tuner
 
     acc: dict[str, float] = defaultdict(float)
     parts = [
@@ -109,27 +103,11 @@ def tune_parts(repeats: int = 6) -> None:
     import caviar.train.loop as loop
 
     loop.evaluate = population.evaluate
-    data = caviar.data.load("digits")
-    base = TrainConfig(hidden=(64,), batchnorm=True, optimizer="adam", batch_size=64)
-    base = base.replace(epochs=3, dtype="float32")
     totals = []
     for r in range(repeats + 1):
         if r == 1:
             acc.clear()  # the first run pays for first calls; keep the others
-        settings = TuneSettings(
-            data="digits",
-            trials=32,
-            space=default_space().to_dict(),
-            base=base.to_dict(),
-            strategy="caviar",
-            seed=0,
-        )
-        with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
-            study, settings = open_study(Path(tmp) / "study.db", settings, resume=False)
-            with study:
-                Tuner(study, settings, data).run()
-            totals.append(time.perf_counter() - t0)
+        totals.append(caviar_tune(32, 3)[1]["seconds"])
     print(
         f"tune, 32 trials x 3 epochs, mean of {repeats} after one: "
         f"{1e3 * np.mean(totals[1:]):.1f} ms in-process"

@@ -10,91 +10,54 @@ bias). Prints the best validation accuracy of each. Needs ``torch==2.13.0``.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
-import numpy as np
-
-
-def caviar_trials():
-    import caviar.data
-    from caviar.config import TrainConfig
-    from caviar.tune import default_space
-    from caviar.tune.tuner import Tuner, TuneSettings, open_study
-
-    data = caviar.data.load("digits")
-    base = TrainConfig(hidden=(64,), batchnorm=True, optimizer="adam", batch_size=64)
-    base = base.replace(epochs=3, dtype="float32")
-    settings = TuneSettings(
-        data="digits",
-        trials=32,
-        space=default_space().to_dict(),
-        base=base.to_dict(),
-        strategy="caviar",
-        seed=0,
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        study, settings = open_study(Path(tmp) / "study.db", settings, resume=False)
-        with study:
-            trials = Tuner(study, settings, data).run()
-    return [t for t in trials if t.status == "finished"]
+from benchmarks.worker import (
+    caviar_tune,
+    torch_batches,
+    torch_digits,
+    torch_train,
+    torch_tune_model,
+)
 
 
-def torch_accuracy(config: dict, init: str, number: int) -> float:
-    """Validation accuracy of the peer's model trained with ``config``'s α, β1, β2."""
+def torch_accuracy(config: dict, init: str, number: int, data) -> float:
+    """Validation accuracy of the peer's model trained with ``config``'s α, β1, β2, from
+    PyTorch's initialisation (seeded with ``number``, as the peer seeds its trials) or,
+    with ``init="caviar"``, from the weights caviar drew for the trial."""
     import torch
-    import torch.nn.functional as F
-    from torch import nn
 
     import caviar
-    import caviar.data
-    from caviar.data import Standardizer, train_val_test_split
-    from caviar.train.batches import batch_bounds, epoch_order
 
-    torch.set_num_threads(2)
-    ds = caviar.data.load("digits")
-    train, val, _ = train_val_test_split(ds, 0.1, 0.2, seed=0)
-    std = Standardizer.fit(train.X)
-    Xtr = torch.from_numpy(std.transform(train.X).astype(np.float32))
-    ytr = torch.from_numpy(train.y.astype(np.int64))
-    Xva = torch.from_numpy(std.transform(val.X).astype(np.float32))
-    yva = torch.from_numpy(val.y.astype(np.int64))
-    n, d, C = len(ytr), Xtr.shape[1], ds.n_classes
-    torch.manual_seed(number)  # as the peer seeds trial `number`
-    model = nn.Sequential(
-        nn.Linear(d, 64, bias=False), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, C)
-    )
+    Xtr, ytr, Xva, yva = data
+    d, C = Xtr.shape[1], int(ytr.max()) + 1
+    torch.manual_seed(number)
+    model = torch_tune_model(d, C)
     if init == "caviar":
         net = caviar.Network([d, 64, C], seeds=[config["seed"]], dtype="float64")
         with torch.no_grad():
             model[0].weight.copy_(torch.from_numpy(net.dense[0].W[0].T.copy()))
             model[3].weight.copy_(torch.from_numpy(net.dense[1].W[0].T.copy()))
             model[3].bias.zero_()
-    opt = torch.optim.Adam(
-        model.parameters(), lr=config["lr"], betas=(config["beta1"], config["beta2"])
-    )
-    model.train()
-    for e in range(config["epochs"]):
-        order = torch.from_numpy(epoch_order(n, 0, e))
-        for start, stop in batch_bounds(n, config["batch_size"]):
-            idx = order[start:stop]
-            loss = F.cross_entropy(model(Xtr[idx]), ytr[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    betas = (config["beta1"], config["beta2"])
+    opt = torch.optim.Adam(model.parameters(), lr=config["lr"], betas=betas)
+    batches = torch_batches(len(ytr), config["batch_size"], config["epochs"])
+    torch_train(model, opt, Xtr, ytr, batches)
     model.eval()
     with torch.no_grad():
         return float((model(Xva).argmax(1) == yva).double().mean())
 
 
 def main() -> None:
-    trials = caviar_trials()
+    import torch
+
+    torch.set_num_threads(2)
+    trials = [t for t in caviar_tune(32, 3)[0] if t.status == "finished"]
     ours = [t.val_accuracy for t in trials if t.val_accuracy is not None]
+    data = torch_digits()
     print(f"32 points of caviar's tune; best validation accuracy over them (of {len(trials)}):")
     print(f"  caviar engine                          {max(ours):.4f}")
     for init, label in (("caviar", "PyTorch from caviar's initial weights"),
                         ("torch", "PyTorch with its default init")):  # fmt: skip
-        accs = [torch_accuracy(t.config, init, i) for i, t in enumerate(trials)]
+        accs = [torch_accuracy(t.config, init, i, data) for i, t in enumerate(trials)]
         print(f"  {label:<39}{max(accs):.4f}")
 
 

@@ -164,21 +164,24 @@ def _timed(fn) -> float:
 
 
 # -- row 1: tuning ----------------------------------------------------------------------
-def tune_caviar(s: dict) -> dict:
+def caviar_tune(trials: int, epochs: int) -> tuple[list, dict]:
+    """Row 1's caviar tune: ``trials`` trials × ``epochs`` epochs of 64-64-10 with batch
+    norm and Adam on digits, default space, seed 0. Returns the trials and the measured
+    window (opening the study and running the tune; data and imports before it)."""
     import tempfile
     from pathlib import Path
 
     import caviar.data
     from caviar.config import TrainConfig
     from caviar.tune import default_space
-    from caviar.tune.tuner import Tuner, TuneSettings, best_trial, open_study
+    from caviar.tune.tuner import Tuner, TuneSettings, open_study
 
     ds = caviar.data.load("digits")
     base = TrainConfig(hidden=(64,), batchnorm=True, optimizer="adam", batch_size=64)
-    base = base.replace(epochs=s["tune_epochs"], dtype="float32")
+    base = base.replace(epochs=epochs, dtype="float32")
     settings = TuneSettings(
         data="digits",
-        trials=s["tune_trials"],
+        trials=trials,
         space=default_space().to_dict(),
         base=base.to_dict(),
         strategy="caviar",
@@ -188,8 +191,15 @@ def tune_caviar(s: dict) -> dict:
         a = cpu_snapshot()
         study, settings = open_study(Path(tmp) / "study.db", settings, resume=False)
         with study:
-            trials = Tuner(study, settings, ds).run()
+            done = Tuner(study, settings, ds).run()
         w = window(a, cpu_snapshot())
+    return done, w
+
+
+def tune_caviar(s: dict) -> dict:
+    from caviar.tune.tuner import best_trial
+
+    trials, w = caviar_tune(s["tune_trials"], s["tune_epochs"])
     done = [t for t in trials if t.status == "finished" and t.val_accuracy is not None]
     best = best_trial(trials)
     return {
@@ -202,49 +212,75 @@ def tune_caviar(s: dict) -> dict:
     }
 
 
-def tune_torch(s: dict) -> dict:
-    import math
-
+def torch_digits():
+    """Digits split and standardised as the tuner does it (validation 0.1, test 0.2, seed
+    0), as tensors ``Xtr, ytr, Xva, yva`` (float32, int64)."""
     import numpy as np
-    import optuna
     import torch
-    import torch.nn.functional as F
-    from torch import nn
 
     import caviar.data
     from caviar.data import Standardizer, train_val_test_split
+
+    train, val, _ = train_val_test_split(caviar.data.load("digits"), 0.1, 0.2, seed=0)
+    std = Standardizer.fit(train.X)
+    return (
+        torch.from_numpy(std.transform(train.X).astype(np.float32)),
+        torch.from_numpy(train.y.astype(np.int64)),
+        torch.from_numpy(std.transform(val.X).astype(np.float32)),
+        torch.from_numpy(val.y.astype(np.int64)),
+    )
+
+
+def torch_tune_model(d: int, C: int):
+    """The peer's 64-64-10 model: Linear (no bias) → BatchNorm1d → ReLU → Linear."""
+    from torch import nn
+
+    layers = [nn.Linear(d, 64, bias=False), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, C)]
+    return nn.Sequential(*layers)
+
+
+def torch_batches(n: int, batch: int, epochs: int) -> list:
+    """caviar's mini-batches as index tensors, every epoch in order: same orders, same sizes."""
+    import torch
+
     from caviar.train.batches import batch_bounds, epoch_order
+
+    orders = [torch.from_numpy(epoch_order(n, 0, e)) for e in range(epochs)]
+    return [order[a:b] for order in orders for a, b in batch_bounds(n, batch)]
+
+
+def torch_train(model, opt, X, y, batches) -> None:
+    """One Adam step per mini-batch of ``batches``, in training mode."""
+    import torch.nn.functional as F
+
+    model.train()
+    for idx in batches:
+        loss = F.cross_entropy(model(X[idx]), y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def tune_torch(s: dict) -> dict:
+    import math
+
+    import optuna
+    import torch
+    import torch.nn.functional as F
 
     torch.set_num_threads(THREADS)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    ds = caviar.data.load("digits")
-    train, val, _ = train_val_test_split(ds, 0.1, 0.2, seed=0)
-    std = Standardizer.fit(train.X)
-    Xtr = torch.from_numpy(std.transform(train.X).astype(np.float32))
-    ytr = torch.from_numpy(train.y.astype(np.int64))
-    Xva = torch.from_numpy(std.transform(val.X).astype(np.float32))
-    yva = torch.from_numpy(val.y.astype(np.int64))
-    n, d, C, epochs = len(ytr), Xtr.shape[1], ds.n_classes, s["tune_epochs"]
-    bounds = batch_bounds(n, 64)  # caviar's mini-batches: same order, same sizes
-    orders = [torch.from_numpy(epoch_order(n, 0, e)) for e in range(epochs)]
+    Xtr, ytr, Xva, yva = torch_digits()
+    batches = torch_batches(len(ytr), 64, s["tune_epochs"])
 
     def objective(trial):
         lr = trial.suggest_float("lr", 1e-4, 1.0, log=True)
         b1 = 1 - trial.suggest_float("one_minus_beta1", 1e-3, 1e-1, log=True)
         b2 = 1 - trial.suggest_float("one_minus_beta2", 1e-4, 1e-2, log=True)
         torch.manual_seed(trial.number)
-        model = nn.Sequential(
-            nn.Linear(d, 64, bias=False), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, C)
-        )
+        model = torch_tune_model(Xtr.shape[1], int(ytr.max()) + 1)
         opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(b1, b2))
-        model.train()
-        for e in range(epochs):
-            for start, stop in bounds:
-                idx = orders[e][start:stop]
-                loss = F.cross_entropy(model(Xtr[idx]), ytr[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+        torch_train(model, opt, Xtr, ytr, batches)
         model.eval()
         with torch.no_grad():
             out = model(Xva)
