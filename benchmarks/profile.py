@@ -29,9 +29,15 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--tune", action="store_true", help="break down row 1's tune instead")
+    ap.add_argument(
+        "--numba",
+        action="store_true",
+        help="with --tune: use the compiled kernels although the members are small (the first,"
+        " unreported tune pays for loading them)",
+    )
     args = ap.parse_args(argv)
     if args.tune:
-        return tune_parts()
+        return tune_parts(numba=args.numba)
     K, B = args.K, args.batch
     n = (args.steps + args.warmup) * B
     X, y = synthetic(n)
@@ -72,8 +78,10 @@ def main(argv=None) -> None:
         print(f"  {name:<34}{1e3 * s / steps:>8.3f}")
 
 
-def tune_parts(repeats: int = 6) -> None:
-    """Row 1's in-process tune, its parts timed by wrapping the methods that do them."""
+def tune_parts(repeats: int = 6, numba: bool = False) -> None:
+    """Row 1's in-process tune, its parts timed by wrapping the methods that do them; with
+    ``numba``, on the compiled kernels that ``population.build`` declines for members this
+    small."""
     from caviar.nn.network import Network
     from caviar.optim.base import Optimizer
     from caviar.tune import population, tuner
@@ -103,14 +111,18 @@ def tune_parts(repeats: int = 6) -> None:
     import caviar.train.loop as loop
 
     loop.evaluate = population.evaluate
+    if numba:
+        import caviar.population
+
+        caviar.population.compute_backend = lambda flops: "auto"
     totals = []
     for r in range(repeats + 1):
         if r == 1:
             acc.clear()  # the first run pays for first calls; keep the others
         totals.append(caviar_tune(32, 3)[1]["seconds"])
     print(
-        f"tune, 32 trials x 3 epochs, mean of {repeats} after one: "
-        f"{1e3 * np.mean(totals[1:]):.1f} ms in-process"
+        f"tune, 32 trials x 3 epochs ({'Numba' if numba else 'NumPy'}), mean of {repeats}"
+        f" after one: {1e3 * np.mean(totals[1:]):.1f} ms in-process"
     )
     print("parts (ms; the final loss's evaluation is inside 'results' and 'evaluate'):")
     for label, sec in sorted(acc.items(), key=lambda kv: -kv[1]):
