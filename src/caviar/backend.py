@@ -5,7 +5,7 @@ Numba is optional (``pip install 'caviar-nn[fast]'``). With it, the optimizers
 compiled loops; without it they run NumPy operations that compute the same equations. Each
 object takes ``backend="auto"`` (Numba when installed), ``"numba"`` or ``"numpy"``;
 ``CAVIAR_BACKEND`` in the environment replaces ``auto`` for a whole process (for example
-``CAVIAR_BACKEND=numpy`` to compare). Loading Numba costs about 0.4 s once per process (the
+``CAVIAR_BACKEND=numpy`` to compare). Loading Numba costs about 0.5 s once per process (the
 import, then LLVM's start-up on the first kernel), which :func:`caviar.population.build`
 weighs before it asks for the kernels.
 """

@@ -77,7 +77,7 @@ def parameter_count(config: TrainConfig, n_features: int, n_classes: int) -> int
     )
 
 
-# Loading Numba and a cached kernel costs about 0.4 s once per process. A member whose
+# Loading Numba and a cached kernel costs about 0.5 s once per process. A member whose
 # forward and backward passes come to less than this at a modest 50 GFLOP/s (a 64-64-10
 # network for 3 epochs of digits: 2 ms) does not ask for the kernels. The rule looks at one
 # member, not the population: the layer kernels agree with NumPy only to rounding, and a

@@ -31,7 +31,7 @@ class Optimizer:
     ``backend`` is ``"numba"`` (one fused kernel per tile) or ``"numpy"`` (the same equations
     as NumPy operations per tile, the same bits). ``"auto"``, the default, takes Numba when it
     is installed, unless ``CAVIAR_BACKEND`` says otherwise; Numba's first use costs
-    about 0.4 s per process, so runs shorter than that (a small tune) ask for ``"numpy"``.
+    about 0.5 s per process, so runs shorter than that (a small tune) ask for ``"numpy"``.
     It may also be set on an instance.
     """
 
