@@ -42,9 +42,9 @@ def main(argv=None) -> None:
     n = (args.steps + args.warmup) * B
     X, y = synthetic(n)
     net = caviar.Network(list(SIZES), K=K)
-    opt = caviar.Adam(net.params, lr=np.geomspace(1e-4, 1e-2, K) if K > 1 else 1e-3)
-    Y = net._targets(y, n)
-    batches = list(Batcher(X, Y, B).epoch(epoch_order(n, 0, 0)))
+    opt = caviar.Adam(net.params)
+    lr = np.geomspace(1e-4, 1e-2, K) if K > 1 else 1e-3
+    batches = list(Batcher(*net.prepare(X, y), B).epoch(epoch_order(n, 0, 0)))
     phases = ("forward+loss", "backward", "optimizer")
     t = defaultdict(float)
     f = defaultdict(int)
@@ -55,11 +55,11 @@ def main(argv=None) -> None:
         if timed and i == args.warmup:
             layer_t.clear()
         marks = [(time.perf_counter(), minflt())]
-        J = net._loss(xb, yb)
+        J = net.cost(xb, yb)  # train_step's three parts, timed one by one
         marks.append((time.perf_counter(), minflt()))
         net.backward()
         marks.append((time.perf_counter(), minflt()))
-        opt.step(net.grads, None, np.isfinite(J))
+        opt.step(net.grads, lr, np.isfinite(J))
         marks.append((time.perf_counter(), minflt()))
         if timed:
             for p, (a, b) in zip(phases, zip(marks[:-1], marks[1:], strict=True), strict=True):
@@ -84,18 +84,19 @@ def tune_parts(repeats: int = 6, numba: bool = False) -> None:
     small."""
     from caviar.nn.network import Network
     from caviar.optim.base import Optimizer
-    from caviar.tune import population, tuner
+    from caviar.train import population
+    from caviar.tune import trials, tuner
 
     acc: dict[str, float] = defaultdict(float)
     parts = [
-        (Network, "_loss", "training steps: forward + loss"),
+        (Network, "cost", "training steps: forward + loss"),
         (Network, "backward", "training steps: backward"),
         (Optimizer, "step", "training steps: optimizer"),
-        (population.Population, "new", "building the population"),
-        (population.Population, "result", "final training-set loss, results"),
+        (population.Population, "build", "building the population"),
+        (trials, "member_results", "final training-set loss, results"),
         (tuner.Tuner, "_ensure_round", "sampling the trials"),
         (tuner.Tuner, "_finish", "writing the trials to SQLite"),
-        (population, "evaluate", "validation after each epoch, final loss"),
+        (trials, "evaluate", "validation after each epoch, final loss"),
     ]
     for owner, name, label in parts:
         fn = getattr(owner, name)
@@ -110,11 +111,10 @@ def tune_parts(repeats: int = 6, numba: bool = False) -> None:
     # fit's evaluate is imported by name in the loop module
     import caviar.train.loop as loop
 
-    loop.evaluate = population.evaluate
+    loop.evaluate = trials.evaluate
+    tuner.member_results = trials.member_results
     if numba:
-        import caviar.population
-
-        caviar.population.compute_backend = lambda flops: "auto"
+        population.compute_backend = lambda flops: "auto"
     totals = []
     for r in range(repeats + 1):
         if r == 1:

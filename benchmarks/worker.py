@@ -323,9 +323,9 @@ def train_caviar(K: int, batch: int, n: int, epochs: int, warmup: int, memory=Fa
     peak_reset = reset_peak_rss()
     net = caviar.Network(list(SIZES), K=K)
     lr = np.geomspace(1e-4, 1e-2, K) if K > 1 else 1e-3
-    opt = caviar.Adam(net.params, lr=lr)
+    opt = caviar.Adam(net.params)
     w = max(2, warmup) * batch
-    caviar.fit(net, opt, X[:w], y[:w], epochs=1, batch_size=batch)
+    caviar.fit(net, opt, X[:w], y[:w], epochs=1, schedule=lr, batch_size=batch)
     # fit asks should_stop() after every step but an epoch's last: the first call comes after
     # step 1, the last after step epochs · n_batches - 1. The optimizer's step count says
     # which call is which, so only those two read /proc.
@@ -339,7 +339,7 @@ def train_caviar(K: int, batch: int, n: int, epochs: int, warmup: int, memory=Fa
             modules.append(set(sys.modules))
         return False
 
-    caviar.fit(net, opt, X, y, epochs=epochs, batch_size=batch, should_stop=tick)
+    caviar.fit(net, opt, X, y, epochs=epochs, schedule=lr, batch_size=batch, should_stop=tick)
     steps = snaps[-1][1] - snaps[0][1]
     top = [{m.split(".")[0] for m in mods} for mods in (modules[0], modules[-1])]
     stdlib = getattr(sys, "stdlib_module_names", set())
@@ -486,8 +486,8 @@ def adam(impl: str, s: dict) -> dict:
     if impl == "caviar":
         import caviar
 
-        opt = caviar.Adam([p0], lr=1e-3)
-        return _time_adam(lambda: opt.step([g0]), steps, warm)
+        opt = caviar.Adam([p0])
+        return _time_adam(lambda: opt.step([g0], 1e-3), steps, warm)
     import torch
 
     torch.set_num_threads(THREADS)

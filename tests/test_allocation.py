@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 from caviar import OPTIMIZERS, Network, make_schedule
-from caviar.train.batches import Batcher, epoch_order
-from caviar.train.divergence import Divergence
+from caviar.train import Batcher, Divergence, epoch_order, train_step
 
 LIMIT = 256 * 1024  # bytes; one (K, B, 128) activation is 512 KiB to 4 MiB below
 
@@ -40,17 +39,14 @@ def _step_peak(kind, dtype, B):
     X = rng.normal(size=(4 * B, 64)).astype(dtype)
     y = rng.integers(0, 10, size=4 * B)
     net = Network([64, 128, 128, 10], K=K, keep_prob=0.9, l2=1e-4, dtype=dtype)
-    opt = OPTIMIZERS[kind](net.params, lr=1e-3)
+    opt = OPTIMIZERS[kind](net.params)
     sched = make_schedule("inverse_time", 1e-3, K=K, decay_rate=0.1)
     div = Divergence.new(K)
-    batcher = Batcher(X, net._targets(y, 4 * B), B)
+    batcher = Batcher(*net.prepare(X, y), B)
 
     def epoch(e):
         for step, (xb, yb) in enumerate(batcher.epoch(epoch_order(4 * B, 0, e))):
-            J = net._loss(xb, yb)
-            div.check_loss(J, e, step)
-            net.backward()
-            opt.step(net.grads, sched.alpha(e, step), div.active)
+            train_step(net, opt, xb, yb, sched.alpha(e, step), div, e, step)
 
     epoch(0)  # warm-up: workspaces are created here
     order = epoch_order(4 * B, 0, 1)  # drawn outside the measurement
@@ -61,10 +57,7 @@ def _step_peak(kind, dtype, B):
         tracemalloc.reset_peak()
         before = _array_bytes()
         for step, (xb, yb) in enumerate(batcher.epoch(order)):
-            J = net._loss(xb, yb)
-            div.check_loss(J, 1, step)
-            net.backward()
-            opt.step(net.grads, sched.alpha(1, step), div.active)
+            train_step(net, opt, xb, yb, sched.alpha(1, step), div, 1, step)
         peak = tracemalloc.get_traced_memory()[1]
         left = _array_bytes() - before
     finally:

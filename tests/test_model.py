@@ -59,7 +59,8 @@ def test_resume_equals_an_uninterrupted_run_to_the_bit(digits, tmp_path, dtype, 
     a, b = _arrays(whole_path), _arrays(resumed_path)
     assert a.keys() == b.keys()
     for key in a:
-        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+        if not key.startswith("time/"):  # wall-clock seconds: the one thing that may differ
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
 def test_predictions_survive_a_round_trip(digits, tmp_path):

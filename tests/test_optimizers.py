@@ -11,19 +11,19 @@ from caviar import OPTIMIZERS, Adam, AdamW, GradientDescent, Momentum, RMSprop
 def test_one_step_by_hand():
     g = np.array([[2.0, -1.0]])
     p = np.array([[1.0, 1.0]])
-    GradientDescent([p], lr=0.1).step([g])
+    GradientDescent([p]).step([g], lr=0.1)
     np.testing.assert_allclose(p, [[0.8, 1.1]])
 
     p = np.array([[1.0, 1.0]])
-    Momentum([p], lr=0.1, beta=0.9).step([g])  # V = 0.1 g
+    Momentum([p], beta=0.9).step([g], lr=0.1)  # V = 0.1 g
     np.testing.assert_allclose(p, [[1 - 0.1 * 0.2, 1 + 0.1 * 0.1]])
 
     p = np.array([[1.0, 1.0]])
-    RMSprop([p], lr=0.1, beta2=0.9, eps=0.0 + 1e-12).step([g])  # S = 0.1 g², step g/√S
+    RMSprop([p], beta2=0.9, eps=0.0 + 1e-12).step([g], lr=0.1)  # S = 0.1 g², step g/√S
     np.testing.assert_allclose(p, [[1 - 0.1 / np.sqrt(0.1), 1 + 0.1 / np.sqrt(0.1)]])
 
     p = np.array([[1.0, 1.0]])
-    Adam([p], lr=0.1, eps=1e-12).step([g])  # V̂ = g, Ŝ = g²: the first step is α·sign(g)
+    Adam([p], eps=1e-12).step([g], lr=0.1)  # V̂ = g, Ŝ = g²: the first step is α·sign(g)
     np.testing.assert_allclose(p, [[0.9, 1.1]])
 
 
@@ -50,6 +50,11 @@ def _reference(kind, p, grads, hp):
                 p[k] -= h["lr"] * h.get("weight_decay", 0) * p[k]
                 p[k] -= h["lr"] * v_hat / (np.sqrt(s_hat) + h["eps"])
     return p
+
+
+def _engine(hp: dict) -> dict:
+    """The optimizer's own hyperparameters: α is not one (it comes with each step)."""
+    return {k: v for k, v in hp.items() if k != "lr"}
 
 
 HP = {
@@ -79,9 +84,9 @@ def test_per_member_hyperparameters_against_a_plain_loop(kind):
     grads = [rng.normal(size=(3, 4, 5)) for _ in range(10)]
     hp = {k: np.array(v) for k, v in HP[kind].items()}
     p = p0.copy()
-    opt = OPTIMIZERS[kind]([p], **hp)
+    opt = OPTIMIZERS[kind]([p], **_engine(hp))
     for g in grads:
-        opt.step([g.copy()])
+        opt.step([g.copy()], hp["lr"])
     np.testing.assert_allclose(p, _reference(kind, p0, grads, hp), rtol=1e-12, atol=1e-14)
 
 
@@ -89,11 +94,11 @@ def test_adam_with_beta1_zero_is_bias_corrected_rmsprop():
     rng = np.random.default_rng(1)
     p = rng.normal(size=(2, 3))
     q = p.copy()
-    adam = Adam([p], lr=0.01, beta1=0.0, beta2=0.9, eps=1e-6)
+    adam = Adam([p], beta1=0.0, beta2=0.9, eps=1e-6)
     s = np.zeros_like(q)
     for t in range(1, 21):
         g = rng.normal(size=(2, 3))
-        adam.step([g])
+        adam.step([g], lr=0.01)
         s = 0.9 * s + 0.1 * g**2
         q -= 0.01 * g / (np.sqrt(s / (1 - 0.9**t)) + 1e-6)
     np.testing.assert_allclose(p, q, rtol=1e-12)
@@ -101,7 +106,7 @@ def test_adam_with_beta1_zero_is_bias_corrected_rmsprop():
 
 def test_adamw_decays_decoupled_from_the_gradient():
     p = np.full((1, 3), 2.0)
-    AdamW([p], lr=0.1, weight_decay=0.5).step([np.zeros((1, 3))])  # zero gradient: decay only
+    AdamW([p], weight_decay=0.5).step([np.zeros((1, 3))], lr=0.1)  # zero gradient: decay only
     np.testing.assert_allclose(p, 2.0 * (1 - 0.1 * 0.5))
 
 
@@ -111,25 +116,25 @@ def test_state_restores_exactly(kind):
     grads = [rng.normal(size=(3, 4)) for _ in range(10)]
     hp = {k: np.array(v) for k, v in HP[kind].items()}
     p = rng.normal(size=(3, 4))
-    opt = OPTIMIZERS[kind]([p], **hp)
+    opt = OPTIMIZERS[kind]([p], **_engine(hp))
     for g in grads[:5]:
-        opt.step([g.copy()])
+        opt.step([g.copy()], hp["lr"])
     saved_p, saved_state = p.copy(), opt.state_dict()
     for g in grads[5:]:
-        opt.step([g.copy()])
+        opt.step([g.copy()], hp["lr"])
     q = saved_p.copy()
-    fresh = OPTIMIZERS[kind]([q], **hp)
+    fresh = OPTIMIZERS[kind]([q], **_engine(hp))
     fresh.load_state_dict(saved_state)
     for g in grads[5:]:
-        fresh.step([g.copy()])
+        fresh.step([g.copy()], hp["lr"])
     np.testing.assert_array_equal(p, q)
 
 
 def test_inactive_members_neither_move_nor_take_nan_into_their_moments():
     p = np.ones((3, 2))
-    opt = Adam([p], lr=0.1)
+    opt = Adam([p])
     g = np.array([[1.0, 1.0], [np.nan, np.inf], [1.0, -1.0]])
-    opt.step([g], active=np.array([True, False, True]))
+    opt.step([g], 0.1, active=np.array([True, False, True]))
     np.testing.assert_array_equal(p[1], [1.0, 1.0])
     assert np.isfinite(opt.state["v"][0]).all() and np.isfinite(opt.state["s"][0]).all()
     np.testing.assert_allclose(p[[0, 2]], [[0.9, 0.9], [0.9, 1.1]])
@@ -165,9 +170,9 @@ def test_tiled_and_threaded_updates_give_the_plain_numbers(kind, monkeypatch):
         monkeypatch.setattr(base, "THREADS", threads)
         monkeypatch.setattr(base, "PARALLEL_ELEMENTS", 0)
         p = p0.copy()
-        opt = OPTIMIZERS[kind]([p], **hp)
+        opt = OPTIMIZERS[kind]([p], **_engine(hp))
         for g in grads:
-            opt.step([g.copy()])
+            opt.step([g.copy()], hp["lr"])
         results.append(p)
     for p in results[1:]:
         np.testing.assert_array_equal(p, results[0])
@@ -178,10 +183,10 @@ def _trajectory(kind, backend, shapes, dtype, hp, steps=6, **config):
     """Parameters after ``steps`` updates with ``backend``; ``config`` patches optim.base."""
     rng = np.random.default_rng(5)
     params = [rng.normal(size=s).astype(dtype) for s in shapes]
-    opt = OPTIMIZERS[kind](params, **hp)
+    opt = OPTIMIZERS[kind](params, **_engine(hp))
     opt.backend = backend
     for _ in range(steps):
-        opt.step([rng.normal(size=s).astype(dtype) for s in shapes])
+        opt.step([rng.normal(size=s).astype(dtype) for s in shapes], hp["lr"])
     return params, opt
 
 
@@ -215,10 +220,10 @@ def test_compiled_kernels_match_the_plain_loop_to_1e_12():
     for kind in sorted(HP):
         hp = {k: np.array(v) for k, v in HP[kind].items()}
         p = p0.copy()
-        opt = OPTIMIZERS[kind]([p], **hp)
+        opt = OPTIMIZERS[kind]([p], **_engine(hp))
         opt.backend = "numba"
         for g in grads:
-            opt.step([g.copy()])
+            opt.step([g.copy()], hp["lr"])
         np.testing.assert_allclose(p, _reference(kind, p0, grads, hp), rtol=1e-12, atol=1e-14)
 
 
@@ -230,10 +235,10 @@ def test_a_non_contiguous_parameter_takes_the_numpy_path_with_the_same_numbers()
     results = []
     for backend in ("numpy", "numba"):
         p = base.copy()[:, :, ::2]  # a strided view
-        opt = Adam([p], lr=0.1)
+        opt = Adam([p])
         opt.backend = backend
         for g in grads:
-            opt.step([g.copy()])
+            opt.step([g.copy()], 0.1)
         results.append(p)
     np.testing.assert_array_equal(*results)
 
@@ -247,7 +252,7 @@ def test_backend_setting_is_checked(monkeypatch):
     monkeypatch.setenv("CAVIAR_BACKEND", "numpy")
     assert Adam([np.ones((1, 2))]).backend == "numpy"
     monkeypatch.delenv("CAVIAR_BACKEND")
-    with pytest.raises(InvalidArgument, match="'numba' or 'numpy'"):
+    with pytest.raises(InvalidArgument, match="'backend' parameter must be one of auto, numba"):
         Adam([np.ones((1, 2))]).backend = "cuda"
     # without Numba: auto falls back to NumPy, and asking for numba says how to get it
     monkeypatch.setattr(backend, "_numba", None)
@@ -328,10 +333,10 @@ def test_the_kernels_tiling_is_made_once_and_follows_new_gradient_arrays():
     results = []
     for backend in ("numpy", "numba"):
         p = p0.copy()
-        opt = Adam([p], lr=0.1, backend=backend)
+        opt = Adam([p], backend=backend)
         plans = []
         for grads in (pairs[0], pairs[0], pairs[1], pairs[0]):
-            opt.step(grads)
+            opt.step(grads, 0.1)
             plans.append(opt._plan)
         results.append(p)
         if backend == "numba":

@@ -42,7 +42,7 @@ def _run(idx, epochs=4, batch_size=20):
         l2=hp["l2"],
         dtype="float64",
     )
-    opt = Adam(net.params, lr=hp["lr"], beta1=hp["beta1"], beta2=hp["beta2"], eps=hp["eps"])
+    opt = Adam(net.params, beta1=hp["beta1"], beta2=hp["beta2"], eps=hp["eps"])
     sched = make_schedule("inverse_time", hp["lr"], K=K, decay_rate=hp["decay_rate"])
     X, y = _data()
     history = fit(net, opt, X, y, epochs=epochs, batch_size=batch_size, schedule=sched, seed=5)
@@ -80,8 +80,10 @@ DEEP = [6, 32, 32, 32, 3]
 def _momentum_population(lrs, dtype, seeds=(1, 2, 3, 4), epochs=6, history=None, net=None):
     X, y = _data(120)
     net = net or Network(DEEP, K=len(lrs), batchnorm=False, seeds=list(seeds), dtype=dtype)
-    opt = Momentum(net.params, lr=lrs, beta=0.9)
-    history = fit(net, opt, X, y, epochs=epochs, batch_size=16, seed=1, history=history)
+    opt = Momentum(net.params, beta=0.9)
+    history = fit(
+        net, opt, X, y, epochs=epochs, schedule=lrs, batch_size=16, seed=1, history=history
+    )
     return net, opt, history
 
 
@@ -107,19 +109,17 @@ def test_a_diverging_member_leaves_the_others_unchanged_to_the_bit():
 def _first_non_finite_step(lrs, dtype):
     X, y = _data(120)
     net = Network(DEEP, K=1, batchnorm=False, seeds=[4], dtype=dtype)
-    opt = Momentum(net.params, lr=lrs, beta=0.9)
-    from caviar.train.batches import Batcher, epoch_order
+    opt = Momentum(net.params, beta=0.9)
+    from caviar.train import Batcher, epoch_order, train_step
 
-    batcher = Batcher(net._check_input(X), net._targets(y, 120), 16)
+    batcher = Batcher(*net.prepare(X, y), 16)
     step = 0
     with np.errstate(all="ignore"):
         for epoch in range(6):
             for xb, yb in batcher.epoch(epoch_order(120, 1, epoch)):
-                J = net._loss(xb, yb)
+                J = train_step(net, opt, xb, yb, lrs)
                 if not np.isfinite(J).all():
                     return step
-                net.backward()
-                opt.step(net.grads)
                 step += 1
     raise AssertionError("the α = 1e3 member did not diverge")
 
@@ -134,12 +134,12 @@ def test_a_frozen_member_stops_moving():
 
 
 def test_build_loads_the_compiled_kernels_only_for_runs_that_repay_them():
-    from caviar import population
     from caviar.config import TrainConfig
+    from caviar.train import population
 
     assert population.compute_backend(1e9) == "numpy"  # 0.02 s at 50 GFLOP/s
     assert population.compute_backend(5e10) == "auto"  # 1 s
     small = TrainConfig(hidden=(8,), epochs=1, batch_size=4)
     for K in (1, 300):  # the choice is per member: a trial computes the same in any population
-        net, opt, _ = population.build([small] * K, 5, 3, steps_per_epoch=2)
-        assert net.backend == opt.backend == "numpy"
+        pop = population.Population.build([small] * K, 5, 3, n_train=8)
+        assert pop.net.backend == pop.optimizer.backend == "numpy"

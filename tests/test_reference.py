@@ -33,14 +33,16 @@ def rel(a, b) -> float:
 
 
 def make_optimizer(kind, params, ref):
+    """The optimizer of ``kind`` with the reference's hyperparameters; α comes with each step
+    (``float(ref[f"{kind}_lr"])``)."""
     h = lambda name: float(ref[f"{kind}_{name}"])  # noqa: E731
     if kind == "sgd":
-        return GradientDescent(params, lr=h("lr"))
+        return GradientDescent(params)
     if kind == "momentum":
-        return Momentum(params, lr=h("lr"), beta=h("beta"))
+        return Momentum(params, beta=h("beta"))
     if kind == "rmsprop":
-        return RMSprop(params, lr=h("lr"), beta2=h("beta2"), eps=h("eps"))
-    adam = dict(lr=h("lr"), beta1=h("beta1"), beta2=h("beta2"), eps=h("eps"))
+        return RMSprop(params, beta2=h("beta2"), eps=h("eps"))
+    adam = dict(beta1=h("beta1"), beta2=h("beta2"), eps=h("eps"))
     if kind == "adamw":
         return AdamW(params, weight_decay=h("weight_decay"), **adam)
     return Adam(params, **adam)
@@ -62,7 +64,7 @@ def quadratic_errors(ref, kind) -> float:
     opt = make_optimizer(kind, [w], ref)
     traj = [w[0].copy()]
     for _ in range(50):
-        opt.step([w @ A - b])  # ∇f = A w - b (A symmetric)
+        opt.step([w @ A - b], float(ref[f"{kind}_lr"]))  # ∇f = A w - b (A symmetric)
         traj.append(w[0].copy())
     return rel(np.array(traj), ref[f"{kind}_traj"])
 
@@ -91,7 +93,7 @@ def bn_network_errors(ref, kind) -> dict[str, float]:
             grads = dict(zip(net.param_names, net.grads))
             for key, name in NAMES.items():
                 errors[f"grad0_{key}"] = rel(grads[name][0], ref[f"{kind}_grad0_{key}"])
-        opt.step(net.grads)
+        opt.step(net.grads, float(ref[f"{kind}_lr"]))
     errors["loss"] = rel(losses, ref[f"{kind}_loss"])
     final = net.get_params()
     for key, name in NAMES.items():

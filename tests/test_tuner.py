@@ -18,9 +18,10 @@ import pytest
 from caviar.config import TrainConfig
 from caviar.data import load
 from caviar.model import Model
-from caviar.tune.population import Population, Prepared, gather, member_bytes, population_size
+from caviar.tune.cost import member_bytes, population_size
 from caviar.tune.study import Study, StudyError
-from caviar.tune.tuner import Tuner, TuneSettings, best_trial, open_study
+from caviar.tune.trials import Prepared, member_results
+from caviar.tune.tuner import Group, Tuner, TuneSettings, best_trial, open_study, regroup
 
 SPACE = {
     "lr": {"dist": "log", "low": 1e-4, "high": 1.0},
@@ -52,8 +53,8 @@ def _configs(n, seed=0):
     ]
 
 
-def _results(pop):
-    return [pop.result(k)[1] for k in range(len(pop.ids))]
+def _results(pop, data):
+    return [r for _, r, _ in member_results(pop, data)]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -62,13 +63,13 @@ def test_a_trials_result_does_not_depend_on_its_population(prepared, digits, dty
     data = prepared if dtype == "float32" else Prepared.from_dataset(digits, configs[0])
     alone = []
     for k in range(3):
-        pop = Population.new([k], [configs[k]], data)
-        pop.train(data, 2)
-        alone.append(_results(pop)[0])
+        pop = data.build([configs[k]])
+        data.train(pop, 2)
+        alone.append(_results(pop, data)[0])
     for K in (4, 200):
-        pop = Population.new(list(range(K)), configs[:K], data)
-        pop.train(data, 2)
-        together = _results(pop)
+        pop = data.build(configs[:K])
+        data.train(pop, 2)
+        together = _results(pop, data)
         for k in range(3):
             for key in ("train_loss", "val_loss", "val_accuracy"):
                 assert together[k][key] == alone[k][key], (K, k, key)
@@ -79,30 +80,32 @@ def test_a_trial_reproduces_through_the_model_path(prepared, digits):
     from caviar.data import train_val_test_split
 
     config = _configs(1, seed=3)[0]
-    pop = Population.new([0], [config], prepared)
-    pop.train(prepared, config.epochs)
+    pop = prepared.build([config])
+    prepared.train(pop, config.epochs)
+    _, result, metrics = member_results(pop, prepared)[0]
     train, val, _ = train_val_test_split(
         digits, config.val_fraction, config.test_fraction, seed=config.data_seed
     )
     model = Model.create(config, train)
     model.fit(train, val)
-    assert model.evaluate(train)["loss"] == pytest.approx(pop.result(0)[1]["train_loss"], rel=1e-6)
-    assert float(model.history.loss[-1][0]) == pop.result(0)[2][-1]["train_loss"]
+    assert model.evaluate(train)["loss"] == pytest.approx(result["train_loss"], rel=1e-6)
+    assert float(model.history.loss[-1][0]) == metrics[-1]["train_loss"]
 
 
-def test_gather_moves_members_without_changing_them(prepared):
+def test_regrouping_moves_members_without_changing_them(prepared):
     configs = _configs(6, seed=4)
-    straight = Population.new(list(range(6)), configs, prepared)
-    straight.train(prepared, 2)
-    a = Population.new([0, 1, 2], configs[:3], prepared)
-    b = Population.new([3, 4, 5], configs[3:], prepared)
-    a.train(prepared, 1)
-    b.train(prepared, 1)
-    moved = gather([a, b], [(1, 2), (0, 0), (1, 0)], prepared)  # members 5, 0, 3
-    moved.train(prepared, 2)
+    straight = prepared.build(configs)
+    prepared.train(straight, 2)
+    a = Group([0, 1, 2], prepared.build(configs[:3]))
+    b = Group([3, 4, 5], prepared.build(configs[3:]))
+    prepared.train(a.pop, 1)
+    prepared.train(b.pop, 1)
+    moved = regroup([a, b], [(1, 2), (0, 0), (1, 0)])  # members 5, 0, 3
+    prepared.train(moved.pop, 2)
+    assert moved.ids == [5, 0, 3]
+    got, want = _results(moved.pop, prepared), _results(straight, prepared)
     for new_k, old_k in enumerate([5, 0, 3]):
-        assert moved.ids[new_k] == old_k
-        assert moved.result(new_k)[1]["train_loss"] == straight.result(old_k)[1]["train_loss"]
+        assert got[new_k]["train_loss"] == want[old_k]["train_loss"]
 
 
 def test_population_size_follows_memory():
@@ -283,3 +286,50 @@ def test_a_trial_the_data_refuses_is_recorded_failed_and_the_tune_goes_on(tmp_pa
     assert failed and all(t.config["warmup_steps"] >= 2 for t in failed)
     assert all("warmup_steps" in t.error for t in failed)
     assert all(t.status == "finished" for t in trials if t.config["warmup_steps"] < 2)
+
+
+# -- the study's vocabulary ------------------------------------------------------------------
+def test_halving_still_runs_when_some_trials_cannot_be_built(tmp_path, digits):
+    """Trials with more warm-up steps than the run has are recorded failed, with the reason;
+    the others are still halved (pruned), never silently run plainly."""
+    space = {
+        "warmup_steps": {"dist": "choice", "choices": [0, 100000]},
+        "lr": {"dist": "log", "low": 1e-3, "high": 1e-2},
+    }
+    base = {**BASE, "epochs": 4, "schedule": "warmup_cosine"}
+    trials = _tune(
+        tmp_path / "f.db", digits, strategy="caviar", trials=8, halving=2.0, base=base, space=space
+    )
+    failed = [t for t in trials if t.status == "failed"]
+    rest = [t for t in trials if t.status != "failed"]
+    assert failed and all(t.config["warmup_steps"] == 100000 for t in failed)
+    assert all("warmup_steps" in t.error for t in failed)
+    assert all(t.config["warmup_steps"] == 0 for t in rest)
+    pruned = sum(t.status == "pruned" for t in rest)
+    assert pruned == len(rest) - max(1, -(-len(rest) // 4))  # two rungs of halving: 1/4 left
+
+
+def test_a_finished_trial_is_never_written_again(tmp_path, digits):
+    from caviar.tune.study import Status
+
+    trials = _tune(tmp_path / "w.db", digits, strategy="caviar", trials=2)
+    with Study(tmp_path / "w.db") as study:
+        with pytest.raises(StudyError, match=r"trial \d+ is already finished"):
+            study.finish(trials[0].id, Status.FAILED, {"error": "again"}, [])
+        with pytest.raises(StudyError, match="finishes as one of"):
+            study.finish(trials[1].id, "running", {}, [])
+        assert study.trials(id=trials[0].id)[0].status == Status.FINISHED
+
+
+def test_counts_name_every_status_and_best_is_the_one_ranking(tmp_path, digits):
+    from caviar.tune.study import Status
+
+    space = {"warmup_steps": {"dist": "choice", "choices": [0, 100000]}}
+    base = {**BASE, "epochs": 1, "schedule": "warmup_cosine"}
+    trials = _tune(tmp_path / "c.db", digits, strategy="caviar", trials=6, base=base, space=space)
+    with Study(tmp_path / "c.db") as study:
+        counts = study.counts()
+        assert list(counts) == list(Status) and sum(counts.values()) == 6
+        assert counts[Status.FAILED] == sum(t.status == "failed" for t in trials) > 0
+        assert study.best(1) == [best_trial(trials)]
+        assert all(t.status.is_final for t in study.trials())

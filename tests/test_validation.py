@@ -5,17 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from caviar import Adam, InvalidArgument, Momentum, Network, RMSprop, fit
+from caviar import Adam, InvalidArgument, Momentum, Network, RMSprop, fit, make_schedule
 
 
 def test_negative_learning_rate():
     with pytest.raises(ValueError, match=r"The 'lr' parameter must be in \(0, inf\)\. Got -0\.1"):
-        Adam([np.ones((1, 2))], lr=-0.1)
+        make_schedule("constant", -0.1)
 
 
 def test_negative_learning_rate_names_the_member():
     with pytest.raises(InvalidArgument, match=r"'lr'.*Got -1\.0 \(member 2\)"):
-        Adam([np.ones((3, 2))], lr=[0.1, 0.2, -1.0])
+        make_schedule("exponential", [0.1, 0.2, -1.0], K=3)
 
 
 @pytest.mark.parametrize("beta", [1.0, -0.1, 1.5, np.nan])
@@ -34,8 +34,8 @@ def test_eps_must_be_positive():
 
 
 def test_per_member_values_of_the_wrong_length():
-    with pytest.raises(ValueError, match=r"'lr' parameter must be a scalar or have shape \(3,\)"):
-        Adam([np.ones((3, 2))], lr=[0.1, 0.2])
+    with pytest.raises(ValueError, match=r"'eps' parameter must be a scalar or have shape \(3,\)"):
+        Adam([np.ones((3, 2))], eps=[0.1, 0.2])
 
 
 def test_input_width_that_does_not_chain_with_the_first_layer():
@@ -72,7 +72,7 @@ def test_non_finite_input(bad):
     with pytest.raises(ValueError, match=r"The 'X' array must be finite.*index \(2, 1\)"):
         net.loss(X, np.zeros(5, dtype=int))
     with pytest.raises(ValueError, match="must be finite"):
-        fit(net, Adam(net.params), X, np.zeros(5, dtype=int), epochs=1)
+        fit(net, Adam(net.params), X, np.zeros(5, dtype=int), epochs=1, schedule=1e-3)
 
 
 def test_labels_out_of_range():
@@ -107,5 +107,5 @@ def test_fit_folds_a_lone_last_example_into_the_previous_batch():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(9, 4)), rng.integers(0, 2, size=9)
     net = Network([4, 3, 2])
-    history = fit(net, Adam(net.params), X, y, epochs=2, batch_size=4)  # 4 + 5, never 1
+    history = fit(net, Adam(net.params), X, y, epochs=2, schedule=1e-3, batch_size=4)  # 4 + 5
     assert history.steps == 4

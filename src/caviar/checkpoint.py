@@ -18,7 +18,7 @@ from caviar.errors import CheckpointError
 
 META_KEY = "__meta__"
 FORMAT = "caviar-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the training state as arrays (caviar.train.population)
 
 
 def save(path: str | Path, arrays: dict[str, np.ndarray], meta: dict) -> Path:
@@ -82,6 +82,11 @@ def _meta(path: Path, raw) -> dict:
         raise CheckpointError(f"{path}: its metadata is not valid JSON ({e}).") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a caviar checkpoint (format {meta.get('format')!r}).")
+    if meta.get("format_version", 0) < FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: written by an older caviar (format {meta.get('format_version')}), whose "
+            "training state this one no longer reads; train the model again."
+        )
     if meta.get("format_version", 0) > FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: written by a newer caviar (format {meta['format_version']}); upgrade caviar."

@@ -88,7 +88,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
         warmup_steps=0,
         alpha_min=0.0,
         plateau_factor=0.1,
-        plateau_patience=5,
+        plateau_patience=10,
         batch_size=64,
         epochs=20,
         seed=0,
@@ -196,22 +196,13 @@ class Classifier(ClassifierMixin, BaseEstimator):
 
     # -- helpers -------------------------------------------------------------------------
     def _config(self) -> TrainConfig:
-        """The parameters as a checked TrainConfig (types here, ranges when the model is built)."""
+        """The parameters as a checked TrainConfig (types and each field's rule)."""
         names = [f.name for f in fields(TrainConfig) if f.name not in SPLIT_FIELDS]
         config = TrainConfig.from_dict(
             {name: getattr(self, name) for name in names}, source="Classifier's parameters"
         )
-        check.positive_int("early_stopping", config.early_stopping, minimum=0)
-        holdout = check.per_member(
-            "validation_fraction",
-            self.validation_fraction,
-            1,
-            low=0,
-            high=1,
-            low_open=True,
-            high_open=True,
-        )
-        val = float(holdout[0]) if config.early_stopping > 0 else 0.0
+        holdout = check.scalar("validation_fraction", self.validation_fraction, check.OPEN_UNIT)
+        val = holdout if config.early_stopping > 0 else 0.0
         return config.replace(val_fraction=val, test_fraction=0.0)
 
     def _dataset(self, X: np.ndarray, y: np.ndarray, name: str) -> Dataset:
@@ -269,10 +260,10 @@ def _classes(y: np.ndarray) -> np.ndarray:
 
 def _one_more_epoch(model: Model, data: Dataset) -> None:
     """Train ``model`` one more epoch on ``data``, continuing its optimizer, schedule, history."""
-    # no held-out data here: no early stopping, nothing to restore at the end
-    model.config = model.config.replace(epochs=model.history.epochs + 1, early_stopping=0)
-    model.best = None
-    model.fit(data)
+    # no held-out data here: no early stopping, nothing to restore at the end; the epoch
+    # count moves on, the plan (``epochs``, which sizes a step-based schedule) stays
+    model.change(early_stopping=0)
+    model.fit(data, epochs=model.history.epochs + 1)
 
 
 def _checkpoint_bytes(model: Model) -> bytes:

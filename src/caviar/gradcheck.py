@@ -36,8 +36,7 @@ def gradient_check(
             f"Gradient checking needs a float64 network (got {net.dtype}); build it with "
             "dtype='float64'."
         )
-    X = net._check_input(X)
-    Y = net._targets(y, X.shape[-2])
+    X, Y = net.prepare(X, y)
     rng = np.random.default_rng(seed)
     errors = {}
     with _frozen_randomness(net) as cost:
@@ -85,7 +84,7 @@ def _frozen_randomness(net: Network):
     def cost(X, Y) -> float:
         for d, s in zip(drops, states, strict=True):
             d.set_rng_states(s)
-        return float(np.sum(net._loss(X, Y)))
+        return float(np.sum(net.cost(X, Y)))
 
     try:
         yield cost

@@ -1,8 +1,11 @@
 """One trained (or training) classifier: what a user saves, resumes, evaluates and predicts with.
 
-A :class:`Model` composes the configuration, the standardisation fitted on the training
-split, the class labels, the network (K = 1), its optimizer, schedule and history. Its
-checkpoint holds every one of those, so training resumes exactly where it stopped.
+A :class:`Model` is a population of one (:class:`~caviar.train.population.Population`, K = 1)
+plus what turns raw data into its inputs and its outputs into labels: the standardisation
+fitted on the training split, the class labels, the feature names and where the data came
+from. Its checkpoint is the population's state (arrays) with the standardisation, the classes
+and the early-stopping best weights, plus a small JSON of configuration and versions, so
+training resumes exactly where it stopped.
 """
 
 from __future__ import annotations
@@ -12,16 +15,19 @@ from collections.abc import Callable
 
 import numpy as np
 
-import caviar
-from caviar import checkpoint
-from caviar.config import TrainConfig
+from caviar import __version__, checkpoint
+from caviar.config import FIELDS, TrainConfig
 from caviar.data import Dataset, Standardizer
 from caviar.errors import CheckpointError, DataError, InvalidArgument
-from caviar.population import build
-from caviar.train import Divergence, History, evaluate, fit
-from caviar.train.batches import batch_bounds
+from caviar.optim import SCHEDULES, Plateau
+from caviar.train import History, evaluate
+from caviar.train.population import Population, schedule_for
 
-HISTORY_KEYS = ("loss", "lr", "val_loss", "val_accuracy")
+# What may change between two runs of one model (resume, partial_fit): how it learns from
+# here on, never what it is.
+CHANGEABLE = ("lr", "schedule", "epochs", "early_stopping") + tuple(
+    name for name, f in FIELDS.items() if set(f.metadata["to"]) & set(SCHEDULES)
+)
 
 
 class Model:
@@ -36,20 +42,52 @@ class Model:
         n_train: int,
         feature_names=(),
     ):
-        self.config = config
         self.classes = np.asarray(classes)
         self.standardizer = standardizer
-        self.n_train = n_train
         self.feature_names = tuple(feature_names)
-        steps = len(batch_bounds(n_train, config.batch_size))
-        self.net, self.optimizer, self.schedule = build(
-            [config], n_features, len(self.classes), steps
-        )
-        self.history = History(divergence=Divergence.new(1))
+        self.pop = Population.build([config], n_features, len(self.classes), n_train)
         self.best: dict | None = None  # early stopping: best val loss, its epoch, its arrays
         # where the training data came from, e.g. {"data": "digits", "target": None}; saved
         # in the checkpoint so that `caviar resume` can find the data again
         self.source: dict = {}
+
+    # the population's parts, by the names a single model's users know
+    config = property(lambda self: self.pop.configs[0])
+    net = property(lambda self: self.pop.net)
+    optimizer = property(lambda self: self.pop.optimizer)
+    schedule = property(lambda self: self.pop.schedule)
+    history = property(lambda self: self.pop.history)
+    n_train = property(lambda self: self.pop.n_train)
+    steps_per_epoch = property(lambda self: self.pop.steps_per_epoch)
+
+    def change(self, **changes) -> None:
+        """Continue this run with new ``lr``, ``schedule`` (and its arguments), ``epochs``
+        (the new total) or ``early_stopping``; None means unchanged. The optimizer's moments
+        and step counts stay; the schedule is rebuilt from the new configuration at the
+        current epoch and step, so it does not restart (a plateau schedule keeps its
+        reduction state). The one way to change a run: resume and ``partial_fit`` use it."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        fixed = sorted(set(changes) - set(CHANGEABLE))
+        if fixed:
+            raise InvalidArgument(
+                f"{fixed} cannot change in a running model (only {list(CHANGEABLE)} can); "
+                "train a new model instead."
+            )
+        if not changes:
+            return
+        done = self.history.epochs
+        if "epochs" in changes and changes["epochs"] <= done:
+            raise InvalidArgument(
+                f"The 'epochs' parameter is the total number of epochs and {done} already ran; "
+                f"give more than {done}. Got {changes['epochs']} instead."
+            )
+        config = TrainConfig.from_dict(self.config.to_dict() | changes, source="changes")
+        schedule = schedule_for([config], self.steps_per_epoch)
+        if isinstance(schedule, Plateau) and isinstance(self.schedule, Plateau):
+            schedule.state = self.schedule.state
+        self.pop.configs, self.pop.schedule = [config], schedule
+        if config.early_stopping == 0:
+            self.best = None
 
     @classmethod
     def create(cls, config: TrainConfig, train: Dataset) -> Model:
@@ -70,9 +108,11 @@ class Model:
         val: Dataset | None = None,
         on_epoch: Callable[[int, History], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        epochs: int | None = None,
     ) -> History:
-        """Train up to ``config.epochs`` (continuing a resumed model), with early stopping on
-        validation loss when ``config.early_stopping > 0`` (the best weights are restored)."""
+        """Train up to ``config.epochs`` (or ``epochs``, without changing the plan: what
+        ``partial_fit`` asks), continuing a resumed model, with early stopping on validation
+        loss when ``config.early_stopping > 0`` (the best weights are restored)."""
         c = self.config
         validation = None if val is None or len(val) == 0 else self._arrays(val)
         if c.early_stopping > 0 and validation is None:
@@ -88,17 +128,11 @@ class Model:
                 on_epoch(epoch, history)
             return stop
 
-        fit(
-            self.net,
-            self.optimizer,
+        self.pop.train(
             *self._arrays(train),
-            epochs=c.epochs,
-            batch_size=c.batch_size,
-            schedule=self.schedule,
-            seed=c.data_seed,
+            c.epochs if epochs is None else epochs,
             validation=validation,
             on_epoch=epoch_end,
-            history=self.history,
             should_stop=should_stop,
         )
         if self.best is not None and self.history.stopped_early:
@@ -113,18 +147,13 @@ class Model:
             return False
         loss = float(history.val_loss[-1][0])
         if self.best is None or loss < self.best["val_loss"]:
-            arrays = {
-                **self.net.get_params(),
-                **{k: v.copy() for k, v in self.net.buffers().items()},
-            }
+            learned = self.net.state_arrays().items()
+            arrays = {k: v for k, v in learned if k.startswith(("param/", "buffer/"))}
             self.best = {"val_loss": loss, "epoch": epoch, "arrays": arrays}
         return epoch - self.best["epoch"] >= patience
 
     def _restore_best(self) -> None:
-        arrays = self.best["arrays"]
-        self.net.set_params({k: arrays[k] for k in self.net.param_names})
-        for k, buf in self.net.buffers().items():
-            buf[...] = arrays[k]
+        self.net.load_state_arrays(self.net.state_arrays() | self.best["arrays"])
 
     def _arrays(self, ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
         """Standardised features and class codes of ``ds`` in this model's class order."""
@@ -190,51 +219,25 @@ class Model:
     # -- checkpoints ---------------------------------------------------------------------
     def save(self, path) -> str:
         """Write the whole model (and training state) to one ``.npz``; returns its path."""
-        arrays = {f"param/{k}": v for k, v in self.net.get_params().items()}
-        arrays |= {f"buffer/{k}": v.copy() for k, v in self.net.buffers().items()}
-        arrays |= {f"opt/{k}": v for k, v in self.optimizer.state_dict().items()}
+        arrays = self.pop.state()
         arrays |= {f"std/{k}": v for k, v in self.standardizer.to_arrays().items()}
         arrays["classes"] = self.classes
-        h = self.history
-        for key in HISTORY_KEYS:
-            arrays[f"history/{key}"] = np.array(getattr(h, key)).reshape(-1, 1)
-        if h.partial is not None:
-            arrays["history/partial"] = h.partial
         if self.best is not None:
             arrays |= {f"best/{k}": v for k, v in self.best["arrays"].items()}
         return str(checkpoint.save(path, arrays, self._meta()))
 
     def _meta(self) -> dict:
-        h, d = self.history, self.history.divergence
-        plateau = self.schedule.plateau
         return {
             "config": self.config.to_dict(),
             "source": self.source,
             "n_features": self.net.sizes[0],
             "n_train": self.n_train,
             "feature_names": list(self.feature_names),
-            "steps": h.steps,
-            "epoch_start": h.epoch_start,
-            "interrupted": h.interrupted,
-            "stopped_early": h.stopped_early,
-            "divergence": {
-                "active": d.active.tolist(),
-                "epoch": d.epoch.tolist(),
-                "step": d.step.tolist(),
-            },
-            "rng_states": self.net.rng_states(),
-            "plateau": None
-            if plateau is None
-            else {
-                "best": plateau.best.tolist(),
-                "bad": plateau.bad.tolist(),
-                "scale": plateau.scale.tolist(),
-            },
             "best": None
             if self.best is None
             else {"val_loss": self.best["val_loss"], "epoch": self.best["epoch"]},
             "versions": {
-                "caviar": caviar.__version__,
+                "caviar": __version__,
                 "numpy": np.__version__,
                 "python": platform.python_version(),
             },
@@ -246,8 +249,8 @@ class Model:
         arrays, meta = checkpoint.load(path, required=("classes", "std/mean", "std/std"))
         try:
             return cls._from_checkpoint(arrays, meta)
-        except CheckpointError:
-            raise
+        except CheckpointError as e:
+            raise CheckpointError(f"{path}: {e}") from None
         except (KeyError, ValueError, TypeError) as e:
             raise CheckpointError(
                 f"{path}: inconsistent checkpoint ({type(e).__name__}: {e})."
@@ -264,49 +267,10 @@ class Model:
             meta["n_train"],
             meta["feature_names"],
         )
-        for k, param in zip(model.net.param_names, model.net.params, strict=True):
-            param[...] = _array(arrays, f"param/{k}", param.shape)
-        for k, buf in model.net.buffers().items():
-            buf[...] = _array(arrays, f"buffer/{k}", buf.shape)
-        model.optimizer.load_state_dict(
-            {k[len("opt/") :]: v for k, v in arrays.items() if k.startswith("opt/")}
-        )
-        if meta["rng_states"]:
-            model.net.set_rng_states(meta["rng_states"])
-        model.history = _history(arrays, meta)
+        model.pop.load_state(arrays)
         model.source = meta.get("source", {})
-        if meta["plateau"] is not None:
-            p = model.schedule.plateau
-            p.best[...], p.bad[...], p.scale[...] = (
-                meta["plateau"][k] for k in ("best", "bad", "scale")
-            )
         if meta["best"] is not None:
-            names = list(model.net.param_names) + list(model.net.buffers())
-            model.best = {**meta["best"], "arrays": {k: arrays[f"best/{k}"] for k in names}}
+            names = [k for k in arrays if k.startswith(("param/", "buffer/"))]
+            best = {k: arrays[f"best/{k}"] for k in names}
+            model.best = {**meta["best"], "arrays": best}
         return model
-
-
-def _array(arrays: dict, key: str, shape) -> np.ndarray:
-    if key not in arrays:
-        raise CheckpointError(f"the checkpoint lacks the array '{key}'.")
-    if arrays[key].shape != tuple(shape):
-        raise CheckpointError(
-            f"the checkpoint's array '{key}' has shape {arrays[key].shape}; "
-            f"expected {tuple(shape)}."
-        )
-    return arrays[key]
-
-
-def _history(arrays: dict, meta: dict) -> History:
-    d = meta["divergence"]
-    h = History(
-        divergence=Divergence(
-            np.array(d["active"], dtype=bool), np.array(d["epoch"]), np.array(d["step"])
-        )
-    )
-    for key in HISTORY_KEYS:
-        setattr(h, key, [row for row in arrays[f"history/{key}"]])
-    h.steps, h.epoch_start = meta["steps"], meta["epoch_start"]
-    h.partial = arrays.get("history/partial")
-    h.interrupted, h.stopped_early = meta["interrupted"], meta["stopped_early"]
-    return h

@@ -45,11 +45,11 @@ def assert_same_model(a, b) -> None:
     x, y = arrays(a), arrays(b)
     assert sorted(x) == sorted(y)
     for k in x:
-        if k != "__meta__":
+        if k != "__meta__" and not k.startswith("time/"):  # wall-clock seconds may differ
             assert x[k].dtype == y[k].dtype, k
             assert np.array_equal(x[k], y[k]), k
     mx, my = (json.loads(str(m["__meta__"])) for m in (x, y))
-    for k in ("config", "steps", "rng_states", "plateau", "best", "divergence", "interrupted"):
+    for k in ("config", "n_train", "feature_names", "best"):
         assert mx[k] == my[k], k
 
 

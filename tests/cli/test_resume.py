@@ -115,9 +115,7 @@ def test_resume_with_a_new_learning_rate_keeps_the_optimizer_state(cli, tmp_path
 
     # the same nudge by hand through the library: α0 changed, moments and t kept
     by_hand = Model.load(tmp_path / "m.npz")
-    by_hand.optimizer.lr[...] = 0.01
-    by_hand.schedule.alpha0[...] = 0.01
-    by_hand.config = by_hand.config.replace(lr=0.01, epochs=5)
+    by_hand.change(lr=0.01, epochs=5)
     by_hand.fit(*_parts(by_hand)[:2])
     by_hand.save(tmp_path / "by_hand.npz")
     assert_same_model(tmp_path / "n.npz", tmp_path / "by_hand.npz")
@@ -147,7 +145,7 @@ def test_resume_with_a_new_schedule_continues_at_the_current_epoch(cli, tmp_path
 def test_resume_refuses_fewer_epochs_than_already_ran(cli, tmp_path):
     cli("train", "--data", "iris", "--hidden", "8", "--epochs", "3", "--save", tmp_path / "m.npz")
     err = cli("resume", tmp_path / "m.npz", "--epochs", "2", code=2).stderr
-    assert err.startswith("caviar: error: The '--epochs' option is the total") and "3" in err
+    assert err.startswith("caviar: error: The 'epochs' parameter is the total") and "3" in err
 
 
 def test_resume_of_a_finished_model_trains_nothing(cli, tmp_path):

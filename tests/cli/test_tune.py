@@ -143,3 +143,26 @@ def test_a_foreign_sqlite_file_is_left_alone(cli, tmp_path):
     assert "not a caviar study" in result.stderr
     with sqlite3.connect(path) as db:
         assert {r[0] for r in db.execute("SELECT name FROM sqlite_master")} == {"notes"}
+
+
+def test_a_bad_base_value_is_refused_before_a_study_is_written(cli, tmp_path):
+    for flags in ("--lr -1", "--batch-size 0", "--epochs 0", "--optimizer sgd"):
+        err = cli("tune --data iris --trials 2 --study", tmp_path / "s.db", flags, code=2).stderr
+        assert err.startswith("caviar: error:") and "Traceback" not in err, flags
+        assert not (tmp_path / "s.db").exists(), flags
+
+
+def test_study_show_counts_failed_trials(cli, tmp_path):
+    space = tmp_path / "space.toml"
+    space.write_text('[space]\nwarmup_steps = { dist = "choice", choices = [0, 100000] }\n')
+    cli(
+        "tune --data iris --trials 6 --epochs 1 --schedule warmup_cosine --strategy caviar",
+        "--space",
+        space,
+        "--study",
+        tmp_path / "s.db",
+    )
+    shown = last_json(cli("study show", tmp_path / "s.db", "--json"))
+    assert sum(shown["counts"].values()) == 6 and shown["counts"]["failed"] > 0
+    text = cli("study show", tmp_path / "s.db").stdout
+    assert f"{shown['counts']['failed']} failed" in text

@@ -157,7 +157,7 @@ BAD = [
     ),
     ({"epochs": {"dist": "int", "low": "a", "high": 3}}, r"'epochs' entry .* got low = 'a'"),
     ({"lr": _log(1e-4, float("inf"))}, r"'lr' entry .* finite number, got high = inf"),
-    ({"epochs": 0}, r"'epochs' entry .* epochs must be in \[1, inf\), got 0"),
+    ({"epochs": 0}, r"'epochs' entry .* epochs must be an integer in \[1, inf\), got 0"),
     (
         {"optimizer": {"dist": "choice", "choices": ["adam", "adam"]}},
         r"'optimizer' entry .* choices must differ, got 'adam' twice",

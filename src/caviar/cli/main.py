@@ -217,7 +217,7 @@ def resume(
             f"The training part of {src['data']} has {len(parts[0])} rows; {checkpoint_file} "
             f"was trained on {model.n_train}. Resume with the data it was trained on."
         )
-    run.nudge(model, lr=lr, schedule=schedule, epochs=epochs)
+    model.change(lr=lr, schedule=schedule, epochs=epochs)
     run.fit_and_report(
         model,
         parts,

@@ -11,6 +11,7 @@ from dataclasses import Field, fields
 
 import click
 
+from caviar._validate import Interval, OneOf
 from caviar.config import TrainConfig
 
 FIELDS: dict[str, Field] = {f.name: f for f in fields(TrainConfig)}
@@ -18,8 +19,9 @@ _TYPES = {bool: click.BOOL, int: click.INT, float: click.FLOAT, str: click.STRIN
 
 
 def config_option(name: str, default: str | None = None):
-    """The click option of the TrainConfig field ``name``; ``default`` describes the value it
-    has when not given (by default the field's default)."""
+    """The click option of the TrainConfig field ``name``, its type and range from the
+    field's rule (click refuses a bad value at the boundary); ``default`` describes the value
+    it has when not given (by default the field's default)."""
     f = FIELDS[name]
     flag = name.replace("_", "-")
     help = f"{f.metadata['help']} [default: {default or _show(f.default)}]"
@@ -27,9 +29,18 @@ def config_option(name: str, default: str | None = None):
         return click.option(f"--{flag}/--no-{flag}", name, default=None, help=help)
     if isinstance(f.default, tuple):
         return click.option(f"--{flag}", name, metavar="N,N,...", default=None, help=help)
-    kind = _TYPES[type(f.default)]
-    metavar = "NAME" if kind is click.STRING else None
-    return click.option(f"--{flag}", name, type=kind, metavar=metavar, default=None, help=help)
+    kind = option_type(f.metadata["rule"], type(f.default))
+    return click.option(f"--{flag}", name, type=kind, default=None, help=help)
+
+
+def option_type(rule, kind: type) -> click.ParamType:
+    """The click type of a field of type ``kind`` with ``rule``."""
+    if isinstance(rule, OneOf):
+        return click.Choice(rule.choices)
+    if isinstance(rule, Interval):
+        Range = click.IntRange if kind is int else click.FloatRange
+        return Range(rule.low, rule.high, min_open=rule.low_open, max_open=rule.high_open)
+    return _TYPES[kind]
 
 
 def config_options(command):

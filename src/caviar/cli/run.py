@@ -1,5 +1,5 @@
 """One training run from the command line: signals, periodic checkpoints, the reporter, results,
-and the changes ``caviar resume`` may make before it continues.
+and the results it prints (``caviar resume``'s changes go through ``Model.change``).
 
 Ctrl-C (SIGINT) or SIGTERM sets a flag that ``Model.fit(should_stop=...)`` reads after
 every step, so the run stops between two steps and its checkpoint resumes exactly; a second
@@ -22,9 +22,6 @@ import click
 import numpy as np
 
 from caviar.cli import live
-from caviar.cli.options import resolve_config
-from caviar.errors import InvalidArgument
-from caviar.train.batches import batch_bounds
 
 DEFAULT_CHECKPOINT = "caviar-checkpoint.npz"
 
@@ -79,7 +76,7 @@ def train(
     """Fit ``model`` (fresh or resumed) to ``config.epochs``; on a signal, save to
     ``checkpoint``; with ``every``, also save there after every ``every``-th epoch."""
     h = model.history
-    spe = len(batch_bounds(model.n_train, model.config.batch_size))
+    spe = model.steps_per_epoch
     due = False
     written = None
 
@@ -133,34 +130,6 @@ def results(model, parts: dict, seconds: float) -> dict:
 def number(x) -> float | None:
     """A JSON-safe float: None for a missing or non-finite value."""
     return float(x) if x is not None and math.isfinite(float(x)) else None
-
-
-def nudge(model, **changes) -> None:
-    """Change lr, schedule or epochs of a loaded model in place, keeping the optimizer state.
-
-    The schedule is rebuilt from the new configuration (α0 = the new lr; warmup_cosine's
-    length follows epochs) at the current epoch and step, so it does not restart; a plateau
-    schedule keeps its reduction state. ``optimizer.lr`` follows; the moments and ``t`` stay.
-    """
-    from caviar.population import build
-
-    changes = {k: v for k, v in changes.items() if v is not None}
-    if not changes:
-        return
-    h = model.history
-    if "epochs" in changes and changes["epochs"] <= h.epochs:
-        raise InvalidArgument(
-            f"The '--epochs' option is the total number of epochs and {h.epochs} already ran; "
-            f"give more than {h.epochs}. Got {changes['epochs']} instead."
-        )
-    config = resolve_config(None, model.config.to_dict() | changes)
-    steps = len(batch_bounds(model.n_train, config.batch_size))
-    _, _, schedule = build([config], model.net.sizes[0], len(model.classes), steps)
-    if schedule.plateau is not None and model.schedule.plateau is not None:
-        schedule.plateau = model.schedule.plateau
-    model.schedule = schedule
-    model.optimizer.lr[...] = config.lr
-    model.config = config
 
 
 def fit_and_report(model, parts, *, save, checkpoint, every, as_json, live, stop_after):

@@ -15,6 +15,7 @@ import click
 from caviar.cli import sources
 from caviar.cli.options import FIELDS, config_option, resolve_config
 from caviar.errors import InvalidArgument
+from caviar.tune import SAMPLERS, STRATEGIES
 
 TRIAL_KEYS = ("lr", "beta1", "beta2", "eps", "seed")
 
@@ -45,14 +46,14 @@ def tune_options(command):
 )
 @click.option(
     "--strategy",
-    type=click.Choice(["auto", "caviar", "panda"]),
+    type=click.Choice(STRATEGIES),
     default="auto",
     show_default=True,
     help="caviar: many at once; panda: one at a time.",
 )
 @click.option(
     "--sampler",
-    type=click.Choice(["random", "sobol", "grid"]),
+    type=click.Choice(tuple(SAMPLERS)),
     default="random",
     show_default=True,
     help="How points are drawn (grid only when asked for).",
@@ -300,21 +301,14 @@ def show(path, top_n, as_json):
     if not Path(path).is_file():
         raise StudyError(f"{path}: no such study file.")
     with Study(path) as s:
-        trials, rounds = s.trials(), s.rounds()
+        ranked, rounds, counts = s.best(top_n), s.rounds(), s.counts()
         total, training = s.time_spent()
-    ranked = sorted(
-        (t for t in trials if t.status == "finished" and t.val_loss is not None),
-        key=lambda t: (t.val_loss, t.id),
-    )
-    counts = {
-        st: sum(t.status == st for t in trials)
-        for st in ("finished", "diverged", "pruned", "pending", "running")
-    }
+    counts = {str(status): n for status, n in counts.items()}
     if as_json:
         click.echo(
             json.dumps(
                 {
-                    "best": [t.as_dict() for t in ranked[:top_n]],
+                    "best": [t.as_dict() for t in ranked],
                     "counts": counts,
                     "rounds": [{"round": r, "space": sp} for r, sp in rounds],
                     "seconds": total,
@@ -323,7 +317,7 @@ def show(path, top_n, as_json):
             )
         )
         return
-    _show_tables(path, ranked[:top_n], rounds, counts, total, training)
+    _show_tables(path, ranked, rounds, counts, total, training)
 
 
 def _show_tables(path, best, rounds, counts, total, training) -> None:

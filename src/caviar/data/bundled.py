@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from caviar._validate import per_member, positive_int
+from caviar._validate import POSITIVE, positive_int, scalar
 from caviar.data.dataset import Dataset
 from caviar.data.mnist1d import load_mnist1d
 from caviar.errors import DataError, InvalidArgument
@@ -93,7 +93,7 @@ def load_synthetic(
     positive_int("n_classes", n_classes, minimum=2)
     positive_int("n_samples", n_samples, minimum=n_classes)
     d = positive_int("n_features", n_features)
-    sep = float(per_member("class_sep", class_sep, 1, low=0.0, low_open=True)[0])
+    sep = scalar("class_sep", class_sep, POSITIVE)
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((n_classes, d)) * (sep * math.sqrt(2.0 / d))
     y = rng.permutation(np.arange(n_samples) % n_classes)

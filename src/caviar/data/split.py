@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from caviar._validate import per_member
+from caviar._validate import FRACTION, scalar
 from caviar.data.dataset import Dataset
 from caviar.errors import CheckpointError, DataError, InvalidArgument
 
@@ -28,8 +28,8 @@ def train_val_test_split(
         >>> [len(part) for part in train_val_test_split(ds, val=0.2, test=0.2)]
         [6, 2, 2]
     """
-    val = float(per_member("val", val, 1, low=0.0, high=1.0, high_open=True)[0])
-    test = float(per_member("test", test, 1, low=0.0, high=1.0, high_open=True)[0])
+    val = scalar("val", val, FRACTION)
+    test = scalar("test", test, FRACTION)
     if val + test >= 1.0:
         raise InvalidArgument(
             f"The 'val' and 'test' parameters must sum to less than 1. Got {val + test:g} instead."

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from caviar._arrays import batch_sum
 from caviar.errors import InvalidArgument
 from caviar.nn import kernels
-from caviar.nn.layer import Layer, batch_sum
+from caviar.nn.layer import Layer
 
 
 class BatchNorm(Layer):

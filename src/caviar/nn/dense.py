@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from caviar.nn.layer import Layer, batch_sum
+from caviar._arrays import batch_sum
+from caviar.nn.layer import Layer
 
 
 class Dense(Layer):

@@ -1,4 +1,4 @@
-"""The layer contract and the per-batch-size workspace that keeps a step allocation-free.
+"""The layer contract: forward and backward into reused buffers (see :mod:`caviar._arrays`).
 
 Shapes: K members, B examples in the mini-batch (the notes' m), n units.
 Activations are ``(K, B, n)``; the network's input may also be shared ``(B, n)``.
@@ -8,28 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-class Workspace:
-    """Buffers a layer reuses for every step with the same mini-batch size.
-
-    ``get(name, shape)`` returns the same array each time it is asked for the same
-    name and shape, so after the first step of each batch size nothing is allocated.
-    """
-
-    def __init__(self, dtype):
-        self.dtype = np.dtype(dtype)
-        self._arrays: dict[tuple, np.ndarray] = {}
-
-    def get(self, name: str, shape: tuple[int, ...], dtype=None) -> np.ndarray:
-        key = (name, shape)
-        arr = self._arrays.get(key)
-        if arr is None:
-            arr = np.empty(shape, dtype=dtype or self.dtype)
-            self._arrays[key] = arr
-        return arr
-
-    def clear(self) -> None:
-        self._arrays.clear()
+from caviar._arrays import Workspace
 
 
 class Layer:
@@ -66,16 +45,3 @@ class Layer:
     def state_arrays(self) -> dict[str, np.ndarray]:
         """Non-learned state that a checkpoint must keep (running statistics)."""
         return {}
-
-
-def batch_sum(x: np.ndarray, out: np.ndarray, ws: Workspace) -> np.ndarray:
-    """``Σ_B x`` for ``x (K, B, n)`` into ``out (K, 1, n)``, as the product ``1ᵀ x``: BLAS
-    does it several times faster than ``np.sum(axis=1)`` (measured 3 to 6x at K = 1 to 32)."""
-    ones = ws.get("ones_batch", (1, x.shape[1]))
-    ones.fill(1)
-    return np.matmul(ones, x, out=out)
-
-
-def member_view(a: np.ndarray, ndim: int) -> np.ndarray:
-    """Reshape per-member values ``(K,)`` to ``(K, 1, ..., 1)`` with ``ndim`` axes."""
-    return a.reshape((a.shape[0],) + (1,) * (ndim - 1))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from caviar._arrays import Workspace
 from caviar.nn import kernels
-from caviar.nn.layer import Workspace
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

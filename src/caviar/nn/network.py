@@ -8,16 +8,26 @@ import numpy as np
 
 from caviar import _validate as check
 from caviar import backend as backends
-from caviar.errors import InvalidArgument
+from caviar._arrays import Workspace
+from caviar.errors import CheckpointError, InvalidArgument
 from caviar.nn import kernels
+from caviar.nn._checks import (
+    check_activations,
+    check_seeds,
+    check_sizes,
+    checked_input,
+    fit_shape,
+    targets,
+)
 from caviar.nn.activations import ACTIVATIONS, Dropout, LeakyReLU, ReLU
 from caviar.nn.batchnorm import BatchNorm
 from caviar.nn.dense import Dense
-from caviar.nn.init import member_rngs, normal_weights
-from caviar.nn.layer import Layer, Workspace
+from caviar.nn.init import SCALES, member_rngs, normal_weights, rng_from_array, rng_to_array
+from caviar.nn.layer import Layer
 from caviar.nn.loss import SoftmaxCrossEntropy
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
+INITS = ("auto", *SCALES)  # auto: He before ReLU-like activations, Xavier otherwise
 
 
 class Network:
@@ -64,23 +74,17 @@ class Network:
         backend: str = "auto",
     ):
         self.K = check.positive_int("K", K)
-        self.sizes = _check_sizes(sizes)
+        self.sizes = check_sizes(sizes)
         self.dtype = np.dtype(DTYPES[check.choice("dtype", str(np.dtype(dtype)), DTYPES)])
-        self.activations = _check_activations(activation, len(self.sizes) - 2)
-        self.init = check.choice("init", init, ("auto", "he", "xavier"))
+        self.activations = check_activations(activation, len(self.sizes) - 2)
+        self.init = check.choice("init", init, INITS)
         self.batchnorm = bool(batchnorm)
-        self.seeds = _check_seeds(seeds, self.K)
-        self.bn_momentum = check.per_member(
-            "bn_momentum", bn_momentum, self.K, low=0, high=1, high_open=True
-        )
-        self.keep_prob = check.per_member(
-            "keep_prob", keep_prob, self.K, low=0, high=1, low_open=True
-        )
-        self.l2 = check.per_member("l2", l2, self.K, low=0)
-        self.bn_eps = float(check.per_member("bn_eps", bn_eps, 1, low=0, low_open=True)[0])
-        self.leaky_slope = float(
-            check.per_member("leaky_slope", leaky_slope, 1, low=0, high=1, high_open=True)[0]
-        )
+        self.seeds = check_seeds(seeds, self.K)
+        self.bn_momentum = check.per_member("bn_momentum", bn_momentum, self.K, check.FRACTION)
+        self.keep_prob = check.per_member("keep_prob", keep_prob, self.K, check.SHARE)
+        self.l2 = check.per_member("l2", l2, self.K, check.NON_NEGATIVE)
+        self.bn_eps = check.scalar("bn_eps", bn_eps, check.POSITIVE)
+        self.leaky_slope = check.scalar("leaky_slope", leaky_slope, check.FRACTION)
         self.layers: list[Layer] = self._build()
         self.dense = [layer for layer in self.layers if isinstance(layer, Dense)]
         self.dense[0].need_dx = False
@@ -179,14 +183,33 @@ class Network:
         """Cost per member ``J (K,)`` for inputs ``X`` and labels ``y`` (``(B,)`` ints or
         ``(B, C)`` one-hot). With ``training=True`` batch norm uses the mini-batch statistics
         (and updates its running ones) and dropout is on."""
-        X = self._check_input(X)
-        return self._loss(X, self._targets(y, X.shape[-2]), training)
+        return self.cost(*self.prepare(X, y), training)
 
-    def _loss(self, X: np.ndarray, Y: np.ndarray, training: bool = True) -> np.ndarray:
+    def prepare(self, X, y=None):
+        """The checked inputs the unchecked calls take: ``X`` as a C-contiguous array of the
+        network's dtype, ``(B, n_0)`` or ``(K, B, n_0)``, finite; with ``y`` (labels ``(B,)``
+        in ``[0, C)`` or one-hot ``(B, C)``), ``(X, Y)`` with ``Y (B, C)`` one-hot. Check once
+        at the boundary, then call :meth:`cost` as often as needed."""
+        X = self._check_input(X)
+        if y is None:
+            return X
+        return X, self._targets(np.asarray(y), X.shape[-2])
+
+    def cost(self, X: np.ndarray, Y: np.ndarray, training: bool = True) -> np.ndarray:
+        """``J (K,)`` for inputs already checked by :meth:`prepare` (no checks: the hot path
+        of training). Fills the cache that :meth:`backward` reads."""
         J = self.loss_layer.forward(self._forward(X, training), Y)
         if np.any(self.l2):
             J += self._l2_cost(X.shape[-2])
         return J
+
+    def evaluate_batch(self, X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inference-mode ``(J (K,), correct (K,))`` for prepared ``X (B, n_0)``, one-hot
+        ``Y (B, C)``: the cross-entropy cost without L2 and the count of examples whose most
+        probable class is the labelled one."""
+        J = self.loss_layer.forward(self._forward(X, False), Y)
+        hits = self.loss_layer.probabilities.argmax(axis=2) == Y.argmax(axis=1)
+        return J, hits.sum(axis=1)
 
     def backward(self) -> None:
         """Fill ``grads`` from the last ``loss`` call: ``dZ = (Ŷ - Y)/m``, then each layer's
@@ -237,7 +260,7 @@ class Network:
                 )
             p, value = arrays[name], np.asarray(value)
             check.finite_array(name, value)
-            p[...] = _fit_shape(name, value, p, self.sizes)
+            p[...] = fit_shape(name, value, p, self.sizes)
 
     def buffers(self) -> dict[str, np.ndarray]:
         """Non-learned arrays a checkpoint must keep: ``"bn1.running_mean"``, ... (live views)."""
@@ -247,16 +270,34 @@ class Network:
             for key, arr in layer.state_arrays().items()
         }
 
-    def rng_states(self) -> list[dict]:
-        """The dropout generators' states, one per member (JSON-serialisable)."""
-        drops = [layer for layer in self.layers if isinstance(layer, Dropout)]
-        return drops[0].rng_states() if drops else []
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Everything that training changes, as named arrays with leading K (copies):
+        ``param/<name>``, ``buffer/<name>`` (running statistics) and, with dropout,
+        ``rng/dropout (K, 6)`` uint64, the members' generator states."""
+        state = {f"param/{n}": p.copy() for n, p in zip(self.param_names, self.params, strict=True)}
+        state |= {f"buffer/{n}": b.copy() for n, b in self.buffers().items()}
+        rngs = self._dropout_rngs()
+        if rngs:
+            state["rng/dropout"] = np.stack([rng_to_array(r) for r in rngs])
+        return state
 
-    def set_rng_states(self, states: list[dict]) -> None:
-        for layer in self.layers:
-            if isinstance(layer, Dropout):
-                layer.set_rng_states(states)
-                return
+    def load_state_arrays(self, state: dict[str, np.ndarray]) -> None:
+        """Overwrite what :meth:`state_arrays` gives, in place; a CheckpointError names a
+        missing or mis-shaped array."""
+        for name, p in zip(self.param_names, self.params, strict=True):
+            p[...] = _state_array(state, f"param/{name}", p.shape)
+        for name, b in self.buffers().items():
+            b[...] = _state_array(state, f"buffer/{name}", b.shape)
+        rngs = self._dropout_rngs()
+        if rngs:
+            words = _state_array(state, "rng/dropout", (self.K, 6))
+            for rng, w in zip(rngs, words, strict=True):
+                rng.bit_generator.state = rng_from_array(w)
+
+    def _dropout_rngs(self) -> list[np.random.Generator]:
+        # every dropout layer draws from the same per-member generators
+        drops = [layer for layer in self.layers if isinstance(layer, Dropout)]
+        return drops[0].rngs if drops else []
 
     # -- inference ------------------------------------------------------------------------
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -273,105 +314,20 @@ class Network:
         return np.argmax(self.forward(X, training=False), axis=2)
 
     # -- boundary checks ------------------------------------------------------------------
+
     def _check_input(self, X) -> np.ndarray:
-        X = np.asarray(X)
-        n0 = self.sizes[0]
-        ok = X.ndim in (2, 3) and X.shape[-1] == n0 and (X.ndim == 2 or X.shape[0] == self.K)
-        if not ok:
-            raise InvalidArgument(
-                f"The 'X' array must have shape (B, {n0}) or ({self.K}, B, {n0}). "
-                f"Got shape {X.shape} instead."
-            )
-        if X.shape[-2] == 0:
-            raise InvalidArgument("The 'X' array must hold at least one example. Got 0 rows.")
-        check.finite_array("X", X)
-        return np.ascontiguousarray(X, dtype=self.dtype)
+        return checked_input(X, self.sizes[0], self.K, self.dtype)
 
     def _targets(self, y, B: int) -> np.ndarray:
-        """One-hot ``Y (B, C)`` from labels ``(B,)`` in ``[0, C)`` or a one-hot ``(B, C)``."""
-        y = np.asarray(y)
-        C = self.n_classes
-        if y.shape == (B, C):
-            return np.ascontiguousarray(y, dtype=self.dtype)
-        if y.shape != (B,) or not np.issubdtype(y.dtype, np.integer):
-            raise InvalidArgument(
-                f"The 'y' array must hold {B} integer labels (shape ({B},)) or be one-hot of "
-                f"shape ({B}, {C}). Got shape {y.shape} and dtype {y.dtype} instead."
-            )
-        if y.min() < 0 or y.max() >= C:
-            bad = y[(y < 0) | (y >= C)][0]
-            raise InvalidArgument(
-                f"The 'y' labels must be in [0, {C - 1}] for a network with {C} outputs. "
-                f"Got {bad} instead."
-            )
-        return one_hot(y, C, self.dtype)
+        return targets(y, B, self.n_classes, self.dtype)
 
 
-def one_hot(y: np.ndarray, C: int, dtype) -> np.ndarray:
-    """``Y (B, C)`` with ``Y[i, y_i] = 1``."""
-    Y = np.zeros((y.shape[0], C), dtype=dtype)
-    Y[np.arange(y.shape[0]), y] = 1
-    return Y
-
-
-def _fit_shape(name: str, value: np.ndarray, p: np.ndarray, sizes) -> np.ndarray:
-    """``value`` reshaped to broadcast onto parameter ``p``, or an error naming both shapes."""
-    K, inner = p.shape[0], p.shape[1:]
-    allowed = [p.shape, inner]
-    if inner[0] == 1:
-        allowed += [(K,) + inner[1:], inner[1:]]
-    if value.shape not in allowed:
-        raise InvalidArgument(
-            f"The '{name}' array must have one of the shapes {allowed} (layer sizes "
-            f"{list(sizes)} must chain). Got shape {value.shape} instead."
+def _state_array(state: dict, key: str, shape) -> np.ndarray:
+    if key not in state:
+        raise CheckpointError(f"The state lacks the array '{key}'.")
+    arr = np.asarray(state[key])
+    if arr.shape != tuple(shape):
+        raise CheckpointError(
+            f"The state's array '{key}' has shape {arr.shape}; expected {tuple(shape)}."
         )
-    if value.shape == (K,) + inner[1:] and inner[0] == 1:
-        return value.reshape(p.shape)
-    return value
-
-
-def _check_activations(activation, n_hidden: int) -> tuple[str, ...]:
-    names = (activation,) * n_hidden if isinstance(activation, str) else tuple(activation)
-    if len(names) != n_hidden:
-        raise InvalidArgument(
-            f"The 'activation' parameter must be one name or one per hidden layer ({n_hidden}). "
-            f"Got {list(names)} instead."
-        )
-    for name in names:
-        check.choice("activation", name, tuple(ACTIVATIONS))
-    return names
-
-
-def _check_sizes(sizes) -> tuple[int, ...]:
-    sizes = tuple(sizes)
-    if len(sizes) < 2:
-        raise InvalidArgument(
-            "The 'sizes' parameter must list at least the input and output sizes, e.g. "
-            f"[64, 32, 10]. Got {list(sizes)} instead."
-        )
-    for i, n in enumerate(sizes):
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise InvalidArgument(
-                f"The 'sizes' parameter must hold positive integers (layer widths). "
-                f"Got {n!r} at position {i} instead."
-            )
-    if sizes[-1] < 2:
-        raise InvalidArgument(
-            "The 'sizes' parameter must end with the number of classes, at least 2. "
-            f"Got {sizes[-1]} instead."
-        )
-    return tuple(int(n) for n in sizes)
-
-
-def _check_seeds(seeds, K: int) -> np.ndarray:
-    if seeds is None:
-        seeds = np.arange(K)
-    arr = np.atleast_1d(np.asarray(seeds))
-    if arr.shape != (K,) and arr.shape == (1,):
-        arr = arr + np.arange(K) if K > 1 else arr
-    if arr.shape != (K,) or not np.issubdtype(arr.dtype, np.integer) or np.any(arr < 0):
-        raise InvalidArgument(
-            f"The 'seeds' parameter must be one non-negative integer per member, shape ({K},). "
-            f"Got {seeds!r} instead."
-        )
-    return arr.astype(np.int64)
+    return arr

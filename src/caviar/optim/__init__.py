@@ -5,7 +5,9 @@ from caviar.optim.base import Optimizer
 from caviar.optim.rmsprop import RMSprop
 from caviar.optim.schedules import (
     SCHEDULES,
+    Plateau,
     Schedule,
+    as_schedule,
     constant,
     exponential_decay,
     inverse_sqrt_decay,
@@ -28,6 +30,7 @@ OPTIMIZERS = {
 __all__ = [
     "OPTIMIZERS",
     "SCHEDULES",
+    "Plateau",
     "Adam",
     "AdamW",
     "GradientDescent",
@@ -35,6 +38,7 @@ __all__ = [
     "Optimizer",
     "RMSprop",
     "Schedule",
+    "as_schedule",
     "constant",
     "exponential_decay",
     "inverse_sqrt_decay",

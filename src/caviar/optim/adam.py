@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from caviar import _validate as check
 from caviar.optim.base import Optimizer, ewa, ewa_square
 
 
@@ -19,8 +20,8 @@ class Adam(Optimizer):
     ``AdamW``). Computed as ``W -= (α / (1 - β₁ᵗ)) · V / (√(S / (1 - β₂ᵗ)) + ε)``: the same
     equation with one pass fewer.
 
-    >>> p = np.zeros((1, 1)); opt = Adam([p], lr=0.1)
-    >>> opt.step([np.full((1, 1), 3.0)]); np.round(p, 6)   # first step moves by ~α
+    >>> p = np.zeros((1, 1)); opt = Adam([p])
+    >>> opt.step([np.full((1, 1), 3.0)], lr=0.1); np.round(p, 6)   # first step moves by ~α
     array([[-0.1]])
     """
 
@@ -33,7 +34,6 @@ class Adam(Optimizer):
     def __init__(
         self,
         params,
-        lr=0.001,
         beta1=0.9,
         beta2=0.999,
         eps=1e-8,
@@ -41,13 +41,13 @@ class Adam(Optimizer):
         *,
         backend="auto",
     ):
-        super().__init__(params, lr, backend=backend)
+        super().__init__(params, backend=backend)
         if weight_decay is None:
             weight_decay = self.default_weight_decay
-        self.beta1 = self._hyper("beta1", beta1, low=0, high=1, high_open=True)
-        self.beta2 = self._hyper("beta2", beta2, low=0, high=1, high_open=True)
-        self.eps = self._hyper("eps", eps, low=0, low_open=True)
-        self.weight_decay = self._hyper("weight_decay", weight_decay, low=0)
+        self.beta1 = self._hyper("beta1", beta1, check.FRACTION)
+        self.beta2 = self._hyper("beta2", beta2, check.FRACTION)
+        self.eps = self._hyper("eps", eps, check.POSITIVE)
+        self.weight_decay = self._hyper("weight_decay", weight_decay, check.NON_NEGATIVE)
 
     def _coefficients(self, alpha):
         t = self.t.astype(np.float64)

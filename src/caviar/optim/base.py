@@ -7,23 +7,23 @@ buffer, so a step allocates nothing that scales with the parameters.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from caviar import _validate as check
 from caviar import backend as backends
+from caviar._arrays import member_view
 from caviar.errors import CheckpointError, InvalidArgument
-from caviar.nn.layer import member_view
 from caviar.optim import kernels
 
 
 class Optimizer:
-    """Base class. ``step(grads, lr=None, active=None)`` updates ``params`` in place.
+    """Base class. ``step(grads, lr, active=None)`` updates ``params`` in place.
 
-    ``lr (K,)`` overrides the base learning rate for this step (a schedule's output);
-    ``active (K,)`` bool masks members out: their gradients are zeroed and their learning
-    rate is 0, so a frozen (diverged) member neither moves nor corrupts its moments.
+    The learning rate is not the optimizer's: ``lr`` (a scalar or ``(K,)``, a schedule's
+    output) comes with every step, so α has one home, the schedule
+    (:mod:`caviar.optim.schedules`). ``active (K,)`` bool masks members out: their
+    gradients are zeroed and their learning rate is 0, so a frozen (diverged) member
+    neither moves nor corrupts its moments.
     Subclasses list their moment names in ``moments`` and implement ``_update``; those with
     a fused kernel (:mod:`caviar.optim.kernels`) name it in ``kernel_name`` and the order of
     its coefficients in ``kernel_coefficients``.
@@ -39,13 +39,12 @@ class Optimizer:
     kernel_name: str | None = None
     kernel_coefficients: tuple[str, ...] = ()
 
-    def __init__(self, params: list[np.ndarray], lr=0.01, *, backend: str = "auto"):
+    def __init__(self, params: list[np.ndarray], *, backend: str = "auto"):
         if not params:
             raise InvalidArgument("The 'params' list must hold at least one array. Got [].")
         self.params = list(params)
         self.K = self.params[0].shape[0]
         self.dtype = self.params[0].dtype
-        self.lr = check.per_member("lr", lr, self.K, low=0, low_open=True)
         self.t = np.zeros(self.K, dtype=np.int64)
         self.state = {m: [np.zeros_like(p) for p in self.params] for m in self.moments}
         block = max(1, BLOCK_BYTES // self.dtype.itemsize)
@@ -60,8 +59,6 @@ class Optimizer:
 
     @backend.setter
     def backend(self, value: str) -> None:
-        if value not in ("numba", "numpy"):
-            raise InvalidArgument(f"backend must be 'numba' or 'numpy'. Got {value!r}.")
         self._backend = self._settle(value)
 
     def _settle(self, requested: str) -> str:
@@ -70,17 +67,13 @@ class Optimizer:
             return "numpy"
         return backends.settle(requested, lambda: kernels.prepare(self.kernel_name, self.dtype))
 
-    def _hyper(self, name, value, **bounds) -> np.ndarray:
-        return check.per_member(name, value, self.K, **bounds)
+    def _hyper(self, name, value, rule) -> np.ndarray:
+        return check.per_member(name, value, self.K, rule)
 
-    def step(
-        self,
-        grads: list[np.ndarray],
-        lr: np.ndarray | None = None,
-        active: np.ndarray | None = None,
-    ) -> None:
-        """Apply one update to every parameter array, in place."""
-        alpha = self.lr if lr is None else np.asarray(lr, dtype=np.float64)
+    def step(self, grads: list[np.ndarray], lr, active: np.ndarray | None = None) -> None:
+        """Apply one update with learning rate ``lr`` (scalar or ``(K,)``) to every
+        parameter array, in place."""
+        alpha = np.broadcast_to(np.asarray(lr, dtype=np.float64), (self.K,))
         if active is not None and not active.all():
             alpha = np.where(active, alpha, 0.0)
             frozen = ~active
@@ -205,7 +198,7 @@ class Optimizer:
 # 2-core machine, handing tiles to threads costs more than it saves.
 BLOCK_BYTES = 256 * 1024
 PARALLEL_ELEMENTS = 1 << 21
-THREADS = min(2, os.cpu_count() or 1)
+THREADS = backends.THREADS
 # The compiled kernels make one pass per tile, so a tile only needs to be large enough that
 # the call costs little beside it; threads pay from fewer elements than with NumPy.
 KERNEL_TILE = 1 << 18

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from caviar import _validate as check
 from caviar.optim.base import Optimizer, ewa_square
 
 
@@ -18,10 +19,10 @@ class RMSprop(Optimizer):
     kernel_name = "rmsprop"
     kernel_coefficients = ("alpha", "beta2", "one_minus_beta2", "eps")
 
-    def __init__(self, params, lr=0.001, beta2=0.999, eps=1e-8, *, backend="auto"):
-        super().__init__(params, lr, backend=backend)
-        self.beta2 = self._hyper("beta2", beta2, low=0, high=1, high_open=True)
-        self.eps = self._hyper("eps", eps, low=0, low_open=True)
+    def __init__(self, params, beta2=0.999, eps=1e-8, *, backend="auto"):
+        super().__init__(params, backend=backend)
+        self.beta2 = self._hyper("beta2", beta2, check.FRACTION)
+        self.eps = self._hyper("eps", eps, check.POSITIVE)
 
     def _coefficients(self, alpha):
         return self._cast(

@@ -3,12 +3,14 @@
 Each function names its unit in its first argument (``epoch`` or ``step``), counted from 0,
 and gives ``α0`` at 0. Every per-member argument is a scalar or an array ``(K,)``.
 :func:`make_schedule` checks the arguments once and binds them; the training loop calls
-the result with the current epoch and step.
+the result with the current epoch and step. Reduce-on-plateau is the one schedule with
+state (it watches a metric): :class:`Plateau` keeps that state as ``(K,)`` arrays behind the
+same ``alpha(epoch, step)`` / ``observe(metric)`` protocol.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -94,64 +96,95 @@ def plateau_update(
     return PlateauState(best, np.where(cut, 0, bad), scale)
 
 
-# name → (function, default unit, {argument: (default, bounds)})
-_POSITIVE = {"low": 0, "low_open": True}
+# name → (function, default unit, {argument: (default, rule)}); each default is the one
+# default of its knob: TrainConfig's fields read theirs from here.
 SCHEDULES = {
     "constant": (constant, "epoch", {}),
-    "inverse_time": (inverse_time_decay, "epoch", {"decay_rate": (1.0, {"low": 0})}),
-    "exponential": (exponential_decay, "epoch", {"base": (0.95, {**_POSITIVE, "high": 1})}),
-    "inverse_sqrt": (inverse_sqrt_decay, "epoch", {"k": (1.0, _POSITIVE)}),
+    "inverse_time": (inverse_time_decay, "epoch", {"decay_rate": (1.0, check.NON_NEGATIVE)}),
+    "exponential": (exponential_decay, "epoch", {"base": (0.95, check.SHARE)}),
+    "inverse_sqrt": (inverse_sqrt_decay, "epoch", {"k": (1.0, check.POSITIVE)}),
     "staircase": (
         staircase_decay,
         "epoch",
-        {"drop": (0.5, {**_POSITIVE, "high": 1}), "epochs_per_drop": (10, {"low": 1})},
+        {"drop": (0.5, check.SHARE), "epochs_per_drop": (10, check.COUNT)},
     ),
     "warmup_cosine": (
         warmup_cosine,
         "step",
         {
-            "warmup_steps": (0, {"low": 0}),
-            "total_steps": (1000, {"low": 1}),
-            "alpha_min": (0.0, {"low": 0}),
+            "warmup_steps": (0, check.NON_NEGATIVE_INT),
+            "total_steps": (1000, check.COUNT),
+            "alpha_min": (0.0, check.NON_NEGATIVE),
         },
     ),
     "plateau": (
-        None,
+        plateau_update,
         "epoch",
         {
-            "factor": (0.1, {**_POSITIVE, "high": 1, "high_open": True}),
-            "patience": (10, {"low": 0}),
-            "threshold": (1e-4, {"low": 0}),
-            "min_scale": (0.0, {"low": 0}),
+            "factor": (0.1, check.OPEN_UNIT),
+            "patience": (10, check.NON_NEGATIVE_INT),
+            "threshold": (1e-4, check.NON_NEGATIVE),
+            "min_scale": (0.0, check.NON_NEGATIVE),
         },
     ),
 }
 
 
+def default(schedule: str, argument: str):
+    """The default of a schedule's argument (the one the whole library uses)."""
+    return SCHEDULES[schedule][2][argument][0]
+
+
 @dataclass
 class Schedule:
-    """A schedule bound to its per-member arguments. ``alpha(epoch, step) → (K,)``.
+    """A pure schedule bound to its per-member arguments: ``alpha(epoch, step) → (K,)``.
 
-    ``unit`` says which counter drives it (``"epoch"`` or ``"step"``). The plateau schedule
-    also needs ``observe(metric)`` once per epoch.
+    ``unit`` says which counter drives it (``"epoch"`` or ``"step"``). Stateless:
+    ``observe`` does nothing and the state is empty.
     """
 
     name: str
     alpha0: np.ndarray
     unit: str
     args: dict[str, np.ndarray]
-    plateau: PlateauState | None = field(default=None)
 
     def alpha(self, epoch: int, step: int) -> np.ndarray:
-        if self.name == "plateau":
-            return self.alpha0 * self.plateau.scale
         fn = SCHEDULES[self.name][0]
         return fn(epoch if self.unit == "epoch" else step, self.alpha0, **self.args)
 
     def observe(self, metric) -> None:
-        """Feed one epoch's metric ``(K,)`` (only the plateau schedule uses it)."""
-        if self.name == "plateau":
-            self.plateau = plateau_update(self.plateau, metric, **self.args)
+        """One epoch's metric ``(K,)``: a pure schedule ignores it."""
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def load_state_arrays(self, state: dict[str, np.ndarray]) -> None:
+        pass
+
+
+@dataclass
+class Plateau(Schedule):
+    """Reduce on plateau: ``α = α0 · scale``, ``scale`` cut by ``factor`` when the observed
+    metric stops improving (:func:`plateau_update`). Its state is three ``(K,)`` arrays."""
+
+    state: PlateauState | None = None
+
+    def alpha(self, epoch: int, step: int) -> np.ndarray:
+        return self.alpha0 * self.state.scale
+
+    def observe(self, metric) -> None:
+        self.state = plateau_update(self.state, metric, **self.args)
+
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        return {f: getattr(self.state, f).copy() for f in ("best", "bad", "scale")}
+
+    def load_state_arrays(self, state: dict[str, np.ndarray]) -> None:
+        self.state = PlateauState(
+            *(
+                np.array(state[f], dtype=getattr(self.state, f).dtype)
+                for f in ("best", "bad", "scale")
+            )
+        )
 
 
 def make_schedule(name: str, alpha0, K: int = 1, unit: str | None = None, **kwargs) -> Schedule:
@@ -169,13 +202,21 @@ def make_schedule(name: str, alpha0, K: int = 1, unit: str | None = None, **kwar
             f"The schedule '{name}' takes {sorted(spec) or 'no arguments'}. "
             f"Got unknown argument(s) {sorted(unknown)} instead."
         )
-    alpha0 = check.per_member("lr", alpha0, K, low=0, low_open=True)
-    args = {a: check.per_member(a, kwargs.get(a, d), K, **b) for a, (d, b) in spec.items()}
+    alpha0 = check.per_member("lr", alpha0, K, check.POSITIVE)
+    args = {a: check.per_member(a, kwargs.get(a, d), K, rule) for a, (d, rule) in spec.items()}
     if name == "warmup_cosine" and np.any(args["total_steps"] <= args["warmup_steps"]):
         raise InvalidArgument(
             "The 'total_steps' parameter must be greater than 'warmup_steps'. "
             f"Got total_steps={args['total_steps']} and warmup_steps={args['warmup_steps']}."
         )
     unit = check.choice("unit", unit or default_unit, ("epoch", "step"))
-    plateau = PlateauState.new(K) if name == "plateau" else None
-    return Schedule(name, alpha0, unit, args, plateau)
+    if name == "plateau":
+        return Plateau(name, alpha0, unit, args, PlateauState.new(K))
+    return Schedule(name, alpha0, unit, args)
+
+
+def as_schedule(schedule, K: int) -> Schedule:
+    """``schedule`` itself, or a constant one when it is a learning rate (scalar or ``(K,)``)."""
+    if isinstance(schedule, Schedule):
+        return schedule
+    return make_schedule("constant", schedule, K=K)

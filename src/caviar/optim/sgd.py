@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from caviar import _validate as check
 from caviar.optim.base import Optimizer, ewa
 
 
 class GradientDescent(Optimizer):
     """``W = W - α dW``, per member.
 
-    >>> p = np.ones((1, 2)); GradientDescent([p], lr=0.5).step([np.ones((1, 2))]); p
+    >>> p = np.ones((1, 2)); GradientDescent([p]).step([np.ones((1, 2))], lr=0.5); p
     array([[0.5, 0.5]])
     """
 
@@ -37,9 +38,9 @@ class Momentum(Optimizer):
     kernel_name = "momentum"
     kernel_coefficients = ("alpha", "beta", "one_minus_beta")
 
-    def __init__(self, params, lr=0.01, beta=0.9, *, backend="auto"):
-        super().__init__(params, lr, backend=backend)
-        self.beta = self._hyper("beta", beta, low=0, high=1, high_open=True)
+    def __init__(self, params, beta=0.9, *, backend="auto"):
+        super().__init__(params, backend=backend)
+        self.beta = self._hyper("beta", beta, check.FRACTION)
 
     def _coefficients(self, alpha):
         return self._cast(alpha=alpha, beta=self.beta, one_minus_beta=1 - self.beta)

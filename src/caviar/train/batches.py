@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from caviar.nn.layer import Workspace
+from caviar._arrays import Workspace
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:

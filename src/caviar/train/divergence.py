@@ -43,6 +43,18 @@ class Divergence:
             self.epoch[new] = epoch
             self.step[new] = step
 
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """``active``, ``epoch`` and ``step``, each ``(K,)`` (copies)."""
+        return {"active": self.active.copy(), "epoch": self.epoch.copy(), "step": self.step.copy()}
+
+    @classmethod
+    def from_state_arrays(cls, state: dict[str, np.ndarray]) -> Divergence:
+        return cls(
+            np.array(state["active"], dtype=bool),
+            np.array(state["epoch"], dtype=np.int64),
+            np.array(state["step"], dtype=np.int64),
+        )
+
     @property
     def diverged(self) -> np.ndarray:
         return ~self.active

@@ -11,9 +11,13 @@ from caviar.tune.space import DISTS, Dimension, SearchSpace, default_space
 from caviar.tune.transform import decode, encode, from_unit, to_unit, unit_span
 from caviar.tune.zoom import narrow
 
+# panda: one model at a time, babysat; caviar: many at once, as populations; auto: chosen
+STRATEGIES = ("auto", "caviar", "panda")
+
 __all__ = [
     "DISTS",
     "SAMPLERS",
+    "STRATEGIES",
     "Dimension",
     "SearchSpace",
     "decode",

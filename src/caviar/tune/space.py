@@ -29,15 +29,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from caviar.config import TrainConfig
+from caviar._validate import OneOf
+from caviar.config import FIELDS, rule
 from caviar.errors import InvalidArgument
-from caviar.nn.activations import ACTIVATIONS
-from caviar.nn.network import DTYPES
-from caviar.optim import OPTIMIZERS, SCHEDULES
 
 try:
     import tomllib
@@ -53,35 +51,13 @@ _KEYS = {
     "fixed": ("value",),
 }
 
-_FIELDS = {f.name: f for f in fields(TrainConfig)}
+_FIELDS = FIELDS
 _KIND_NAMES = {
     float: "real numbers",
     int: "integers",
     bool: "true or false",
     str: "strings",
     tuple: "lists of layer widths",
-}
-
-# The valid interval of each numeric field, as the network, optimizers and schedules check it
-# when a population is built.
-_RANGES = {
-    **dict.fromkeys(("lr", "eps", "decay_k"), "(0, inf)"),
-    **dict.fromkeys(("beta1", "beta2", "bn_momentum", "val_fraction", "test_fraction"), "[0, 1)"),
-    **dict.fromkeys(("decay_base", "drop", "keep_prob"), "(0, 1]"),
-    "plateau_factor": "(0, 1)",
-    **dict.fromkeys(
-        ("weight_decay", "decay_rate", "alpha_min", "l2", "warmup_steps", "plateau_patience"),
-        "[0, inf)",
-    ),
-    **dict.fromkeys(("seed", "data_seed", "early_stopping"), "[0, inf)"),
-    **dict.fromkeys(("epochs_per_drop", "batch_size", "epochs"), "[1, inf)"),
-}
-_NAMES = {
-    "optimizer": tuple(OPTIMIZERS),
-    "schedule": tuple(SCHEDULES),
-    "activation": tuple(ACTIVATIONS),
-    "init": ("auto", "he", "xavier"),
-    "dtype": tuple(DTYPES),
 }
 
 # dist → (which bounds are allowed, the rule, an example of a good bound per side)
@@ -360,10 +336,9 @@ def _value(at: str, name: str, kind: type, x):
     if converted is None:
         hint = "; write each as a list such as [64, 64]" if kind is tuple else ""
         raise InvalidArgument(f"{at}: {name} takes {_KIND_NAMES[kind]}, got {x!r}{hint}.")
-    if name in _NAMES and converted not in _NAMES[name]:
-        raise InvalidArgument(
-            f"{at}: {name} must be one of {', '.join(_NAMES[name])}, got {converted!r}."
-        )
+    r = rule(name)
+    if isinstance(r, OneOf) and not r.contains(converted):
+        raise InvalidArgument(f"{at}: {name} must be {r.describe()}, got {converted!r}.")
     if kind in (int, float):
         _in_range(at, name, converted, repr(x))
     return converted
@@ -386,15 +361,11 @@ def _as_kind(kind: type, x):
 
 
 def _in_range(at: str, name: str, x, what: str) -> None:
-    if name not in _RANGES:
-        return
-    interval = _RANGES[name]
-    lo, hi = (float(v) for v in interval[1:-1].split(", "))
-    below = x <= lo if interval[0] == "(" else x < lo
-    above = x >= hi if interval[-1] == ")" else x > hi
-    if below or above:
+    """Refuse ``x`` outside the field's rule (the one every configuration is checked by)."""
+    r = rule(name)
+    if r is not None and not isinstance(r, OneOf) and not r.contains(x):
         raise InvalidArgument(
-            f"{at}: {name} must be in {interval}, got {what}; keep it inside {interval}."
+            f"{at}: {name} must be {r.describe()}, got {what}; keep it {r.describe()}."
         )
 
 

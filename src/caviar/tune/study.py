@@ -12,6 +12,7 @@ import json
 import sqlite3
 import time
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from caviar.errors import CaviarError
@@ -34,7 +35,32 @@ CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY, started REAL NOT NULL, seconds REAL, train_seconds REAL);
 """
 
-FINAL = ("finished", "diverged", "pruned", "failed")
+
+class Status(str, Enum):
+    """A trial's status. ``pending`` (sampled, not started) and ``running`` are open; the
+    others are final, and a final trial is never written again."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    FINISHED = "finished"
+    DIVERGED = "diverged"
+    PRUNED = "pruned"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (Status.PENDING, Status.RUNNING)
+
+
+FINAL = tuple(s.value for s in Status if s.is_final)
+
+
+def rank_key(trial: Trial) -> tuple:
+    """The one ranking of trials: lowest validation loss, ties to the earliest sampled."""
+    return (trial.val_loss, trial.round, trial.number)
 
 
 class StudyError(CaviarError):
@@ -59,8 +85,13 @@ class Trial:
     seconds: float | None = None
     error: str | None = None
 
+    def __post_init__(self):
+        self.status = Status(self.status)
+
     def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["status"] = self.status.value
+        return d
 
 
 class Study:
@@ -137,7 +168,7 @@ class Study:
             args.append(round)
         if status is not None:
             where.append(f"status IN ({','.join('?' * len(status))})")
-            args.extend(status)
+            args.extend(str(s) for s in status)
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self.db.execute(sql + " ORDER BY round, number", args).fetchall()
@@ -154,13 +185,24 @@ class Study:
         """How many trials have one of the ``status`` values."""
         marks = ",".join("?" * len(status))
         sql = f"SELECT COUNT(*) FROM trials WHERE status IN ({marks})"
-        return self.db.execute(sql, status).fetchone()[0]
+        return self.db.execute(sql, [str(s) for s in status]).fetchone()[0]
+
+    def counts(self) -> dict[Status, int]:
+        """The number of trials in every status (zeros included), in :class:`Status` order."""
+        rows = dict(self.db.execute("SELECT status, COUNT(*) FROM trials GROUP BY status"))
+        return {s: rows.get(s.value, 0) for s in Status}
+
+    def best(self, n: int = 1) -> list[Trial]:
+        """The ``n`` best finished trials by :func:`rank_key` (lowest validation loss)."""
+        done = [t for t in self.trials(status=(Status.FINISHED,)) if t.val_loss is not None]
+        return sorted(done, key=rank_key)[:n]
 
     def reset_unfinished(self) -> int:
         """Return every trial not in a final state to ``pending``; the number reset."""
+        marks = ",".join("?" * len(FINAL))
         with self._tx():
             cur = self.db.execute(
-                f"UPDATE trials SET status = 'pending' WHERE status NOT IN {FINAL}"
+                f"UPDATE trials SET status = 'pending' WHERE status NOT IN ({marks})", FINAL
             )
             return cur.rowcount
 
@@ -172,15 +214,23 @@ class Study:
 
     def finish(self, trial_id: int, status: str, result: dict, metrics: list[dict]) -> None:
         """Record a finished trial and its per-epoch ``metrics`` in one transaction."""
-        if status not in FINAL:
-            raise ValueError(f"status must be one of {FINAL}, got {status!r}")
+        if str(status) not in FINAL:
+            raise StudyError(f"A trial finishes as one of {FINAL}. Got {status!r} instead.")
         with self._tx():
+            row = self.db.execute("SELECT status FROM trials WHERE id = ?", (trial_id,)).fetchone()
+            if row is None:
+                raise StudyError(f"{self.path}: no trial {trial_id} in this study.")
+            if Status(row[0]).is_final:
+                raise StudyError(
+                    f"{self.path}: trial {trial_id} is already {row[0]}; a finished trial is "
+                    "never written again."
+                )
             self.db.execute(
                 "UPDATE trials SET status = ?, train_loss = ?, val_loss = ?, val_accuracy = ?, "
                 "epochs = ?, diverged_epoch = ?, diverged_step = ?, seconds = ?, finished = ?, "
                 "error = ? WHERE id = ?",
                 (
-                    status,
+                    str(status),
                     result.get("train_loss"),
                     result.get("val_loss"),
                     result.get("val_accuracy"),

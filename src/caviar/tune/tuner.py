@@ -7,80 +7,39 @@ import math
 import os
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from caviar.config import TrainConfig
 from caviar.data import Dataset, train_val_test_split
-from caviar.errors import CaviarError, InvalidArgument
+from caviar.errors import CaviarError
 from caviar.model import Model
-from caviar.population import parameter_count
-from caviar.tune.cost import choose_population_size
-from caviar.tune.population import (
-    Population,
-    Prepared,
+from caviar.train.population import Population, member_flops, select_state, stack_states
+from caviar.tune.cost import (
     available_memory,
-    gather,
+    choose_population_size,
     member_bytes,
-    member_result,
     population_size,
-    shape_key,
 )
 from caviar.tune.samplers import sample
+from caviar.tune.settings import TuneSettings, open_study
 from caviar.tune.space import SearchSpace
-from caviar.tune.study import FINAL, Study, StudyError, Trial
+from caviar.tune.study import FINAL, Status, Study, Trial, rank_key
+from caviar.tune.trials import Prepared, member_result, member_results
 from caviar.tune.zoom import narrow
-
-STRATEGIES = ("auto", "caviar", "panda")
 
 
 @dataclass
-class TuneSettings:
-    """What a tune is; stored in the study, so ``--resume`` needs nothing else."""
+class Group:
+    """A population of trials training together: the trials' study ids, in member order."""
 
-    data: str
-    trials: int
-    space: dict
-    target: str | None = None
-    base: dict = field(default_factory=dict)
-    rounds: int = 1
-    strategy: str = "auto"
-    sampler: str = "random"
-    seed: int = 0
-    halving: float | None = None
-    top_fraction: float = 0.25
-    max_population: int | None = None
+    ids: list[int]
+    pop: Population
 
-    def check(self) -> TuneSettings:
-        if self.trials < 1:
-            raise InvalidArgument(f"The 'trials' parameter must be >= 1. Got {self.trials}.")
-        if not 1 <= self.rounds <= self.trials:
-            raise InvalidArgument(
-                f"The 'rounds' parameter must be in [1, trials = {self.trials}]. Got {self.rounds}."
-            )
-        if self.strategy not in STRATEGIES:
-            raise InvalidArgument(
-                f"The 'strategy' parameter must be one of {STRATEGIES}. Got {self.strategy!r}."
-            )
-        if self.halving is not None and self.halving <= 1:
-            raise InvalidArgument(f"The 'halving' parameter must be > 1. Got {self.halving}.")
-        if not 0 < self.top_fraction <= 1:
-            raise InvalidArgument(
-                f"The 'top_fraction' parameter must be in (0, 1]. Got {self.top_fraction}."
-            )
-        SearchSpace.from_dict(self.space)
-        if not TrainConfig.from_dict(self.base).val_fraction > 0:
-            raise InvalidArgument(
-                "A tune ranks trials on validation data: the 'val_fraction' parameter must be > 0."
-            )
-        return self
 
-    def round_sizes(self) -> list[int]:
-        """The trial budget split over the rounds, the first rounds taking the remainder."""
-        q, r = divmod(self.trials, self.rounds)
-        return [q + (i < r) for i in range(self.rounds)]
+__all__ = ["Group", "Reporter", "TuneSettings", "Tuner", "best_trial", "open_study", "regroup"]
 
 
 class Reporter:
@@ -118,7 +77,7 @@ class Tuner:
         strategy = self.choose_strategy()
         for r, n in enumerate(self.settings.round_sizes()):
             self._ensure_round(r, n)
-            pending = self.study.trials(r, status=("pending",))
+            pending = self.study.trials(r, status=(Status.PENDING,))
             self.reporter.message(
                 f"round {r + 1}/{self.settings.rounds}: {len(pending)} of {n} trials to run"
             )
@@ -128,7 +87,7 @@ class Tuner:
             else:
                 self._run_caviar(pending)
         self.study.end_session(session, time.perf_counter() - start, self.train_seconds)
-        folder = self._checkpoint_path(Trial(0, 0, 0, {}, "")).parent
+        folder = self._checkpoint_folder()
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()  # panda's per-trial checkpoints are gone once their trials finish
         return self.study.trials()
@@ -140,8 +99,8 @@ class Tuner:
             return s.strategy
         free, cores = available_memory(), os.cpu_count() or 1
         per = member_bytes(self.base, self.data.n_features, self.data.n_classes)
-        params = parameter_count(self.base, self.data.n_features, self.data.n_classes)
-        gflop = 6 * params * len(self.data) * self.base.epochs / 1e9  # ~6 flops/param/example
+        gflop = member_flops(self.base, self.data.n_features, self.data.n_classes, len(self.data))
+        gflop /= 1e9
         if s.trials == 1:
             choice, why = "panda", "one trial: babysit it"
         elif 2 * per > 0.5 * free:
@@ -190,10 +149,12 @@ class Tuner:
         self.study.add_round(r, space.to_dict(), configs)
 
     def _narrowed(self, r: int, space: SearchSpace) -> SearchSpace:
-        done = [t for t in self.study.trials(r, status=("finished",)) if t.val_loss is not None]
+        done = [
+            t for t in self.study.trials(r, status=(Status.FINISHED,)) if t.val_loss is not None
+        ]
         if not done:
             return space
-        done.sort(key=lambda t: t.val_loss)
+        done.sort(key=rank_key)
         top = done[: max(2, math.ceil(self.settings.top_fraction * len(done)))]
         return narrow(space, self.space, [t.config for t in top])
 
@@ -208,91 +169,111 @@ class Tuner:
         groups: dict[tuple, list[tuple[Trial, TrainConfig]]] = defaultdict(list)
         for t in pending:
             config = TrainConfig.from_dict(t.config)
-            groups[shape_key(config)].append((t, config))
+            groups[config.shape()].append((t, config))
         for group in groups.values():
             trials = [t for t, _ in group]
             configs = [c for _, c in group]
             data = self._prepared_for(configs[0])
             K, why = choose_population_size(
                 configs[0],
-                data.X_train.shape[1],
+                data.n_features,
                 data.n_classes,
                 len(trials),
-                len(data.y_train),
+                data.n_train,
                 self.settings.max_population,
             )
             self.reporter.message(f"{len(trials)} trials of one shape: {why}")
-            chunks = [list(range(i, min(i + K, len(trials)))) for i in range(0, len(trials), K)]
             if self.settings.halving:
-                try:
-                    pops = [
-                        Population.new([trials[i].id for i in c], [configs[i] for i in c], data)
-                        for c in chunks
-                    ]
-                except CaviarError:
-                    pass  # some trial cannot be built: run them plainly, failures recorded
-                else:
-                    self._halving(pops, data, K)
-                    continue
-            for c in chunks:
-                self._run_population([trials[i].id for i in c], [configs[i] for i in c], data)
+                self._halving(self._buildable(trials, configs, data, K), data, K)
+                continue
+            for i in range(0, len(trials), K):
+                self._run_population([t.id for t in trials[i : i + K]], configs[i : i + K], data)
+
+    def _buildable(self, trials, configs, data: Prepared, K: int) -> list[Group]:
+        """The trials as populations of at most K; a trial that cannot be built (a
+        configuration the data refuses, such as more warm-up steps than the run has) is
+        recorded failed with the reason, and the others still form populations."""
+        ok: list[tuple[int, TrainConfig]] = []
+        for i in range(0, len(trials), K):
+            chunk = list(zip([t.id for t in trials[i : i + K]], configs[i : i + K], strict=True))
+            try:
+                data.build([c for _, c in chunk])
+            except CaviarError:
+                for trial_id, c in chunk:
+                    try:
+                        data.build([c])
+                    except CaviarError as err:
+                        self._finish(trial_id, Status.FAILED, {"error": str(err)}, [])
+                    else:
+                        ok.append((trial_id, c))
+            else:
+                ok += chunk
+        return [
+            Group([i for i, _ in ok[s : s + K]], data.build([c for _, c in ok[s : s + K]]))
+            for s in range(0, len(ok), K)
+        ]
 
     def _run_population(self, ids: list[int], configs: list[TrainConfig], data: Prepared) -> None:
         """Train these trials as one population; if that cannot be done (a configuration
         the data refuses, such as more warm-up steps than the run has), try each alone and
         record the ones that fail as ``failed``, with the reason, instead of ending the tune."""
-        epochs = configs[0].epochs
         try:
-            pop = Population.new(ids, configs, data)
-            self.study.mark_running(pop.ids)
-            pop.train(data, epochs, self._epoch_reporter(pop, epochs))
+            group = Group(ids, data.build(configs))
+            self.study.mark_running(ids)
+            data.train(group.pop, configs[0].epochs, self._epoch_reporter(group))
         except CaviarError as err:
             if len(ids) > 1:
                 for i, c in zip(ids, configs, strict=True):
                     self._run_population([i], [c], data)
                 return
-            self._finish(ids[0], "failed", {"error": str(err)}, [])
+            self._finish(ids[0], Status.FAILED, {"error": str(err)}, [])
             return
-        self._record(pop, range(len(ids)))
+        self._record(group, data, range(len(ids)))
 
-    def _halving(self, pops: list[Population], data: Prepared, K: int) -> None:
+    def _halving(self, groups: list[Group], data: Prepared, K: int) -> None:
         """Successive halving across populations: train all to a rung, keep the best
-        1/eta by validation loss, regroup the survivors, go on to the next rung."""
-        eta, epochs = self.settings.halving, pops[0].configs[0].epochs
+        1/eta by validation loss, regroup the survivors (their states selected and
+        stacked), go on to the next rung."""
+        if not groups:
+            return
+        eta, epochs = self.settings.halving, groups[0].pop.configs[0].epochs
         s = int(math.floor(math.log(epochs) / math.log(eta) + 1e-9))
         rungs = sorted({max(1, round(epochs / eta**i)) for i in range(s, -1, -1)})
         for rung in rungs:
-            for pop in pops:
-                self.study.mark_running(pop.ids)
-                pop.train(data, rung, self._epoch_reporter(pop, epochs))
+            for g in groups:
+                self.study.mark_running(g.ids)
+                data.train(g.pop, rung, self._epoch_reporter(g))
             if rung == epochs:
-                for pop in pops:
-                    self._record(pop, range(len(pop.ids)))
+                for g in groups:
+                    self._record(g, data, range(len(g.ids)))
                 return
             ranked = sorted(
-                ((p, k) for p in range(len(pops)) for k in range(len(pops[p].ids))),
-                key=lambda pk: _val_loss(pops[pk[0]], pk[1]),
+                ((p, k) for p, g in enumerate(groups) for k in range(len(g.ids))),
+                key=lambda pk: _val_loss(groups[pk[0]].pop, pk[1]),
             )
             keep = max(1, math.ceil(len(ranked) / eta))
             for p, k in ranked[keep:]:
-                self._record(pops[p], [k], status="pruned")
+                self._record(groups[p], data, [k], status=Status.PRUNED)
             survivors = ranked[:keep]
-            pops = [gather(pops, survivors[i : i + K], data) for i in range(0, keep, K)]
+            groups = [regroup(groups, survivors[i : i + K]) for i in range(0, keep, K)]
 
-    def _epoch_reporter(self, pop: Population, epochs: int):
+    def _epoch_reporter(self, group: Group):
         def report(epoch: int, history) -> None:
             diverged = int((~history.divergence.active).sum())
             acc = np.where(history.divergence.active, history.val_accuracy[-1], np.nan)
             best = None if np.all(np.isnan(acc)) else float(np.nanmax(acc))
-            self.reporter.epoch_done(len(pop.ids), epoch, epochs, diverged, best)
+            epochs = group.pop.configs[0].epochs
+            self.reporter.epoch_done(len(group.ids), epoch, epochs, diverged, best)
 
         return report
 
-    def _record(self, pop: Population, members, status: str | None = None) -> None:
-        self.train_seconds += float(sum(pop.seconds[k] for k in members))
+    def _record(self, group: Group, data: Prepared, members, status: Status | None = None):
+        self.train_seconds += float(sum(group.pop.seconds[k] for k in members))
+        results = member_results(group.pop, data)
         for k in members:
-            st, result, metrics = pop.result(k)
-            self._finish(pop.ids[k], status if status and st != "diverged" else st, result, metrics)
+            st, result, metrics = results[k]
+            final = status if status and st != Status.DIVERGED else st
+            self._finish(group.ids[k], final, result, metrics)
 
     def _run_panda(self, trial: Trial) -> None:
         """One trial alone, as `caviar train` runs it, with a checkpoint after every epoch."""
@@ -320,11 +301,11 @@ class Tuner:
 
         return report
 
+    def _checkpoint_folder(self) -> Path:
+        return self.study.path.with_name(self.study.path.name + ".checkpoints")
+
     def _checkpoint_path(self, trial: Trial) -> Path:
-        return (
-            self.study.path.with_name(self.study.path.name + ".checkpoints")
-            / f"trial-{trial.id}.npz"
-        )
+        return self._checkpoint_folder() / f"trial-{trial.id}.npz"
 
     def _finish(self, trial_id: int, status: str, result: dict, metrics: list[dict]) -> None:
         self.study.finish(trial_id, status, result, metrics)
@@ -334,32 +315,26 @@ class Tuner:
 
 
 def best_trial(trials: list[Trial]) -> Trial | None:
-    """The finished trial with the lowest validation loss (ties: the earliest)."""
-    done = [t for t in trials if t.status == "finished" and t.val_loss is not None]
-    return min(done, key=lambda t: (t.val_loss, t.round, t.number)) if done else None
+    """The finished trial ranked first by :func:`~caviar.tune.study.rank_key` (lowest
+    validation loss, ties to the earliest)."""
+    done = [t for t in trials if t.status == Status.FINISHED and t.val_loss is not None]
+    return min(done, key=rank_key) if done else None
 
 
-def open_study(
-    path: str | Path, settings: TuneSettings | None, resume: bool
-) -> tuple[Study, TuneSettings]:
-    """Open a study to start (``settings`` given, study empty) or resume (settings stored)."""
-    study = Study(path)
-    stored = study.settings()
-    if resume:
-        if not stored:
-            study.close()
-            raise StudyError(
-                f"{path}: no tune to resume in this study; start one without --resume."
-            )
-        return study, TuneSettings(**stored["tune"])
-    if stored:
-        study.close()
-        raise StudyError(
-            f"{path}: this study already holds a tune; add --resume to continue it, or choose "
-            "another --study path."
-        )
-    study.save_settings({"tune": asdict(settings.check())})
-    return study, settings
+def regroup(groups: list[Group], picks: list[tuple[int, int]]) -> Group:
+    """A new group of the members ``picks`` = [(group index, member)], in that order, each
+    continuing exactly where it is: their states are selected and stacked as arrays."""
+    states = {p: groups[p].pop.state() for p in {p for p, _ in picks}}
+    first = groups[picks[0][0]].pop
+    pop = Population.from_state(
+        [groups[p].pop.configs[k] for p, k in picks],
+        first.n_features,
+        first.n_classes,
+        first.n_train,
+        stack_states([select_state(states[p], [k]) for p, k in picks]),
+        first.net.backend,
+    )
+    return Group([groups[p].ids[k] for p, k in picks], pop)
 
 
 def _val_loss(pop: Population, k: int) -> float:

@@ -1,0 +1,280 @@
+"""A population: K members of one shape, their network, optimizer, schedule and history, with
+the whole training state as named arrays.
+
+Every stateful part gives its state as arrays with a leading K and takes it back
+(``state_arrays``/``load_state_arrays``), so a population's state is one flat
+``{name: (K, ...) array}``: :meth:`Population.state`. That dict is what a checkpoint holds,
+what moves members between populations (:func:`select_state`, :func:`stack_states`, the
+tuner's regrouping for successive halving) and what an executor on another machine sends:
+it survives a round trip through plain ``.npz`` bytes, no pickle. Rebuilding from it
+(:meth:`Population.from_state`) continues training exactly, to the bit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from caviar.config import MEMBER_FIELDS, SHAPE_FIELDS, TrainConfig, engine_arguments
+from caviar.errors import CheckpointError, InvalidArgument
+from caviar.nn.network import Network
+from caviar.optim import OPTIMIZERS, Optimizer, Schedule, make_schedule
+from caviar.train.batches import batch_bounds
+from caviar.train.loop import History, fit
+
+# The cost model, used wherever caviar estimates work: about 6 FLOP per parameter and example
+# for a forward and backward pass, at a modest rate this machine class sustains.
+ASSUMED_FLOPS = 50e9
+# Loading Numba and a cached kernel costs about 0.5 s once per process. A member whose
+# passes come to less than this at ASSUMED_FLOPS does not ask for the kernels. The rule looks
+# at one member, not the population: the layer kernels agree with NumPy only to rounding,
+# and a trial must compute the same numbers alone as in any population.
+KERNELS_ABOVE_SECONDS = 0.5
+
+
+def parameter_count(config: TrainConfig, n_features: int, n_classes: int) -> int:
+    """Learned numbers of one member: weights plus, per layer, a bias or gamma and beta."""
+    sizes = [n_features, *config.hidden, n_classes]
+    return sum(
+        a * b + (2 if config.batchnorm else 1) * b
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+    )
+
+
+def member_flops(config: TrainConfig, n_features: int, n_classes: int, n_train: int) -> float:
+    """Model FLOP of one member's whole run: ``6 · parameters · n_train · epochs``."""
+    return 6.0 * parameter_count(config, n_features, n_classes) * n_train * config.epochs
+
+
+def compute_backend(flops_per_member: float) -> str:
+    """``"auto"`` (the kernels if installed) for members of ``flops_per_member`` model FLOP
+    that repay loading them, ``"numpy"`` for smaller ones."""
+    return "auto" if flops_per_member / ASSUMED_FLOPS >= KERNELS_ABOVE_SECONDS else "numpy"
+
+
+def stacked(configs: Sequence[TrainConfig]) -> dict[str, np.ndarray]:
+    """Per-member fields as arrays ``(K,)``; refuses members that differ in a shape field."""
+    if not configs:
+        raise InvalidArgument("A population needs at least one configuration. Got none.")
+    first = configs[0]
+    for k, c in enumerate(configs[1:], 1):
+        for name in SHAPE_FIELDS:
+            if getattr(c, name) != getattr(first, name):
+                raise InvalidArgument(
+                    f"Members of one population must share '{name}': member 0 has "
+                    f"{getattr(first, name)!r}, member {k} has {getattr(c, name)!r}."
+                )
+    return {name: np.array([getattr(c, name) for c in configs]) for name in MEMBER_FIELDS}
+
+
+def schedule_for(configs: Sequence[TrainConfig], steps_per_epoch: int) -> Schedule:
+    """The members' schedule: the first's kind, each member's α0 and arguments ``(K,)``
+    (warmup_cosine's length from epochs × steps per epoch)."""
+    c, h = configs[0], stacked(configs)
+    args = {arg: h[name] for name, arg in engine_arguments(c.schedule).items()}
+    if c.schedule == "warmup_cosine":
+        args["total_steps"] = c.epochs * steps_per_epoch
+    return make_schedule(c.schedule, h["lr"], K=len(configs), **args)
+
+
+def _network(configs, n_features, n_classes, backend) -> Network:
+    c, h = configs[0], stacked(configs)
+    members = {arg: h[name] for name, arg in engine_arguments("network").items()}
+    return Network(
+        [n_features, *c.hidden, n_classes],
+        K=len(configs),
+        batchnorm=c.batchnorm,
+        activation=c.activation,
+        init=c.init,
+        dtype=c.dtype,
+        backend=backend,
+        **members,
+    )
+
+
+def _optimizer(configs, net: Network, backend: str) -> Optimizer:
+    c, h = configs[0], stacked(configs)
+    args = {arg: h[name] for name, arg in engine_arguments(c.optimizer).items()}
+    return OPTIMIZERS[c.optimizer](net.params, backend=backend, **args)
+
+
+class Population:
+    """K members training together: their configurations, network, optimizer, schedule,
+    history and training time ``seconds (K,)`` (each member's share). Build with
+    :meth:`build` or :meth:`from_state`; ``n_train`` is the training set's size, which
+    fixes the steps per epoch."""
+
+    def __init__(self, configs, n_features, n_classes, n_train, net, optimizer, schedule, history):
+        self.configs = list(configs)
+        self.n_features, self.n_classes, self.n_train = n_features, n_classes, n_train
+        self.net, self.optimizer, self.schedule, self.history = net, optimizer, schedule, history
+        self.seconds = np.zeros(len(self.configs))
+
+    @classmethod
+    def build(
+        cls,
+        configs: Sequence[TrainConfig],
+        n_features: int,
+        n_classes: int,
+        n_train: int,
+        backend: str = "auto",
+    ) -> Population:
+        """Fresh members ``n_features → hidden → n_classes``, weights from their seeds.
+
+        ``backend="auto"`` runs the compiled kernels (:mod:`caviar.backend`) when they are
+        installed and a member's run is long enough to repay loading them
+        (:func:`compute_backend`).
+        """
+        configs = list(configs)
+        stacked(configs)  # refuse mixed shapes before anything is allocated
+        if backend == "auto":
+            c = configs[0]
+            backend = compute_backend(member_flops(c, n_features, n_classes, n_train))
+        net = _network(configs, n_features, n_classes, backend)
+        steps = len(batch_bounds(n_train, configs[0].batch_size))
+        return cls(
+            configs,
+            n_features,
+            n_classes,
+            n_train,
+            net,
+            _optimizer(configs, net, backend),
+            schedule_for(configs, steps),
+            History.new(len(configs)),
+        )
+
+    @classmethod
+    def from_state(
+        cls,
+        configs: Sequence[TrainConfig],
+        n_features: int,
+        n_classes: int,
+        n_train: int,
+        state: dict[str, np.ndarray],
+        backend: str = "auto",
+    ) -> Population:
+        """The population whose :meth:`state` was ``state``, ready to continue."""
+        pop = cls.build(configs, n_features, n_classes, n_train, backend)
+        pop.load_state(state)
+        return pop
+
+    @property
+    def K(self) -> int:
+        return len(self.configs)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(batch_bounds(self.n_train, self.configs[0].batch_size))
+
+    # -- the state -------------------------------------------------------------------------
+    def state(self) -> dict[str, np.ndarray]:
+        """The whole training state, ``{name: (K, ...) array}`` (copies): ``param/``,
+        ``buffer/``, ``rng/`` (network), ``opt/`` (moments, step counts), ``schedule/``
+        (plateau), ``history/`` (metrics, divergence, cursor) and ``time/seconds``."""
+        state = self.net.state_arrays()
+        state |= {f"opt/{k}": v for k, v in self.optimizer.state_dict().items()}
+        state |= {f"schedule/{k}": v for k, v in self.schedule.state_arrays().items()}
+        state |= {f"history/{k}": v for k, v in self.history.state_arrays().items()}
+        state["time/seconds"] = self.seconds.copy()
+        return state
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Take back what :meth:`state` gave (keys outside it are ignored); a CheckpointError
+        names a missing or mis-shaped array."""
+        try:
+            self.net.load_state_arrays(state)
+            self.optimizer.load_state_dict(_part(state, "opt/"))
+            self.schedule.load_state_arrays(_part(state, "schedule/"))
+            self.history = History.from_state_arrays(_part(state, "history/"))
+            self.seconds = np.array(state["time/seconds"], dtype=np.float64)
+        except KeyError as e:
+            raise CheckpointError(f"The state lacks the array {e}.") from None
+        if self.seconds.shape != (self.K,) or self.history.divergence.active.shape != (self.K,):
+            raise CheckpointError(f"The state does not hold {self.K} members.")
+
+    def select(self, members: Sequence[int]) -> Population:
+        """A new population of ``members`` (indices, in that order), each continuing exactly
+        where it is."""
+        return Population.from_state(
+            [self.configs[k] for k in members],
+            self.n_features,
+            self.n_classes,
+            self.n_train,
+            select_state(self.state(), members),
+            self.net.backend,
+        )
+
+    @staticmethod
+    def stack(pops: Sequence[Population]) -> Population:
+        """One population of every member of ``pops``, in order; they must share a shape,
+        data size and training position (epochs and steps done)."""
+        first = pops[0]
+        for p in pops[1:]:
+            same = (p.configs[0].shape(), p.n_features, p.n_classes, p.n_train)
+            if same != (first.configs[0].shape(), first.n_features, first.n_classes, first.n_train):
+                raise InvalidArgument("Only populations of one shape and data size can stack.")
+        return Population.from_state(
+            [c for p in pops for c in p.configs],
+            first.n_features,
+            first.n_classes,
+            first.n_train,
+            stack_states([p.state() for p in pops]),
+            first.net.backend,
+        )
+
+    # -- training --------------------------------------------------------------------------
+    def train(self, X, y, epochs: int, validation=None, on_epoch=None, should_stop=None) -> History:
+        """Train every member up to ``epochs`` (continuing from where it is) on prepared
+        ``X (n, d)``, ``y (n,)``; see :func:`caviar.train.fit`."""
+        c = self.configs[0]
+        start = time.perf_counter()
+        fit(
+            self.net,
+            self.optimizer,
+            X,
+            y,
+            epochs=epochs,
+            schedule=self.schedule,
+            batch_size=c.batch_size,
+            seed=c.data_seed,
+            validation=validation,
+            history=self.history,
+            on_epoch=on_epoch,
+            should_stop=should_stop,
+        )
+        self.seconds += (time.perf_counter() - start) / self.K
+        return self.history
+
+
+# Arrays every member holds the same value of (the loop's cursor): stacking checks them.
+_SHARED = ("history/steps", "history/epoch_start", "history/has_partial", "history/interrupted")
+
+
+def select_state(state: dict[str, np.ndarray], members: Sequence[int]) -> dict[str, np.ndarray]:
+    """The state of ``members`` (indices along K, in order)."""
+    idx = np.asarray(members, dtype=np.int64)
+    return {k: np.asarray(v)[idx] for k, v in state.items()}
+
+
+def stack_states(states: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The states of several populations as one, members in order; refuses states that
+    differ in their arrays or in where training stands."""
+    keys = set(states[0])
+    for s in states[1:]:
+        if set(s) != keys:
+            raise InvalidArgument(
+                f"States of different shapes cannot stack: {sorted(keys ^ set(s))} differ."
+            )
+    for k in _SHARED:
+        if k in keys and len({int(np.asarray(s[k])[0]) for s in states}) > 1:
+            raise InvalidArgument(f"States at different training positions cannot stack ({k}).")
+    try:
+        return {k: np.concatenate([np.asarray(s[k]) for s in states]) for k in states[0]}
+    except ValueError as e:
+        raise InvalidArgument(f"States of different shapes cannot stack ({e}).") from None
+
+
+def _part(state: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}

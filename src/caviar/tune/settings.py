@@ -1,0 +1,88 @@
+"""What a tune is (:class:`TuneSettings`), stored in its study so that ``--resume`` needs
+nothing else, and how a study is opened to start or resume one."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from caviar.config import TrainConfig
+from caviar.errors import InvalidArgument
+from caviar.tune import STRATEGIES
+from caviar.tune.samplers import SAMPLERS
+from caviar.tune.space import SearchSpace
+from caviar.tune.study import Study, StudyError
+
+
+@dataclass
+class TuneSettings:
+    """What a tune is; stored in the study, so ``--resume`` needs nothing else."""
+
+    data: str
+    trials: int
+    space: dict
+    target: str | None = None
+    base: dict = field(default_factory=dict)
+    rounds: int = 1
+    strategy: str = "auto"
+    sampler: str = "random"
+    seed: int = 0
+    halving: float | None = None
+    top_fraction: float = 0.25
+    max_population: int | None = None
+
+    def check(self) -> TuneSettings:
+        if self.trials < 1:
+            raise InvalidArgument(f"The 'trials' parameter must be >= 1. Got {self.trials}.")
+        if not 1 <= self.rounds <= self.trials:
+            raise InvalidArgument(
+                f"The 'rounds' parameter must be in [1, trials = {self.trials}]. Got {self.rounds}."
+            )
+        if self.strategy not in STRATEGIES:
+            raise InvalidArgument(
+                f"The 'strategy' parameter must be one of {STRATEGIES}. Got {self.strategy!r}."
+            )
+        if self.sampler not in SAMPLERS:
+            raise InvalidArgument(
+                f"The 'sampler' parameter must be one of {tuple(SAMPLERS)}. Got {self.sampler!r}."
+            )
+        if self.halving is not None and self.halving <= 1:
+            raise InvalidArgument(f"The 'halving' parameter must be > 1. Got {self.halving}.")
+        if not 0 < self.top_fraction <= 1:
+            raise InvalidArgument(
+                f"The 'top_fraction' parameter must be in (0, 1]. Got {self.top_fraction}."
+            )
+        SearchSpace.from_dict(self.space)
+        if not TrainConfig.from_dict(self.base, "base configuration").val_fraction > 0:
+            raise InvalidArgument(
+                "A tune ranks trials on validation data: the 'val_fraction' parameter must be > 0."
+            )
+        return self
+
+    def round_sizes(self) -> list[int]:
+        """The trial budget split over the rounds, the first rounds taking the remainder."""
+        q, r = divmod(self.trials, self.rounds)
+        return [q + (i < r) for i in range(self.rounds)]
+
+
+def open_study(
+    path: str | Path, settings: TuneSettings | None, resume: bool
+) -> tuple[Study, TuneSettings]:
+    """Open a study to start (``settings`` given, study empty) or resume (settings stored)."""
+    study = Study(path)
+    stored = study.settings()
+    if resume:
+        if not stored:
+            study.close()
+            raise StudyError(
+                f"{path}: no tune to resume in this study; start one without --resume."
+            )
+        return study, TuneSettings(**stored["tune"])
+    if stored:
+        study.close()
+        raise StudyError(
+            f"{path}: this study already holds a tune; add --resume to continue it, or choose "
+            "another --study path."
+        )
+    study.save_settings({"tune": asdict(settings.check())})
+    return study, settings

@@ -1,0 +1,64 @@
+"""The house's hallways: no private name of the network is reached from outside ``caviar/nn``,
+the optimizers do not import the layers, and each knob has one default."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+from caviar.config import FIELDS, TrainConfig
+from caviar.nn.network import Network
+from caviar.optim import OPTIMIZERS, SCHEDULES
+
+ROOT = Path(__file__).resolve().parents[1]
+PRIVATE = re.compile(r"\b(net|network|self\.net|pop\.net|model\.net)\._[a-z]")
+
+
+def _python_files():
+    for folder in ("src", "tests", "benchmarks", "tools"):
+        yield from (ROOT / folder).rglob("*.py")
+
+
+def test_no_private_network_name_is_used_outside_caviar_nn():
+    offenders = []
+    for path in _python_files():
+        if "caviar/nn/" in path.as_posix() or path == Path(__file__).resolve():
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if PRIVATE.search(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert offenders == []
+
+
+def test_the_optimizers_and_the_batcher_do_not_import_the_layers():
+    for path in [*(ROOT / "src/caviar/optim").glob("*.py"), ROOT / "src/caviar/train/batches.py"]:
+        assert "caviar.nn" not in path.read_text(), path
+
+
+def _engine_defaults(component: str) -> dict:
+    if component == "network":
+        signature = inspect.signature(Network)
+    elif component in OPTIMIZERS:
+        signature = inspect.signature(OPTIMIZERS[component])
+    else:
+        return {arg: default for arg, (default, _) in SCHEDULES[component][2].items()}
+    return {p.name: p.default for p in signature.parameters.values()}
+
+
+def test_each_knob_has_one_default_the_config_and_the_engine_agree_on():
+    for name, f in FIELDS.items():
+        for component, argument in f.metadata["to"].items():
+            engine = _engine_defaults(component)[argument]
+            if component == "network" and argument == "seeds":
+                continue  # seeds default to 0..K-1; the config's seed 0 is member 0's
+            # None: the engine takes its class's default (AdamW's λ = 0.01, on purpose)
+            assert engine in (f.default, None), (name, component, engine, f.default)
+    assert TrainConfig().plateau_patience == SCHEDULES["plateau"][2]["patience"][0]
+
+
+def test_every_field_declares_a_rule_and_what_it_feeds():
+    for name, f in FIELDS.items():
+        assert {"help", "rule", "member", "to"} <= set(f.metadata), name
+        if f.metadata["member"] and name not in ("lr",):
+            assert f.metadata["to"], f"{name} is per member but feeds nothing"
