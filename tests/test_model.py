@@ -159,3 +159,38 @@ def test_save_is_atomic(saved, tmp_path, monkeypatch):
     with zipfile.ZipFile(saved) as z:
         meta = json.loads(np.load(z.open("__meta__.npy")).item())
     assert meta["format"] == "caviar-checkpoint"
+
+
+def test_change_is_the_one_way_to_change_a_run(digits):
+    train, val, _ = digits
+    config = TrainConfig(epochs=2, hidden=(16,), schedule="plateau", plateau_patience=0)
+    model = Model.create(config, train)
+    model.fit(train, val)
+    scale, t = model.schedule.state.scale.copy(), model.optimizer.t.copy()
+    model.change(lr=0.01, epochs=4, plateau_factor=0.5)
+    assert model.config.lr == 0.01 and model.config.epochs == 4
+    np.testing.assert_array_equal(model.schedule.alpha0, [0.01])
+    np.testing.assert_array_equal(model.schedule.state.scale, scale)  # reductions kept
+    np.testing.assert_array_equal(model.optimizer.t, t)  # moments and step counts kept
+    model.fit(train, val)
+    assert model.history.epochs == 4
+    np.testing.assert_allclose(model.history.lr[-1], 0.01 * model.schedule.state.scale)
+    with pytest.raises(ValueError, match=r"\['hidden'\] cannot change in a running model"):
+        model.change(hidden=(32,))
+    with pytest.raises(ValueError, match="total number of epochs and 4 already ran"):
+        model.change(epochs=3)
+    with pytest.raises(ValueError, match="'lr' entry of the changes must be in"):
+        model.change(lr=-1.0)
+
+
+def test_a_checkpoint_of_the_previous_format_is_refused_with_the_reason(tmp_path):
+    from caviar import checkpoint
+
+    path = tmp_path / "old.npz"
+    np.savez(
+        path,
+        classes=np.arange(2),
+        __meta__=np.array(json.dumps({"format": "caviar-checkpoint", "format_version": 1})),
+    )
+    with pytest.raises(CheckpointError, match="older caviar .format 1.*train the model again"):
+        checkpoint.load(path)
