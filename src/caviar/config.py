@@ -140,7 +140,11 @@ class TrainConfig:
     )
     dtype: str = _f("float32", "floating-point type", OneOf(tuple(DTYPES)))
     val_fraction: float = _f(0.1, "share of the data held out for validation", check.FRACTION)
-    test_fraction: float = _f(0.2, "share of the data held out for the final test", check.FRACTION)
+    test_fraction: float = _f(
+        0.2,
+        "share of the data held out for the final test (mnist1d: its own last 1,000 rows)",
+        check.FRACTION,
+    )
     early_stopping: int = _f(
         0, "patience in epochs on validation loss (0: off)", check.NON_NEGATIVE_INT
     )

@@ -111,3 +111,17 @@ def test_standardizer_refuses_bad_input():
         Standardizer.from_arrays({"mean": np.zeros(3)})
     with pytest.raises(CheckpointError, match=r"positive 'std'"):
         Standardizer.from_arrays({"mean": np.zeros(3), "std": np.zeros(3)})
+
+
+def test_mnist1d_keeps_the_benchmarks_standard_split():
+    """Its first 4,000 rows train and validate, the last 1,000 test, as the MNIST-1D paper
+    reports; validation is drawn (stratified) from the first 4,000."""
+    from caviar.data import load
+
+    ds = load("mnist1d")
+    train, val, test = train_val_test_split(ds, val=0.2, test=0.3, seed=1)
+    assert (len(train), len(val), len(test)) == (3200, 800, 1000)
+    np.testing.assert_array_equal(test.X, ds.X[4000:])
+    rows = {tuple(r) for r in np.concatenate([train.X, val.X])}
+    assert rows == {tuple(r) for r in ds.X[:4000]}
+    assert test.test_start is None and train.test_start is None

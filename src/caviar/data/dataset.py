@@ -30,6 +30,9 @@ class Dataset:
             the original labels back.
         feature_names: ``d`` column names.
         name: what the data set is called in messages.
+        test_start: for a benchmark with a standard split, the first row of its own test part
+            (rows ``test_start:``); :func:`~caviar.data.train_val_test_split` then tests on
+            exactly those rows, so figures compare with the benchmark's. None otherwise.
 
     Example:
         >>> ds = Dataset.from_arrays([[0.0, 1.0], [2.0, 3.0]], ["cat", "dog"], name="pets")
@@ -44,6 +47,7 @@ class Dataset:
     classes: np.ndarray
     feature_names: tuple[str, ...]
     name: str
+    test_start: int | None = None
 
     def __post_init__(self) -> None:
         # Cheap structural invariants only; the data checks live in from_arrays.
@@ -58,7 +62,9 @@ class Dataset:
             array.flags.writeable = False
 
     @classmethod
-    def from_arrays(cls, X, y, name: str = "data", feature_names=None, classes=None) -> Dataset:
+    def from_arrays(
+        cls, X, y, name: str = "data", feature_names=None, classes=None, test_start=None
+    ) -> Dataset:
         """Check ``X (n, d)`` and raw labels ``y (n,)`` once and build a data set.
 
         ``y`` may hold any ints or strings; they are mapped to codes ``0..C-1`` in sorted order.
@@ -86,7 +92,9 @@ class Dataset:
                 "a classifier needs at least two"
             )
         y = _encode(raw, classes, name)
-        return cls(X=X, y=y, classes=classes, feature_names=names, name=name)
+        if test_start is not None and not 0 < test_start < X.shape[0]:
+            raise DataError(f"Data set '{name}': test_start must be in 1..{X.shape[0] - 1}")
+        return cls(X=X, y=y, classes=classes, feature_names=names, name=name, test_start=test_start)
 
     @property
     def n_samples(self) -> int:
@@ -110,7 +118,8 @@ class Dataset:
         )
 
     def subset(self, index, name: str | None = None) -> Dataset:
-        """Rows ``index`` (a slice, integer or boolean array) with the same classes and names."""
+        """Rows ``index`` (a slice, integer or boolean array) with the same classes and names
+        (and no standard test part of its own)."""
         rows = np.arange(self.n_samples)[index]
         return Dataset(
             X=np.ascontiguousarray(self.X[rows]),

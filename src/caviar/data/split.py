@@ -21,7 +21,9 @@ def train_val_test_split(
     validation, at least one to each non-zero part while the class has rows to spare, and the
     rest (at least one) to training; part sizes can so differ from ``val * n`` by up to C rows.
     Rows keep their original order inside each part. Same seed, same split. A part asked to be
-    0 is an empty data set.
+    0 is an empty data set. A data set with a standard split of its own (``ds.test_start``,
+    as MNIST-1D's last 1,000 of 5,000) tests on exactly those rows and draws validation from
+    the rows before them (``val`` of those); ``test`` is then not used.
 
     Example:
         >>> ds = Dataset.from_arrays(np.arange(20.0).reshape(10, 2), [0, 1] * 5)
@@ -34,6 +36,8 @@ def train_val_test_split(
         raise InvalidArgument(
             f"The 'val' and 'test' parameters must sum to less than 1. Got {val + test:g} instead."
         )
+    if ds.test_start is not None:
+        return _standard_split(ds, val, seed)
     rng = np.random.default_rng(seed)
     parts: list[list[np.ndarray]] = [[], [], []]
     for c in range(ds.n_classes):
@@ -45,6 +49,17 @@ def train_val_test_split(
     return tuple(
         ds.subset(np.sort(np.concatenate(p)), f"{ds.name}-{k}")
         for p, k in zip(parts, names, strict=True)
+    )
+
+
+def _standard_split(ds: Dataset, val: float, seed: int) -> tuple[Dataset, Dataset, Dataset]:
+    """The data set's own test rows; training and validation stratified from the rows before."""
+    head = ds.subset(slice(None, ds.test_start))
+    train, validation, _ = train_val_test_split(head, val, 0.0, seed)
+    return (
+        train.subset(slice(None), f"{ds.name}-train"),
+        validation.subset(slice(None), f"{ds.name}-val"),
+        ds.subset(slice(ds.test_start, None), f"{ds.name}-test"),
     )
 
 
