@@ -25,14 +25,15 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from benchmarks import mnist1d_tune
 from benchmarks.sizes import FLOP_PER_SAMPLE, SIZES, sizes
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 UNSET_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-ROWS = ("tune", "one-model", "k128", "k32", "adam", "import", "help")
-NEEDS_LIMITS = {"one-model", "k128", "k32", "adam"}
+ROWS = ("tune", "one-model", "k128", "k32", "adam", "import", "help", "tune-mnist1d")
+NEEDS_LIMITS = {"one-model", "k128", "k32", "adam", "tune-mnist1d"}
 WORKER_TIMEOUT = 600
 BUSY = 0.25  # cores busy in other processes above which a measurement is repeated
 RETRIES = 2
@@ -109,6 +110,17 @@ def tune_cli(quick: bool) -> dict:
         return run_command(argv)
 
 
+def mnist1d_run(scale: int, quick: bool) -> dict:
+    """Row 8's whole ``caviar tune`` process at ``scale`` × the trials, with the noise gauge."""
+    s = mnist1d_tune.shape(quick)
+    c0, b0, t0 = _children_cpu(), machine_busy_seconds(), time.perf_counter()
+    r = mnist1d_tune.run_caviar(caviar_command(), ENV, ROOT, scale * s["trials"], s["epochs"])
+    seconds = time.perf_counter() - t0
+    own = _children_cpu() - c0
+    r["other_cores"] = max(0.0, (machine_busy_seconds() - b0 - own) / seconds)
+    return r
+
+
 def plan(rows: list[str], quick: bool) -> dict[str, list[tuple[str, callable]]]:
     """For each row, its runs in the order one repetition makes them (A B ...)."""
 
@@ -130,6 +142,14 @@ def plan(rows: list[str], quick: bool) -> dict[str, list[tuple[str, callable]]]:
         "adam": [("caviar", worker("adam", "caviar")), ("peer", worker("adam", "torch"))],
         "import": [("caviar", worker("import", "caviar"))],
         "help": [("caviar", lambda: run_command(caviar_command() + ["--help"]))],
+        "tune-mnist1d": [
+            ("caviar", lambda: mnist1d_run(1, quick)),
+            ("peer", worker("tune_mnist1d", "torch")),
+            *(
+                (f"x{k}", lambda k=k: mnist1d_run(k, quick))
+                for k in mnist1d_tune.shape(quick)["scales"]
+            ),
+        ],
     }
     return {r: runs[r] for r in rows}
 
@@ -414,6 +434,13 @@ def summarise(data: dict) -> tuple[list[Row], list[str], dict]:
             Row("6. `caviar --help` (whole command)", fmt(t, ".3f", " s"), goal="<= 0.5 s",
                 met=None if t is None else t <= 0.5)
         )  # fmt: skip
+
+    if "tune-mnist1d" in R:
+        more_rows, more_notes = mnist1d_tune.rows(
+            R, data["quick"], sgemm, stream, med, fmt, missing, Row
+        )
+        rows += more_rows
+        notes += more_notes
 
     if "k128" in R:
         mem = [r["memory"] for r in ok(R["k128"]["caviar"])]

@@ -8,6 +8,7 @@ WEIGHTS = sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:], strict=True))  # 268,
 FLOP_PER_SAMPLE = 6 * WEIGHTS  # 2 forward + 4 backward per weight and example
 
 FULL = {
+    "quick": False,
     "sgemm_sizes": (2048, 3072, 4096),
     "sgemm_repeats": 3,
     "stream_floats": 50_000_000,  # 200 MB per array, three arrays
@@ -26,6 +27,7 @@ FULL = {
 
 QUICK = {
     **FULL,
+    "quick": True,
     "sgemm_sizes": (2048, 3072),
     "sgemm_repeats": 2,
     "stream_floats": 25_000_000,

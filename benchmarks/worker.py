@@ -549,7 +549,15 @@ WORKLOADS = {
     "k32": ({"caviar", "torch"}, k32),
     "adam": ({"caviar", "torch"}, adam),
     "import": ({"caviar"}, _limits(import_caviar)),
+    "tune_mnist1d": ({"torch"}, lambda impl, s: _mnist1d_torch(s)),
 }
+
+
+def _mnist1d_torch(s: dict) -> dict:
+    from benchmarks import mnist1d_tune
+
+    return mnist1d_tune.tune_torch(s["quick"])
+
 
 PEER_PACKAGES = {"torch", "optuna", "threadpoolctl"}
 
