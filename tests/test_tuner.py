@@ -333,3 +333,25 @@ def test_counts_name_every_status_and_best_is_the_one_ranking(tmp_path, digits):
         assert counts[Status.FAILED] == sum(t.status == "failed" for t in trials) > 0
         assert study.best(1) == [best_trial(trials)]
         assert all(t.status.is_final for t in study.trials())
+
+
+def test_a_busy_moment_while_one_size_is_timed_does_not_decide_the_population_size(monkeypatch):
+    """Interleaved rounds, each size's fastest step: a competing process that slows the one
+    round of K = 16 (4x) leaves K = 16, the truly fastest per member, the choice."""
+    from caviar.tune import cost
+
+    per_step = {1: 1.0e-3, 4: 3.2e-3, 16: 11e-3, 64: 60e-3}  # seconds: 16 is best per member
+    rounds = dict.fromkeys(per_step, 0)
+
+    class Timed:
+        def __init__(self, config, n_features, n_classes, K):
+            self.K = K
+
+        def times(self):
+            rounds[self.K] += 1
+            busy = 4.0 if self.K == 16 and rounds[16] == 1 else 1.0
+            return [per_step[self.K] * busy] * cost.STEPS
+
+    monkeypatch.setattr(cost, "_Candidate", Timed)
+    rates = cost.measure_rates(TrainConfig(), 40, 10, sorted(per_step))
+    assert max(rates, key=rates.get) == 16 and set(rounds.values()) == {cost.ROUNDS}

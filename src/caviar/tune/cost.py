@@ -2,11 +2,20 @@
 
 Memory: ``K ≤ ⌊0.5 · available / member_bytes⌋``. Stacking is not free: at small batches the
 per-member elementwise and optimizer work grows with K while the matrix products stop getting
-more efficient, and a loop of K = 1 steps can win. So for a large enough tune the tuner times a
-few training steps of candidate sizes ``1, 4, 16, 64, …`` up to what memory holds, on random
-data of the trials' shape, and keeps the size with the most member-steps per second. Small
-tunes skip the measurement (it would cost more than it could save) and stack as many as memory
-holds. The FLOP model is :func:`caviar.train.population.member_flops`.
+more efficient, and a loop of K = 1 steps can win. So for a large enough tune the tuner times
+training steps of candidate sizes ``1, 4, 16, 64, …`` up to what memory holds, on random data
+of the trials' shape, and keeps the size with the most member-steps per second. Small tunes
+skip the measurement (it would cost more than it could save) and stack as many as memory holds.
+The FLOP model is :func:`caviar.train.population.member_flops`.
+
+A busy machine must not make it choose badly: a competing process that takes a core for a
+while slows whichever candidate is being timed then. So the candidates are timed in
+interleaved rounds (1, 4, 16, 64, 1, 4, …), and each keeps its fastest step: the minimum is
+what the candidate costs when nothing else runs, and interleaving gives every candidate the
+same chances of a quiet moment. Sizes within TIE (5 %) of the best rate count as equal, and
+the largest of them wins: fewer populations cost less outside the steps (building,
+evaluating, recording), and on this shared machine two timings of one size differ by that
+much.
 """
 
 from __future__ import annotations
@@ -23,6 +32,8 @@ from caviar.train.population import ASSUMED_FLOPS, Population, member_flops, par
 
 # Measure only when the tune's estimated compute exceeds this many seconds at ASSUMED_FLOPS.
 MEASURE_ABOVE_SECONDS = 20.0
+ROUNDS, STEPS = 3, 3  # interleaved rounds over the candidates, timed steps per round
+TIE = 0.95  # a size with at least this share of the best rate counts as equally fast
 _MEASURED: dict[tuple, tuple[int, str]] = {}
 
 
@@ -69,23 +80,48 @@ def population_size(
     return max(1, min(K, n_trials, cap or n_trials))
 
 
+class _Candidate:
+    """K members shaped like ``config`` on random data, ready to time training steps."""
+
+    def __init__(self, config: TrainConfig, n_features: int, n_classes: int, K: int):
+        rng = np.random.default_rng(0)
+        B = config.batch_size
+        n = B * (STEPS + 1)
+        configs = [config.replace(seed=k) for k in range(K)]
+        self.pop = Population.build(configs, n_features, n_classes, n)
+        X, Y = self.pop.net.prepare(
+            rng.standard_normal((n, n_features)), rng.integers(0, n_classes, size=n)
+        )
+        self.batches = list(Batcher(X, Y, B).epoch(epoch_order(n, 0, 0)))
+        self.lr = config.lr
+        self.step(self.batches[-1])  # the first step creates the workspaces: untimed
+
+    def step(self, batch) -> float:
+        start = time.perf_counter()
+        with np.errstate(all="ignore"):
+            train_step(self.pop.net, self.pop.optimizer, *batch, self.lr)
+        return time.perf_counter() - start
+
+    def times(self) -> list[float]:
+        return [self.step(b) for b in self.batches[:STEPS]]
+
+
 def step_seconds(
-    config: TrainConfig, n_features: int, n_classes: int, K: int, steps: int = 3
+    config: TrainConfig, n_features: int, n_classes: int, K: int, steps: int = STEPS
 ) -> float:
-    """Median seconds of one training step of K members shaped like ``config``."""
-    rng = np.random.default_rng(0)
-    B = config.batch_size
-    n = B * (steps + 1)
-    configs = [config.replace(seed=k) for k in range(K)]
-    pop = Population.build(configs, n_features, n_classes, n)
-    X, Y = pop.net.prepare(rng.standard_normal((n, n_features)), rng.integers(0, n_classes, size=n))
-    times = []
-    with np.errstate(all="ignore"):
-        for xb, yb in Batcher(X, Y, B).epoch(epoch_order(n, 0, 0)):
-            start = time.perf_counter()
-            train_step(pop.net, pop.optimizer, xb, yb, config.lr)
-            times.append(time.perf_counter() - start)
-    return float(np.median(times[1:]))  # the first step creates the workspaces
+    """The fastest of ``steps`` training steps of K members shaped like ``config``."""
+    return min(_Candidate(config, n_features, n_classes, K).times()[:steps])
+
+
+def measure_rates(config: TrainConfig, n_features: int, n_classes: int, sizes) -> dict:
+    """Member-steps per second of each population size in ``sizes``, each from its fastest
+    step over ROUNDS interleaved rounds of STEPS steps."""
+    candidates = {K: _Candidate(config, n_features, n_classes, K) for K in sizes}
+    best = dict.fromkeys(sizes, float("inf"))
+    for _ in range(ROUNDS):
+        for K, c in candidates.items():
+            best[K] = min(best[K], *c.times())
+    return {K: K / t for K, t in best.items()}
 
 
 def choose_population_size(
@@ -104,12 +140,8 @@ def choose_population_size(
     key = (config.shape(), n_features, n_classes, K_mem)
     if key not in _MEASURED:
         candidates = sorted({k for k in (1, 4, 16, 64, 256) if k < K_mem} | {K_mem})
-        rates = {}
-        for K in candidates:
-            rates[K] = K / step_seconds(config, n_features, n_classes, K)
-            if len(rates) > 1 and rates[K] < 0.9 * max(rates.values()):
-                break  # past the best: larger K only gets slower here
-        best = max(rates, key=rates.get)
+        rates = measure_rates(config, n_features, n_classes, candidates)
+        best = max(K for K, r in rates.items() if r >= TIE * max(rates.values()))
         measured = ", ".join(f"K={k}: {r:.0f}" for k, r in rates.items())
         _MEASURED[key] = best, f"K = {best} (member-steps/s measured: {measured})"
     return _MEASURED[key]
