@@ -1,7 +1,9 @@
-"""Where the time goes: ``python -m benchmarks.profile [--K 128] [--batch 256] | --tune``.
+"""Where the time goes: ``python -m benchmarks.profile [--K 128] [--batch 256] [--sizes
+784,256,256,10] | --tune``.
 
-Runs the step that ``caviar.fit`` runs (loss, backward, optimizer step) on the synthetic
-784-256-256-10 data and prints, per step: milliseconds and minor page faults of the forward
+Runs the step that ``caviar.fit`` runs (loss, backward, optimizer step) on synthetic data for
+the network ``--sizes`` (default 784-256-256-10; row 8's is ``--sizes 40,256,256,10 --K 16
+--batch 128``) and prints, per step: milliseconds and minor page faults of the forward
 pass (with the loss), the backward pass and the Adam step, and every layer's calls. With
 ``--tune``, runs the benchmark's tune (32 trials × 3 epochs of 64-64-10 on digits, in-process)
 six times and prints the mean milliseconds of its parts. Set the thread variables first
@@ -17,7 +19,7 @@ from collections import defaultdict
 import numpy as np
 
 import caviar
-from benchmarks.sizes import FLOP_PER_SAMPLE, SIZES
+from benchmarks.sizes import SIZES
 from benchmarks.worker import caviar_tune, minflt, synthetic
 from caviar.train.batches import Batcher, epoch_order
 
@@ -28,6 +30,7 @@ def main(argv=None) -> None:
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--sizes", default=",".join(map(str, SIZES)), help="layer widths")
     ap.add_argument("--tune", action="store_true", help="break down row 1's tune instead")
     ap.add_argument(
         "--numba",
@@ -40,8 +43,10 @@ def main(argv=None) -> None:
         return tune_parts(numba=args.numba)
     K, B = args.K, args.batch
     n = (args.steps + args.warmup) * B
-    X, y = synthetic(n)
-    net = caviar.Network(list(SIZES), K=K)
+    sizes = [int(v) for v in args.sizes.split(",")]
+    X, y = synthetic(n, d=sizes[0], C=sizes[-1])
+    net = caviar.Network(sizes, K=K)
+    flop_per_sample = 6 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
     opt = caviar.Adam(net.params)
     lr = np.geomspace(1e-4, 1e-2, K) if K > 1 else 1e-3
     batches = list(Batcher(*net.prepare(X, y), B).epoch(epoch_order(n, 0, 0)))
@@ -67,11 +72,14 @@ def main(argv=None) -> None:
                 f[p] += b[1] - a[1]
     steps = len(batches) - args.warmup
     total = sum(t.values())
-    print(f"K = {K}, batch {B}, {steps} steps after {args.warmup} warm-up")
+    print(
+        f"{'-'.join(map(str, sizes))}, K = {K}, batch {B}, "
+        f"{steps} steps after {args.warmup} warm-up"
+    )
     print(f"{'phase':<14}{'ms/step':>10}{'share':>8}{'faults/step':>13}")
     for p in phases:
         print(f"{p:<14}{1e3 * t[p] / steps:>10.3f}{100 * t[p] / total:>7.0f}%{f[p] / steps:>13.0f}")
-    gf = K * B * FLOP_PER_SAMPLE * steps / total / 1e9
+    gf = K * B * flop_per_sample * steps / total / 1e9
     print(f"{'step':<14}{1e3 * total / steps:>10.3f}    100%  ({gf:.1f} GFLOP/s of model FLOP)")
     print("layer calls (ms/step), slowest first:")
     for name, s in sorted(layer_t.items(), key=lambda kv: -kv[1]):

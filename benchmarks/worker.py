@@ -71,14 +71,14 @@ def reset_peak_rss() -> bool:
         return False
 
 
-def synthetic(n: int, seed: int = 0):
-    """``n`` examples of 784 standard-normal float32 features, labels ``argmax(X W)`` for a
-    random ``W (784, 10)``. The same seed gives the same rows whatever ``n`` is."""
+def synthetic(n: int, seed: int = 0, d: int = SIZES[0], C: int = SIZES[-1]):
+    """``n`` examples of ``d`` (784) standard-normal float32 features, labels ``argmax(X W)``
+    for a random ``W (d, C)``. The same seed gives the same rows whatever ``n`` is."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, SIZES[0]), dtype=np.float32)
-    W = np.random.default_rng(seed + 1).standard_normal((SIZES[0], SIZES[-1]), dtype=np.float32)
+    X = rng.standard_normal((n, d), dtype=np.float32)
+    W = np.random.default_rng(seed + 1).standard_normal((d, C), dtype=np.float32)
     y = np.argmax(X @ W, axis=1)
     return X, y
 
