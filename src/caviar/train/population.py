@@ -69,22 +69,22 @@ def stacked(configs: Sequence[TrainConfig]) -> dict[str, np.ndarray]:
     return {name: np.array([getattr(c, name) for c in configs]) for name in MEMBER_FIELDS}
 
 
-def schedule_for(configs: Sequence[TrainConfig], steps_per_epoch: int) -> Schedule:
+def schedule_for(configs: Sequence[TrainConfig], steps_per_epoch: int, h=None) -> Schedule:
     """The members' schedule: the first's kind, each member's α0 and arguments ``(K,)``
-    (warmup_cosine's length from epochs × steps per epoch)."""
-    c, h = configs[0], stacked(configs)
+    (warmup_cosine's length from epochs × steps per epoch); ``h``: :func:`stacked` of
+    ``configs`` when already computed."""
+    c, h = configs[0], stacked(configs) if h is None else h
     args = {arg: h[name] for name, arg in engine_arguments(c.schedule).items()}
     if c.schedule == "warmup_cosine":
         args["total_steps"] = c.epochs * steps_per_epoch
     return make_schedule(c.schedule, h["lr"], K=len(configs), **args)
 
 
-def _network(configs, n_features, n_classes, backend) -> Network:
-    c, h = configs[0], stacked(configs)
+def _network(c: TrainConfig, h: dict, n_features, n_classes, backend) -> Network:
     members = {arg: h[name] for name, arg in engine_arguments("network").items()}
     return Network(
         [n_features, *c.hidden, n_classes],
-        K=len(configs),
+        K=len(h["seed"]),
         batchnorm=c.batchnorm,
         activation=c.activation,
         init=c.init,
@@ -94,8 +94,7 @@ def _network(configs, n_features, n_classes, backend) -> Network:
     )
 
 
-def _optimizer(configs, net: Network, backend: str) -> Optimizer:
-    c, h = configs[0], stacked(configs)
+def _optimizer(c: TrainConfig, h: dict, net: Network, backend: str) -> Optimizer:
     args = {arg: h[name] for name, arg in engine_arguments(c.optimizer).items()}
     return OPTIMIZERS[c.optimizer](net.params, backend=backend, **args)
 
@@ -128,20 +127,19 @@ class Population:
         (:func:`compute_backend`).
         """
         configs = list(configs)
-        stacked(configs)  # refuse mixed shapes before anything is allocated
+        c, h = configs[0], stacked(configs)  # refuses mixed shapes before any allocation
         if backend == "auto":
-            c = configs[0]
             backend = compute_backend(member_flops(c, n_features, n_classes, n_train))
-        net = _network(configs, n_features, n_classes, backend)
-        steps = len(batch_bounds(n_train, configs[0].batch_size))
+        net = _network(c, h, n_features, n_classes, backend)
+        steps = len(batch_bounds(n_train, c.batch_size))
         return cls(
             configs,
             n_features,
             n_classes,
             n_train,
             net,
-            _optimizer(configs, net, backend),
-            schedule_for(configs, steps),
+            _optimizer(c, h, net, backend),
+            schedule_for(configs, steps, h),
             History.new(len(configs)),
         )
 
