@@ -9,6 +9,9 @@ Each experiment is one module with the same four names:
   stated in the module's docstring, and the figures behind it;
 - ``plot(numbers, path)``: the PNG (matplotlib, Agg, the ``experiments`` extra).
 
+The experiments' networks and parameter arrays are small, so they run on the NumPy backend:
+Numba's start-up (about 0.5 s a process) would cost more than it saves.
+
 :func:`run_experiment` runs one, writes ``NAME.json`` and ``NAME.png`` and returns its
 :class:`Outcome`. Modules are imported on demand, so ``import caviar`` stays fast.
 """

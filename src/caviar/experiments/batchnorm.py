@@ -52,8 +52,10 @@ def _train(batchnorm: bool, epochs: int, seed: int) -> dict:
     Xtr, ytr, Xv, yv = digits(seed)
     sizes = [Xtr.shape[1], *[WIDTH] * HIDDEN, 10]
     seeds = np.arange(K) + 100 * seed
-    net = caviar.Network(sizes, K=K, seeds=seeds, batchnorm=batchnorm, activation="tanh")
-    opt = caviar.Momentum(net.params, lr=0.05, beta=0.9)
+    net = caviar.Network(
+        sizes, K=K, seeds=seeds, batchnorm=batchnorm, activation="tanh", backend="numpy"
+    )
+    opt = caviar.Momentum(net.params, lr=0.05, beta=0.9, backend="numpy")
     snaps = [_summary(net, Xv)]
     history = caviar.fit(
         net,

@@ -42,7 +42,7 @@ def run(seed: int = 0, quick: bool = False) -> dict:
     X, y, w_star = _problem(seed, N)
     W = np.tile(START, (len(SCHEDULES), 1))  # (K, 2)
     schedules = [caviar.make_schedule(kind, ALPHA0, **kw) for _, kind, kw in SCHEDULES]
-    opt = caviar.GradientDescent([W], lr=ALPHA0)
+    opt = caviar.GradientDescent([W], lr=ALPHA0, backend="numpy")
     path, step = [W.copy()], 0
     for epoch in range(epochs):
         order = np.random.default_rng([seed, 1, epoch]).permutation(N)

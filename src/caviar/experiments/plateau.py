@@ -27,10 +27,10 @@ import caviar
 CLAIM = "near saddle points and on plateaus the gradient is close to 0 and learning is slow"
 ALPHA, K = 0.05, 8
 OPTIMIZERS = {
-    "gradient descent": lambda p: caviar.GradientDescent(p, lr=ALPHA),
-    "momentum": lambda p: caviar.Momentum(p, lr=ALPHA, beta=0.9),
-    "RMSprop": lambda p: caviar.RMSprop(p, lr=ALPHA, beta2=0.999),
-    "Adam": lambda p: caviar.Adam(p, lr=ALPHA),
+    "gradient descent": lambda p: caviar.GradientDescent(p, lr=ALPHA, backend="numpy"),
+    "momentum": lambda p: caviar.Momentum(p, lr=ALPHA, beta=0.9, backend="numpy"),
+    "RMSprop": lambda p: caviar.RMSprop(p, lr=ALPHA, beta2=0.999, backend="numpy"),
+    "Adam": lambda p: caviar.Adam(p, lr=ALPHA, backend="numpy"),
 }
 
 
