@@ -36,6 +36,12 @@ def test_errors_are_one_line_with_status_2(cli, tmp_path, monkeypatch):
     assert err == "caviar: error: Say where to export: --onnx PATH and/or --torch PATH.\n"
     err = cli("export", tmp_path / "missing.npz", "--onnx", tmp_path / "x.onnx", code=2).stderr
     assert err.startswith("caviar: error: ") and err.count("\n") == 1
+    for flag in ("--onnx", "--torch"):
+        err = cli("export", path, flag, tmp_path / "no" / "m.x", code=2).stderr
+        assert err == (
+            f"caviar: error: Cannot write {tmp_path / 'no' / 'm.x'}: the folder "
+            f"{tmp_path / 'no'} does not exist; create it first.\n"
+        )
     monkeypatch.setitem(sys.modules, "torch", None)
     err = cli("export", path, "--torch", tmp_path / "m.pt", code=2).stderr
     assert err == (

@@ -13,6 +13,12 @@ from caviar.errors import InvalidArgument
 from caviar.export import to_torch
 
 
+@pytest.fixture
+def torch():
+    """torch, or a skip before any model is trained (CI never installs torch)."""
+    return pytest.importorskip("torch")
+
+
 def _rebuild(text: str, torch):
     """The ``nn.Sequential`` a user would write from the printed text."""
     modules = []
@@ -38,8 +44,7 @@ def _rebuild(text: str, torch):
         {"activation": "tanh", "batchnorm": False},
     ],
 )
-def test_the_state_dict_loads_into_the_printed_module(trained, tmp_path, config):
-    torch = pytest.importorskip("torch")
+def test_the_state_dict_loads_into_the_printed_module(torch, trained, tmp_path, config):
     model, test = trained(**config)
     text = to_torch(model, tmp_path / "model.pt")
     module = _rebuild(text, torch)

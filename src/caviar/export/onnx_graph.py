@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from caviar.errors import InvalidArgument
-from caviar.export.plan import Plan, inference_plan
+from caviar.export.plan import Plan, inference_plan, writable
 
 OPSET, IR_VERSION = 17, 8  # IR 8 is the version that goes with opset 17
 INPUT, OUTPUT = "features", "probabilities"
@@ -82,9 +82,9 @@ def build_graph(plan: Plan):
 
 def to_onnx(model, path) -> Path:
     """Write ``model`` (a :class:`caviar.model.Model`) as an ONNX file at ``path``."""
+    path = writable(path)
     onnx = _onnx()
     graph = build_graph(inference_plan(model))
-    path = Path(path)
     onnx.save(graph, str(path))
     return path
 

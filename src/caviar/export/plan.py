@@ -13,6 +13,7 @@ Dropout is the identity at inference (inverted dropout already scaled in trainin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -104,6 +105,16 @@ def inference_plan(model) -> Plan:
         classes=tuple(np.asarray(model.classes).tolist()),
         feature_names=tuple(model.feature_names),
     )
+
+
+def writable(path) -> Path:
+    """``path`` as a Path whose folder exists; an InvalidArgument otherwise."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise InvalidArgument(
+            f"Cannot write {path}: the folder {path.parent} does not exist; create it first."
+        )
+    return path
 
 
 def _fold(dense: Dense, bn) -> Dense:

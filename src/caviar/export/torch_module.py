@@ -12,12 +12,10 @@ accepts tensors only. Drop the last module (``module[:-1]``) for logits.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from caviar.errors import InvalidArgument
-from caviar.export.plan import Plan, inference_plan
+from caviar.export.plan import Plan, inference_plan, writable
 
 
 def _torch():
@@ -56,7 +54,8 @@ def build_module(plan: Plan):
 
 def to_torch(model, path) -> str:
     """Write ``model``'s ``state_dict`` to ``path``; returns the ``nn.Sequential`` as text."""
+    path = writable(path)
     torch = _torch()
     module = build_module(inference_plan(model))
-    torch.save(module.state_dict(), Path(path))
+    torch.save(module.state_dict(), path)
     return repr(module)
