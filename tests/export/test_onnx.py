@@ -80,7 +80,7 @@ def test_leaky_relu_keeps_its_slope(trained, tmp_path):
 
 
 def test_a_population_is_refused():
-    net = caviar.Network([4, 3, 2], K=2)
+    net = caviar.Network([4, 3, 2], K=2, backend="numpy")
     fake = SimpleNamespace(net=net, standardizer=None, classes=[0, 1], feature_names=())
     with pytest.raises(InvalidArgument, match="K = 2 members"):
         inference_plan(fake)

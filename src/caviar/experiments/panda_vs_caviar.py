@@ -73,7 +73,7 @@ def _spend(configs: list[dict], block: int, budget: float, epochs: int, seed: in
 
 
 def run(seed: int = 0, quick: bool = False) -> dict:
-    budget, population, epochs = (1.5, 32, 3) if quick else (12.0, 64, 5)
+    budget, population, epochs = (1.0, 32, 3) if quick else (12.0, 64, 5)
     configs = sample(default_space(), 8192, method="random", seed=seed)
     digits(seed)  # load the data before either clock starts
     return {
