@@ -362,3 +362,14 @@ def _register_tuner() -> None:
 
 
 _register_tuner()
+
+
+def _register_extras() -> None:
+    from caviar.cli.experiment import experiment
+    from caviar.cli.export import export
+
+    main.add_command(experiment)
+    main.add_command(export)
+
+
+_register_extras()

@@ -1,0 +1,102 @@
+"""The network as an ONNX graph that takes raw features and returns class probabilities.
+
+``features (N, d)`` → Sub(mean) → Div(std) → [MatMul(W') → Add(b') → activation] per layer →
+Softmax(axis = 1) → ``probabilities (N, C)``, in float32, opset 17, batch norm folded into
+W' and b' (:mod:`caviar.export.plan`). Activations map to Relu, LeakyRelu(alpha = slope),
+Tanh and Sigmoid. The class labels and feature names are stored as metadata
+(``caviar.classes``, ``caviar.feature_names``, JSON lists).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from caviar.errors import InvalidArgument
+from caviar.export.plan import Plan, inference_plan, writable
+
+OPSET, IR_VERSION = 17, 8  # IR 8 is the version that goes with opset 17
+INPUT, OUTPUT = "features", "probabilities"
+_OPS = {"relu": "Relu", "leaky_relu": "LeakyRelu", "tanh": "Tanh", "sigmoid": "Sigmoid"}
+
+
+def _onnx():
+    try:
+        import onnx
+    except ImportError:
+        raise InvalidArgument(
+            "Exporting to ONNX needs the onnx package, which is not installed; "
+            "pip install 'caviar-nn[onnx]'"
+        ) from None
+    return onnx
+
+
+def build_graph(plan: Plan):
+    """The checked ``onnx.ModelProto`` of ``plan``."""
+    onnx = _onnx()
+    from onnx import TensorProto, helper, numpy_helper
+
+    inits, nodes = [], []
+
+    def constant(name: str, value: np.ndarray) -> str:
+        inits.append(numpy_helper.from_array(np.asarray(value, dtype=np.float32), name))
+        return name
+
+    nodes.append(helper.make_node("Sub", [INPUT, constant("mean", plan.mean)], ["centred"]))
+    nodes.append(helper.make_node("Div", ["centred", constant("std", plan.std)], ["a0"]))
+    a = "a0"
+    for i, layer in enumerate(plan.layers, 1):
+        W, b = constant(f"W{i}", layer.W), constant(f"b{i}", layer.b)
+        nodes.append(helper.make_node("MatMul", [a, W], [f"xw{i}"]))
+        nodes.append(helper.make_node("Add", [f"xw{i}", b], [f"z{i}"]))
+        a = f"z{i}"
+        if layer.activation is not None:
+            attrs = {"alpha": layer.slope} if layer.activation == "leaky_relu" else {}
+            nodes.append(helper.make_node(_OPS[layer.activation], [a], [f"a{i}"], **attrs))
+            a = f"a{i}"
+    nodes.append(helper.make_node("Softmax", [a], [OUTPUT], axis=1))
+    C = plan.layers[-1].W.shape[1]
+    graph = helper.make_graph(
+        nodes,
+        "caviar",
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", plan.n_features])],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["N", C])],
+        initializer=inits,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="caviar"
+    )
+    model.ir_version = IR_VERSION
+    helper.set_model_props(
+        model,
+        {
+            "caviar.classes": json.dumps([str(c) for c in plan.classes]),
+            "caviar.feature_names": json.dumps(list(plan.feature_names)),
+        },
+    )
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def to_onnx(model, path) -> Path:
+    """Write ``model`` (a :class:`caviar.model.Model`) as an ONNX file at ``path``."""
+    path = writable(path)
+    onnx = _onnx()
+    graph = build_graph(inference_plan(model))
+    onnx.save(graph, str(path))
+    return path
+
+
+def onnx_probabilities(path, X) -> np.ndarray:
+    """Run the ONNX file at ``path`` on raw features ``X (N, d)`` with onnxruntime: ``(N, C)``."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise InvalidArgument(
+            "Running an ONNX graph needs onnxruntime, which is not installed; "
+            "pip install onnxruntime"
+        ) from None
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run([OUTPUT], {INPUT: np.asarray(X, dtype=np.float32)})[0]

@@ -1,0 +1,62 @@
+"""The PyTorch export (skipped without torch, which CI never installs): the printed
+nn.Sequential, rebuilt from its text, loads the state_dict and gives caviar's probabilities."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import numpy as np
+import pytest
+
+from caviar.errors import InvalidArgument
+from caviar.export import to_torch
+
+
+@pytest.fixture
+def torch():
+    """torch, or a skip before any model is trained (CI never installs torch)."""
+    return pytest.importorskip("torch")
+
+
+def _rebuild(text: str, torch):
+    """The ``nn.Sequential`` a user would write from the printed text."""
+    modules = []
+    for line in text.splitlines()[1:-1]:
+        kind, args = re.fullmatch(r"\s*\(\d+\): (\w+)\((.*)\)", line).groups()
+        if kind == "Linear":
+            n_in, n_out = (int(v) for v in re.findall(r"features=(\d+)", args))
+            modules.append(torch.nn.Linear(n_in, n_out))
+        elif kind == "LeakyReLU":
+            modules.append(torch.nn.LeakyReLU(float(re.search(r"slope=([\d.e-]+)", args)[1])))
+        elif kind == "Softmax":
+            modules.append(torch.nn.Softmax(dim=1))
+        else:
+            modules.append(getattr(torch.nn, kind)())
+    return torch.nn.Sequential(*modules)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"activation": "relu"},
+        {"activation": "leaky_relu"},
+        {"activation": "tanh", "batchnorm": False},
+    ],
+)
+def test_the_state_dict_loads_into_the_printed_module(torch, trained, tmp_path, config):
+    model, test = trained(**config)
+    text = to_torch(model, tmp_path / "model.pt")
+    module = _rebuild(text, torch)
+    module.load_state_dict(torch.load(tmp_path / "model.pt", weights_only=True))
+    module.eval()
+    with torch.no_grad():
+        got = module(torch.from_numpy(np.array(test.X, dtype=np.float32))).numpy()
+    assert np.abs(got - model.predict_proba(test.X)).max() < 1e-5
+
+
+def test_without_torch_one_error_says_what_to_install(trained, tmp_path, monkeypatch):
+    model, _ = trained()
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(InvalidArgument, match=r"pip install 'caviar-nn\[torch\]'"):
+        to_torch(model, tmp_path / "m.pt")
