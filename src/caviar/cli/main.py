@@ -62,6 +62,9 @@ class CaviarGroup(click.Group):
 
 
 def _fail(err: click.ClickException):
+    if isinstance(err, click.exceptions.NoArgsIsHelpError):
+        click.echo(err.ctx.get_help())  # a bare group is a request for its help, not an error
+        sys.exit(0)
     message = " ".join(err.format_message().split())
     ctx = getattr(err, "ctx", None)
     if isinstance(err, click.UsageError) and ctx is not None:
@@ -140,7 +143,7 @@ def _options(options: list):
     "--config",
     "config_file",
     metavar="FILE",
-    help="TOML file of TrainConfig keys (e.g. lr = 0.01); flags override it.",
+    help="TOML (or .json) file of TrainConfig keys (e.g. lr = 0.01); flags override it.",
 )
 @config_options
 @_run_options(fallback=run.DEFAULT_CHECKPOINT)

@@ -89,7 +89,7 @@ def tune_options(command):
     "--config",
     "config_file",
     metavar="FILE",
-    help="TOML of TrainConfig keys fixed for every trial; flags override it.",
+    help="TOML (or .json) of TrainConfig keys fixed for every trial; flags override it.",
 )
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON line.")
 @tune_options
