@@ -27,6 +27,14 @@ def __getattr__(name: str):
         from caviar.estimator import Classifier
 
         return Classifier
+    if name == "load":
+        from caviar.api import load
+
+        return load
+    if name == "tune":  # the package, callable as caviar.api.tune
+        import importlib
+
+        return importlib.import_module("caviar.tune")
     raise AttributeError(f"module 'caviar' has no attribute {name!r}")
 
 
@@ -49,6 +57,8 @@ __all__ = [
     "evaluate",
     "fit",
     "gradient_check",
+    "load",
     "make_schedule",
     "softmax",
+    "tune",
 ]

@@ -20,6 +20,7 @@ import click
 import caviar
 from caviar.cli import run, sources
 from caviar.cli.options import config_option, config_options, resolve_config
+from caviar.cli.report import report_option, write_model_report
 from caviar.errors import CaviarError, InvalidArgument
 
 EXIT_ERROR = 2
@@ -147,10 +148,12 @@ def _options(options: list):
 )
 @config_options
 @_run_options(fallback=run.DEFAULT_CHECKPOINT)
+@report_option("model")
 def train(
     data,
     target,
     config_file,
+    report_path,
     save,
     checkpoint,
     checkpoint_every,
@@ -180,6 +183,8 @@ def train(
         live=live,
         stop_after=interrupt_after,
     )
+    if report_path:
+        write_model_report(model, report_path, src["data"], test_set if len(test_set) else None)
 
 
 # -- resume -----------------------------------------------------------------------------
@@ -365,3 +370,17 @@ def _register_tuner() -> None:
 
 
 _register_tuner()
+
+
+def _register_report() -> None:
+    from caviar.cli.report import info, report
+    from caviar.cli.study_cmds import export, train_trial
+    from caviar.cli.tune import study
+
+    main.add_command(report)
+    main.add_command(info)
+    study.add_command(export)
+    study.add_command(train_trial)
+
+
+_register_report()

@@ -39,12 +39,13 @@ def show_trial(path: str, trial_id: int, toml_only: bool) -> None:
 
     with Study(path, readonly=True) as s:
         t = find_trial(s, trial_id)
+        data = s.settings().get("tune", {}).get("data", "DATA")
     if not toml_only:
         click.echo(
             f"# trial {t.id} (round {t.round + 1}, #{t.number}): {t.status}, val_loss "
             f"{_num(t.val_loss)}, val_accuracy {_num(t.val_accuracy)}, epochs {t.epochs}"
         )
-        click.echo(f"# caviar train --data DATA --config trial-{t.id}.toml reproduces it")
+        click.echo(f"# caviar train --data {data} --config trial-{t.id}.toml reproduces it")
     click.echo(config_toml(t.config), nl=False)
 
 

@@ -14,6 +14,7 @@ import click
 
 from caviar.cli import sources
 from caviar.cli.options import FIELDS, config_option, resolve_config
+from caviar.cli.report import report_option, write_study_report
 from caviar.errors import InvalidArgument
 
 TRIAL_KEYS = ("lr", "beta1", "beta2", "eps", "seed")
@@ -92,8 +93,10 @@ def tune_options(command):
     help="TOML (or .json) of TrainConfig keys fixed for every trial; flags override it.",
 )
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON line.")
+@report_option("study")
 @tune_options
 def tune(
+    report_path,
     data,
     target,
     trials,
@@ -165,6 +168,8 @@ def tune(
         )
     else:
         _print_best(best, trials_done, seconds, study_path)
+    if report_path:
+        write_study_report(study.path, report_path)
 
 
 def _refuse_settings_with_resume() -> None:
@@ -290,13 +295,22 @@ def study():
 @click.argument("path", metavar="PATH")
 @click.option("--top", "top_n", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
-def show(path, top_n, as_json):
+@click.option("--trial", "trial_id", type=int, metavar="N", help="Print trial N's configuration.")
+@click.option("--toml", "toml_only", is_flag=True, help="With --trial: the TOML alone.")
+def show(path, top_n, as_json, trial_id, toml_only):
     """The best trials, the rounds and their spaces, and the time spent training versus the
-    tuner's own overhead."""
+    tuner's own overhead; with --trial N, that trial's full configuration as TOML (what
+    caviar train --config reads)."""
     from pathlib import Path
 
     from caviar.tune.study import Study, StudyError
 
+    if trial_id is not None or toml_only:
+        from caviar.cli.study_cmds import show_trial
+
+        if trial_id is None:
+            raise InvalidArgument("--toml prints a trial's configuration: give --trial N too.")
+        return show_trial(path, trial_id, toml_only)
     if not Path(path).is_file():
         raise StudyError(f"{path}: no such study file.")
     with Study(path) as s:
