@@ -136,8 +136,9 @@ class StudyResults:
         best = self.best_trial
         if best is None:
             return {}
-        free = [k for k, v in (self.rounds[0][1] if self.rounds else {}).items()
-                if isinstance(v, dict)]  # fmt: skip
+        free = [
+            k for k, v in (self.rounds[0][1] if self.rounds else {}).items() if isinstance(v, dict)
+        ]
         return {k: best.config[k] for k in free}
 
     def metrics(self, trial_id: int) -> list[dict]:

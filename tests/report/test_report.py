@@ -75,12 +75,15 @@ def test_a_report_needs_no_network(request, page):
 
 
 def test_a_model_report_holds_curves_confusion_and_per_class_scores(model_html):
-    for heading in ("Learning curves", "Confusion matrix and per-class precision and recall",
-                    "Configuration"):  # fmt: skip
+    for heading in (
+        "Learning curves",
+        "Confusion matrix and per-class precision and recall",
+        "Configuration",
+    ):
         assert f"<h2>{heading}" in model_html
     for title in ("loss", "validation accuracy", "\\u03b1"):  # α, JSON-escaped
         assert f'"text":"{title}"' in model_html, title
-    assert "<th class=\"text\">precision</th>" in model_html
+    assert '<th class="text">precision</th>' in model_html
     for label in ("setosa", "versicolor", "virginica"):
         assert label in model_html
 

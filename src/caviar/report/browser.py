@@ -41,8 +41,9 @@ def find_browser() -> tuple[str, str] | None:
     return (browser, driver) if browser and driver else None
 
 
-def open_report(path: str | Path, screenshot: str | Path | None = None, width: int = 1200,
-                height: int = 1600) -> Rendered:  # fmt: skip
+def open_report(
+    path: str | Path, screenshot: str | Path | None = None, width: int = 1200, height: int = 1600
+) -> Rendered:
     """Load ``path`` headless, wait for plotly to draw, return what rendered; optionally save
     a PNG screenshot of the first ``width`` × ``height`` pixels."""
     from selenium import webdriver
@@ -53,8 +54,14 @@ def open_report(path: str | Path, screenshot: str | Path | None = None, width: i
         raise FileNotFoundError("chromium and chromedriver are needed (apt-get install ...)")
     options = webdriver.ChromeOptions()
     options.binary_location = found[0]
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                f"--window-size={width},{height}", "--hide-scrollbars"):  # fmt: skip
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--window-size={width},{height}",
+        "--hide-scrollbars",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(found[1]), options=options)

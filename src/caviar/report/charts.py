@@ -161,8 +161,11 @@ def rounds_unit(rounds, space):
         lows, spans = [], []
         for dim in numeric:
             entry = sp.get(dim.name)
-            lo, hi = unit_span(dim, entry["low"], entry["high"]) if isinstance(entry, dict) else (
-                0.0, 1.0)  # fmt: skip
+            lo, hi = (
+                unit_span(dim, entry["low"], entry["high"])
+                if isinstance(entry, dict)
+                else (0.0, 1.0)
+            )
             lows.append(lo)
             spans.append(max(hi - lo, 1e-3))
         fig.add_trace(

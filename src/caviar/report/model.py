@@ -27,8 +27,10 @@ def model_page(model, name: str = "model", dataset=None) -> Page:
         scores = model.evaluate(rows)
         page.text(f"{note}: accuracy {scores['accuracy']:.4f}, loss {scores['loss']:.4f}.")
         page.figure(confusion_figure(scores["confusion"], model.classes))
-        page.table(["class", "precision", "recall", "support"], per_class(scores["confusion"],
-                   model.classes))  # fmt: skip
+        page.table(
+            ["class", "precision", "recall", "support"],
+            per_class(scores["confusion"], model.classes),
+        )
     page.heading("Configuration")
     page.table(["key", "value"], [[k, v] for k, v in model.config.to_dict().items()])
     return page

@@ -68,11 +68,27 @@ def _best(page: Page, s: Study, trials, space, test: bool) -> None:
     for why, t in picks:
         r = retrained.get(t.id, {})
         rows.append(
-            [why, t.id, t.round + 1, t.val_loss, t.val_accuracy, r.get("val_accuracy"),
-             r.get("test_accuracy"), *(t.config.get(n) for n in names)]
-        )  # fmt: skip
-    header = ["best by", "trial", "round", "val_loss", "val_acc", "val_acc retrained",
-              "test_acc", *names]  # fmt: skip
+            [
+                why,
+                t.id,
+                t.round + 1,
+                t.val_loss,
+                t.val_accuracy,
+                r.get("val_accuracy"),
+                r.get("test_accuracy"),
+                *(t.config.get(n) for n in names),
+            ]
+        )
+    header = [
+        "best by",
+        "trial",
+        "round",
+        "val_loss",
+        "val_acc",
+        "val_acc retrained",
+        "test_acc",
+        *names,
+    ]
     page.table(header, rows)
     page.text(
         "Test accuracy: the study stores none (the tune never looks at the test split), so "
@@ -141,14 +157,35 @@ def _time(page: Page, total: float, training: float) -> None:
 def _table(page: Page, trials, space) -> None:
     page.heading("Every trial (click a header to sort)")
     names = [d.name for d in space.free]
-    header = ["trial", "round", "status", "val_loss", "val_acc", "train_loss", "epochs",
-              "seconds", *names, "diverged at epoch", "error"]  # fmt: skip
+    header = [
+        "trial",
+        "round",
+        "status",
+        "val_loss",
+        "val_acc",
+        "train_loss",
+        "epochs",
+        "seconds",
+        *names,
+        "diverged at epoch",
+        "error",
+    ]
     rows = [
-        [t.id, t.round + 1, t.status, t.val_loss, t.val_accuracy, t.train_loss, t.epochs,
-         t.seconds, *(t.config.get(n) for n in names),
-         None if t.diverged_epoch is None else t.diverged_epoch + 1, t.error]
+        [
+            t.id,
+            t.round + 1,
+            t.status,
+            t.val_loss,
+            t.val_accuracy,
+            t.train_loss,
+            t.epochs,
+            t.seconds,
+            *(t.config.get(n) for n in names),
+            None if t.diverged_epoch is None else t.diverged_epoch + 1,
+            t.error,
+        ]
         for t in trials
-    ]  # fmt: skip
+    ]
     page.table(header, rows, [t.status for t in trials], sortable=True, scroll=True)
 
 

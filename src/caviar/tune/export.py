@@ -21,9 +21,19 @@ from caviar.tune.space import SearchSpace
 from caviar.tune.study import Study, Trial
 
 RESULT_KEYS = (
-    "id", "round", "number", "status", "val_loss", "val_accuracy", "train_loss", "epochs",
-    "seconds", "diverged_epoch", "diverged_step", "error",
-)  # fmt: skip
+    "id",
+    "round",
+    "number",
+    "status",
+    "val_loss",
+    "val_accuracy",
+    "train_loss",
+    "epochs",
+    "seconds",
+    "diverged_epoch",
+    "diverged_step",
+    "error",
+)
 
 
 def searched(study: Study) -> SearchSpace:
