@@ -50,7 +50,7 @@ def slices(trials, space):
     dims = space.free
     cols = min(3, len(dims))
     rows = math.ceil(len(dims) / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[axis_title(d) for d in dims])
+    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.08, vertical_spacing=0.18)
     shown = [t for t in trials if t.status in SYMBOLS and t.status != "failed"]
     for j, dim in enumerate(dims):
         r, c = j // cols + 1, j % cols + 1
