@@ -27,6 +27,10 @@ def __getattr__(name: str):
         from caviar.estimator import Classifier
 
         return Classifier
+    if name == "Model":
+        from caviar.model import Model
+
+        return Model
     if name == "load":
         from caviar.api import load
 
@@ -50,6 +54,7 @@ __all__ = [
     "GradientDescent",
     "History",
     "InvalidArgument",
+    "Model",
     "Momentum",
     "Network",
     "RMSprop",

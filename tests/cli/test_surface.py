@@ -66,3 +66,37 @@ def test_a_bad_json_config_is_one_line(cli, tmp_path):
     path.write_text("{lr: 1")
     result = cli("train --data iris --config", path, code=2)
     assert "not valid JSON" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_train_and_tune_write_a_report_at_the_end(cli, tmp_path):
+    model_page, study_page = tmp_path / "m.html", tmp_path / "s.html"
+    cli("train --data iris --epochs 2 --hidden 8 --report", model_page)
+    assert "<h2>Confusion matrix" in model_page.read_text()
+    cli(
+        "tune --data iris --trials 2 --epochs 1 --hidden 8 --study",
+        tmp_path / "s.db",
+        "--report",
+        study_page,
+    )
+    assert "<h2>Every trial" in study_page.read_text()
+
+
+def test_the_tune_names_the_most_accurate_trial_and_the_searched_values(cli, tmp_path):
+    space = tmp_path / "space.toml"
+    space.write_text('[space]\ndecay_rate = { dist = "log", low = 1e-3, high = 1.0 }\n')
+    out = cli(
+        "tune --data iris --trials 6 --epochs 2 --hidden 8 --space",
+        space,
+        "--study",
+        tmp_path / "s.db",
+    ).stdout
+    assert "best (lowest val_loss): trial" in out and "decay_rate=" in out and "eps=" not in out
+
+
+def test_report_refuses_an_optuna_file_untouched(cli, tmp_path):
+    path = tmp_path / "optuna.db"
+    digest = _optuna_like(path)
+    result = cli("report", path, "--out", tmp_path / "r.html", code=2)
+    assert "not a caviar study" in result.stderr
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    assert not (tmp_path / "r.html").exists()

@@ -167,7 +167,7 @@ def tune(
             )
         )
     else:
-        _print_best(best, trials_done, seconds, study_path)
+        _print_best(best, trials_done, seconds, study_path, _searched(rounds_done))
     if report_path:
         write_study_report(study.path, report_path)
 
@@ -221,17 +221,31 @@ def _summary(best, trials, rounds, seconds, path) -> dict:
     }
 
 
-def _print_best(best, trials, seconds, path) -> None:
+def _searched(rounds) -> tuple[str, ...]:
+    """The names the tune searched (the non-fixed entries of its first round's space)."""
+    return tuple(k for k, v in (rounds[0][1] if rounds else {}).items() if isinstance(v, dict))
+
+
+def _print_best(best, trials, seconds, path, keys=TRIAL_KEYS) -> None:
     diverged = sum(t.status == "diverged" for t in trials)
     click.echo(f"{len(trials)} trials in {seconds:.1f} s ({diverged} diverged); study {path}")
     if best is None:
         click.echo("no trial finished with a finite validation loss")
         return
-    shown = ", ".join(f"{k}={_fmt(best.config[k])}" for k in TRIAL_KEYS if k in best.config)
+    names = [k for k in dict.fromkeys((*keys, "seed")) if k in best.config]
+    shown = ", ".join(f"{k}={_fmt(best.config[k])}" for k in names)
     click.echo(
-        f"best: trial {best.id}, val_accuracy {best.val_accuracy:.4f}, "
+        f"best (lowest val_loss): trial {best.id}, val_accuracy {best.val_accuracy:.4f}, "
         f"val_loss {best.val_loss:.4f} ({shown})"
     )
+    from caviar.report.study import most_accurate
+
+    top = most_accurate(trials)
+    if top is not None and top.id != best.id:
+        click.echo(
+            f"most accurate: trial {top.id}, val_accuracy {top.val_accuracy:.4f}, val_loss "
+            f"{top.val_loss:.4f} (caviar study show {path} --trial {top.id} --toml)"
+        )
 
 
 class _Progress:
@@ -274,7 +288,7 @@ class _Progress:
             completed=epoch + 1,
             total=epochs,
             visible=True,
-            status=f"{members} members, epoch {epoch + 1}/{epochs}, best val_acc {best}, "
+            status=f"{members} members, epoch {epoch + 1}/{epochs}, top val_acc now {best}, "
             f"{diverged} diverged",
         )
 
@@ -282,7 +296,7 @@ class _Progress:
         self.diverged += trial.status == "diverged"
         if trial.val_loss is not None and (self.best is None or trial.val_loss < self.best):
             self.best, self.best_acc = trial.val_loss, trial.val_accuracy
-        best = "—" if self.best is None else f"best val_acc {self.best_acc:.4f}"
+        best = "—" if self.best is None else f"lowest val_loss: val_acc {self.best_acc:.4f}"
         self.progress.update(self.task, completed=done, status=f"{best} · {self.diverged} diverged")
 
 
