@@ -100,3 +100,10 @@ def test_report_refuses_an_optuna_file_untouched(cli, tmp_path):
     assert "not a caviar study" in result.stderr
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
     assert not (tmp_path / "r.html").exists()
+
+
+def test_an_empty_database_is_not_read_as_a_study(cli, tmp_path):
+    path = tmp_path / "empty.db"
+    sqlite3.connect(path).close()
+    result = cli("study export", path, "--csv", tmp_path / "x.csv", code=2)
+    assert "empty database" in result.stderr and not (tmp_path / "x.csv").exists()

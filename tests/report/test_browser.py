@@ -52,7 +52,7 @@ def test_the_check_sees_a_broken_chart_and_a_request(browser, made, tmp_path):
     text = text.replace("Plotly.newPlot(", "Plotly.newPlotBroken(", 1)
     text = text.replace("</body>", '<img src="http://127.0.0.1:9/x.png"></body>')
     page.write_text(text)
-    shown = open_report(page)
+    shown = open_report(page, wait=3)
     assert not all(shown.charts.values())
     assert shown.errors
     assert any(r.startswith("http://127.0.0.1:9/") for r in shown.requests)

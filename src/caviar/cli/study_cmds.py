@@ -111,5 +111,10 @@ def train_trial(path, trial_id, save, as_json):
         f"{_num(trial.val_accuracy)}), val_loss {scores['val_loss']:.6g} (tune "
         f"{_num(trial.val_loss)}), test accuracy {_num(scores['test_accuracy'])}"
     )
+    if trial.status == "pruned":
+        click.echo(
+            f"(the tune pruned trial {trial.id} after {trial.epochs} epochs; retrained for all "
+            f"{done.model.config.epochs}, so its numbers differ from the tune's)"
+        )
     if saved:
         click.echo(f"model saved to {saved}")

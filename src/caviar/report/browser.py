@@ -42,10 +42,14 @@ def find_browser() -> tuple[str, str] | None:
 
 
 def open_report(
-    path: str | Path, screenshot: str | Path | None = None, width: int = 1200, height: int = 1600
+    path: str | Path,
+    screenshot: str | Path | None = None,
+    width: int = 1200,
+    height: int = 1600,
+    wait: float = 30.0,
 ) -> Rendered:
-    """Load ``path`` headless, wait for plotly to draw, return what rendered; optionally save
-    a PNG screenshot of the first ``width`` × ``height`` pixels."""
+    """Load ``path`` headless, wait up to ``wait`` seconds for every chart to draw, return what
+    rendered; optionally save a PNG screenshot of the first ``width`` × ``height`` pixels."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -68,7 +72,7 @@ def open_report(
     try:
         url = Path(path).resolve().as_uri()
         driver.get(url)
-        charts = _wait_for_charts(driver)
+        charts = _wait_for_charts(driver, wait)
         if screenshot is not None:
             driver.save_screenshot(str(screenshot))
         errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]

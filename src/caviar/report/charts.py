@@ -50,7 +50,9 @@ def slices(trials, space):
     dims = space.free
     cols = min(3, len(dims))
     rows = math.ceil(len(dims) / cols)
-    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.08, vertical_spacing=0.18)
+    fig = make_subplots(
+        rows=rows, cols=cols, horizontal_spacing=0.08, vertical_spacing=min(0.18, 0.6 / rows)
+    )
     shown = [t for t in trials if t.status in SYMBOLS and t.status != "failed"]
     for j, dim in enumerate(dims):
         r, c = j // cols + 1, j % cols + 1
@@ -175,11 +177,11 @@ def rounds_unit(rounds, space):
                 base=lows,
                 orientation="h",
                 name=f"round {r + 1}",
-                opacity=0.55,
+                opacity=0.8,
             )
         )
     fig.update_layout(
-        barmode="overlay",
+        barmode="group",
         height=140 + 45 * len(numeric),
         xaxis={"title": "position in the original range (unit coordinates)", "range": [0, 1]},
     )

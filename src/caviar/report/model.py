@@ -24,7 +24,8 @@ def model_page(model, name: str = "model", dataset=None) -> Page:
     if rows is None:
         page.text(note, note=True)
     else:
-        scores = model.evaluate(rows)
+        with np.errstate(all="ignore"):  # a diverged model scores NaN, shown as such
+            scores = model.evaluate(rows)
         page.text(f"{note}: accuracy {scores['accuracy']:.4f}, loss {scores['loss']:.4f}.")
         page.figure(confusion_figure(scores["confusion"], model.classes))
         page.table(

@@ -131,6 +131,13 @@ def _charts(page: Page, trials, rounds, space, curves) -> None:
         if imp[0] is not None:
             page.figure(imp[0])
         page.heading("Coarse to fine: each round's region")
+        page.text(
+            "Each round's range of every numeric searched dimension, in unit coordinates of the "
+            "first round's range on that dimension's scale (0 = its low, 1 = its high): each "
+            "round narrows around the previous round's best. Below, when there are two numeric "
+            "dimensions, the first two on their own scales: each round's box and its trials.",
+            note=True,
+        )
         page.figure(charts.rounds_unit(rounds, space))
         pair = [d for d in space.free if d.dist != "choice"][:2]
         if len(pair) == 2:

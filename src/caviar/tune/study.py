@@ -73,6 +73,9 @@ class Study:
             self.db = _connect(self.path, readonly)
             fresh = _check_is_study(self.db, self.path)
             if readonly:
+                if fresh:
+                    self.db.close()
+                    raise StudyError(f"{self.path}: an empty database, not a caviar study.")
                 return
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
