@@ -96,3 +96,27 @@ def test_a_file_that_is_neither_is_refused_and_nothing_is_written(tmp_path):
     with pytest.raises(InvalidArgument, match="neither a caviar study"):
         write_report(bad, tmp_path / "r.html")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.txt"]
+
+
+def test_diverged_pruned_and_failed_trials_are_marked(tmp_path):
+    """A study written directly, with one trial of each final status."""
+    from caviar.config import TrainConfig
+
+    space = {"lr": {"dist": "log", "low": 1e-4, "high": 1.0}}
+    configs = [TrainConfig(lr=lr, epochs=2).to_dict() for lr in (1e-3, 1e-2, 0.5, 0.9)]
+    path = tmp_path / "s.db"
+    with Study(path) as s:
+        s.save_settings({"tune": {"data": "iris", "rounds": 1}})
+        s.add_round(0, space, configs)
+        epoch = {"train_loss": 0.5, "val_loss": 0.4, "val_accuracy": 0.9, "lr": 1e-3}
+        s.finish(1, "finished", {"val_loss": 0.4, "val_accuracy": 0.9, "epochs": 2}, [epoch] * 2)
+        s.finish(2, "pruned", {"val_loss": 0.6, "val_accuracy": 0.8, "epochs": 1}, [epoch])
+        s.finish(3, "diverged", {"diverged_epoch": 0, "diverged_step": 3, "epochs": 1}, [])
+        s.finish(4, "failed", {"error": "warmup_steps exceed the run"}, [])
+    text = write_report(path, tmp_path / "r.html", test=False).read_text()
+    table = text.split("<h2>Every trial")[1]
+    for status in ("finished", "pruned", "diverged", "failed"):
+        assert table.count(f'<tr class="{status}">') == 1, status
+    assert "warmup_steps exceed the run" in table
+    assert '"symbol":["circle","triangle-down","x"]' in text  # failed has no point to draw
+    assert "Too few finished trials (1)" in text and "--no-test" in text
