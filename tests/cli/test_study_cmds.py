@@ -97,6 +97,31 @@ def test_optuna_export_is_a_real_optuna_study(cli, made, trials, tmp_path):
     assert vis.plot_param_importances(study).data and vis.plot_intermediate_values(study).data
 
 
+def test_optuna_dashboard_serves_the_exported_study(cli, made, trials, tmp_path):
+    """optuna-dashboard's own WSGI app, called in-process (no server, no network)."""
+    from wsgiref.util import setup_testing_defaults
+
+    import optuna_dashboard
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    cli("study export", made["study"], "--optuna", url)
+    app = optuna_dashboard.wsgi(url)
+
+    def get(path: str) -> dict:
+        env, status = {"PATH_INFO": path}, []
+        setup_testing_defaults(env)
+        body = b"".join(app(env, lambda s, headers, exc_info=None: status.append(s)))
+        assert status == ["200 OK"], (path, status, body[:300])
+        return json.loads(body)
+
+    (summary,) = get("/api/studies")["study_summaries"]
+    study = get(f"/api/studies/{summary['study_id']}")
+    assert len(study["trials"]) == len(trials[0]) and study["has_intermediate_values"]
+    importances = get(f"/api/studies/{summary['study_id']}/param_importances")
+    names = {p["name"] for p in importances["param_importances"][0]}
+    assert names == {"lr", "one_minus_beta1", "batch_size"}
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
