@@ -107,3 +107,27 @@ def test_an_empty_database_is_not_read_as_a_study(cli, tmp_path):
     sqlite3.connect(path).close()
     result = cli("study export", path, "--csv", tmp_path / "x.csv", code=2)
     assert "empty database" in result.stderr and not (tmp_path / "x.csv").exists()
+
+
+def test_resume_takes_report(cli, tmp_path):
+    study, page = tmp_path / "s.db", tmp_path / "r.html"
+    cli("tune --data iris --trials 2 --epochs 1 --hidden 8 --study", study)
+    cli("tune --resume --study", study, "--report", page)
+    assert "<h2>Every trial" in page.read_text()
+
+
+def test_without_plotly_report_flags_fail_before_training(cli, tmp_path, monkeypatch):
+    import sys
+
+    for name in [m for m in sys.modules if m == "plotly" or m.startswith("plotly.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "plotly", None)  # import plotly raises ImportError
+    result = cli(
+        "train --data iris --epochs 1 --save",
+        tmp_path / "m.npz",
+        "--report",
+        tmp_path / "r.html",
+        code=2,
+    )
+    assert "pip install 'caviar-nn[report]'" in result.stderr
+    assert list(tmp_path.iterdir()) == []

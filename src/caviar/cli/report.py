@@ -9,10 +9,20 @@ import click
 
 
 def report_option(what: str):
+    """``--report PATH``; plotly is checked when the option is parsed, before any training."""
+
+    def check(ctx, param, value):
+        if value is not None:
+            from caviar.report.html import plotly
+
+            plotly()
+        return value
+
     return click.option(
         "--report",
         "report_path",
         metavar="PATH",
+        callback=check,
         help=f"At the end, write the HTML report of the {what} here (needs plotly).",
     )
 

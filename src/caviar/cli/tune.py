@@ -180,7 +180,7 @@ def _refuse_settings_with_resume() -> None:
     given = [
         f"--{name.replace('_', '-')}"
         for name in ctx.params
-        if name not in ("study_path", "resume", "as_json")
+        if name not in ("study_path", "resume", "as_json", "report_path")
         and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
     ]
     if given:
