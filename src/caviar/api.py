@@ -3,8 +3,8 @@
 >>> import caviar
 >>> study = caviar.tune("iris", {"lr": {"dist": "log", "low": 1e-3, "high": 0.3}},
 ...                     trials=4, epochs=2, hidden=(16,))
->>> len(study.trials), study.best_trial.status
-(4, 'finished')
+>>> len(study.trials), study.best_trial.status == "finished"
+(4, True)
 """
 
 from __future__ import annotations
