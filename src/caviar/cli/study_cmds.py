@@ -68,11 +68,11 @@ def export(path, csv_path, json_path, optuna_url):
     from caviar.tune import export as ex
     from caviar.tune.study import Study
 
-    given = [(k, v) for k, v in (("csv", csv_path), ("json", json_path), ("optuna", optuna_url))]
-    given = [(k, v) for k, v in given if v]
-    if len(given) != 1:
+    given = {"csv": csv_path, "json": json_path, "optuna": optuna_url}
+    chosen = [(kind, target) for kind, target in given.items() if target]
+    if len(chosen) != 1:
         raise InvalidArgument("caviar study export needs exactly one of --csv, --json, --optuna.")
-    kind, target = given[0]
+    kind, target = chosen[0]
     with Study(path, readonly=True) as s:
         n = len(s.trials())
         written = {"csv": ex.to_csv, "json": ex.to_json, "optuna": ex.to_optuna}[kind](s, target)
