@@ -27,6 +27,18 @@ def __getattr__(name: str):
         from caviar.estimator import Classifier
 
         return Classifier
+    if name == "Model":
+        from caviar.model import Model
+
+        return Model
+    if name == "load":
+        from caviar.api import load
+
+        return load
+    if name == "tune":  # the package, callable as caviar.api.tune
+        import importlib
+
+        return importlib.import_module("caviar.tune")
     raise AttributeError(f"module 'caviar' has no attribute {name!r}")
 
 
@@ -42,6 +54,7 @@ __all__ = [
     "GradientDescent",
     "History",
     "InvalidArgument",
+    "Model",
     "Momentum",
     "Network",
     "RMSprop",
@@ -49,6 +62,8 @@ __all__ = [
     "evaluate",
     "fit",
     "gradient_check",
+    "load",
     "make_schedule",
     "softmax",
+    "tune",
 ]

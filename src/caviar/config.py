@@ -195,6 +195,23 @@ class TrainConfig:
             raise InvalidArgument(f"{path}: not valid TOML ({e}).") from None
         return cls.from_dict(data, source=f"configuration file {path}")
 
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        """Read a ``.json`` file (an object of field names, as ``--json`` prints ``config``)
+        or, for any other suffix, a TOML file (:meth:`from_toml`)."""
+        path = Path(path)
+        if path.suffix.lower() != ".json":
+            return cls.from_toml(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise InvalidArgument(f"{path}: no such configuration file.") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise InvalidArgument(f"{path}: not valid JSON ({e}).") from None
+        if not isinstance(data, dict):
+            raise InvalidArgument(f"{path}: a JSON configuration must be an object of keys.")
+        return cls.from_dict(data, source=f"configuration file {path}")
+
 
 FIELDS = {f.name: f for f in fields(TrainConfig)}
 _FIELD_NAMES = tuple(FIELDS)

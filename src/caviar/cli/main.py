@@ -20,6 +20,7 @@ import click
 import caviar
 from caviar.cli import run, sources
 from caviar.cli.options import config_option, config_options, resolve_config
+from caviar.cli.report import report_option, write_model_report
 from caviar.errors import CaviarError, InvalidArgument
 
 EXIT_ERROR = 2
@@ -62,6 +63,9 @@ class CaviarGroup(click.Group):
 
 
 def _fail(err: click.ClickException):
+    if isinstance(err, click.exceptions.NoArgsIsHelpError):
+        click.echo(err.ctx.get_help())  # a bare group is a request for its help, not an error
+        sys.exit(0)
     message = " ".join(err.format_message().split())
     ctx = getattr(err, "ctx", None)
     if isinstance(err, click.UsageError) and ctx is not None:
@@ -140,14 +144,16 @@ def _options(options: list):
     "--config",
     "config_file",
     metavar="FILE",
-    help="TOML file of TrainConfig keys (e.g. lr = 0.01); flags override it.",
+    help="TOML (or .json) file of TrainConfig keys (e.g. lr = 0.01); flags override it.",
 )
 @config_options
 @_run_options(fallback=run.DEFAULT_CHECKPOINT)
+@report_option("model")
 def train(
     data,
     target,
     config_file,
+    report_path,
     save,
     checkpoint,
     checkpoint_every,
@@ -177,6 +183,8 @@ def train(
         live=live,
         stop_after=interrupt_after,
     )
+    if report_path:
+        write_model_report(model, report_path, src["data"], test_set if len(test_set) else None)
 
 
 # -- resume -----------------------------------------------------------------------------
@@ -373,3 +381,17 @@ def _register_extras() -> None:
 
 
 _register_extras()
+
+
+def _register_report() -> None:
+    from caviar.cli.report import info, report
+    from caviar.cli.study_cmds import export, train_trial
+    from caviar.cli.tune import study
+
+    main.add_command(report)
+    main.add_command(info)
+    study.add_command(export)
+    study.add_command(train_trial)
+
+
+_register_report()

@@ -51,11 +51,11 @@ def config_options(command):
 
 
 def resolve_config(path: str | None, flags: dict) -> TrainConfig:
-    """The TOML file at ``path`` (if any) overridden by the flags that were given.
+    """The TOML or JSON file at ``path`` (if any) overridden by the flags that were given.
 
     ``flags`` maps field names to values, None meaning "not given"; other keys are ignored.
     """
-    base = TrainConfig() if path is None else TrainConfig.from_toml(path)
+    base = TrainConfig() if path is None else TrainConfig.from_file(path)
     given = {k: v for k, v in flags.items() if k in FIELDS and v is not None}
     parsed = TrainConfig.from_dict(given, source="command-line options")
     return base.replace(**{k: getattr(parsed, k) for k in given})

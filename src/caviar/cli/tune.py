@@ -14,6 +14,7 @@ import click
 
 from caviar.cli import sources
 from caviar.cli.options import FIELDS, config_option, resolve_config
+from caviar.cli.report import report_option, write_study_report
 from caviar.errors import InvalidArgument
 from caviar.tune import SAMPLERS, STRATEGIES
 
@@ -90,11 +91,13 @@ def tune_options(command):
     "--config",
     "config_file",
     metavar="FILE",
-    help="TOML of TrainConfig keys fixed for every trial; flags override it.",
+    help="TOML (or .json) of TrainConfig keys fixed for every trial; flags override it.",
 )
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON line.")
+@report_option("study")
 @tune_options
 def tune(
+    report_path,
     data,
     target,
     trials,
@@ -165,7 +168,9 @@ def tune(
             )
         )
     else:
-        _print_best(best, trials_done, seconds, study_path)
+        _print_best(best, trials_done, seconds, study_path, _searched(rounds_done))
+    if report_path:
+        write_study_report(study.path, report_path)
 
 
 def _refuse_settings_with_resume() -> None:
@@ -176,7 +181,7 @@ def _refuse_settings_with_resume() -> None:
     given = [
         f"--{name.replace('_', '-')}"
         for name in ctx.params
-        if name not in ("study_path", "resume", "as_json")
+        if name not in ("study_path", "resume", "as_json", "report_path")
         and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
     ]
     if given:
@@ -217,17 +222,31 @@ def _summary(best, trials, rounds, seconds, path) -> dict:
     }
 
 
-def _print_best(best, trials, seconds, path) -> None:
+def _searched(rounds) -> tuple[str, ...]:
+    """The names the tune searched (the non-fixed entries of its first round's space)."""
+    return tuple(k for k, v in (rounds[0][1] if rounds else {}).items() if isinstance(v, dict))
+
+
+def _print_best(best, trials, seconds, path, keys=TRIAL_KEYS) -> None:
     diverged = sum(t.status == "diverged" for t in trials)
     click.echo(f"{len(trials)} trials in {seconds:.1f} s ({diverged} diverged); study {path}")
     if best is None:
         click.echo("no trial finished with a finite validation loss")
         return
-    shown = ", ".join(f"{k}={_fmt(best.config[k])}" for k in TRIAL_KEYS if k in best.config)
+    names = [k for k in dict.fromkeys((*keys, "seed")) if k in best.config]
+    shown = ", ".join(f"{k}={_fmt(best.config[k])}" for k in names)
     click.echo(
-        f"best: trial {best.id}, val_accuracy {best.val_accuracy:.4f}, "
+        f"best (lowest val_loss): trial {best.id}, val_accuracy {best.val_accuracy:.4f}, "
         f"val_loss {best.val_loss:.4f} ({shown})"
     )
+    from caviar.report.study import most_accurate
+
+    top = most_accurate(trials)
+    if top is not None and top.id != best.id:
+        click.echo(
+            f"most accurate: trial {top.id}, val_accuracy {top.val_accuracy:.4f}, val_loss "
+            f"{top.val_loss:.4f} (caviar study show {path} --trial {top.id} --toml)"
+        )
 
 
 class _Progress:
@@ -270,7 +289,7 @@ class _Progress:
             completed=epoch + 1,
             total=epochs,
             visible=True,
-            status=f"{members} members, epoch {epoch + 1}/{epochs}, best val_acc {best}, "
+            status=f"{members} members, epoch {epoch + 1}/{epochs}, top val_acc now {best}, "
             f"{diverged} diverged",
         )
 
@@ -278,7 +297,7 @@ class _Progress:
         self.diverged += trial.status == "diverged"
         if trial.val_loss is not None and (self.best is None or trial.val_loss < self.best):
             self.best, self.best_acc = trial.val_loss, trial.val_accuracy
-        best = "—" if self.best is None else f"best val_acc {self.best_acc:.4f}"
+        best = "—" if self.best is None else f"lowest val_loss: val_acc {self.best_acc:.4f}"
         self.progress.update(self.task, completed=done, status=f"{best} · {self.diverged} diverged")
 
 
@@ -291,13 +310,22 @@ def study():
 @click.argument("path", metavar="PATH")
 @click.option("--top", "top_n", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
-def show(path, top_n, as_json):
+@click.option("--trial", "trial_id", type=int, metavar="N", help="Print trial N's configuration.")
+@click.option("--toml", "toml_only", is_flag=True, help="With --trial: the TOML alone.")
+def show(path, top_n, as_json, trial_id, toml_only):
     """The best trials, the rounds and their spaces, and the time spent training versus the
-    tuner's own overhead."""
+    tuner's own overhead; with --trial N, that trial's full configuration as TOML (what
+    caviar train --config reads)."""
     from pathlib import Path
 
     from caviar.tune.study import Study, StudyError
 
+    if trial_id is not None or toml_only:
+        from caviar.cli.study_cmds import show_trial
+
+        if trial_id is None:
+            raise InvalidArgument("--toml prints a trial's configuration: give --trial N too.")
+        return show_trial(path, trial_id, toml_only)
     if not Path(path).is_file():
         raise StudyError(f"{path}: no such study file.")
     with Study(path) as s:

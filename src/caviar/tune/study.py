@@ -97,21 +97,25 @@ class Trial:
 class Study:
     """Open (or create) the study at ``path``. Use as a context manager or call ``close``."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, readonly: bool = False):
+        """``readonly``: open an existing study for reading only (reports, exports)."""
         self.path = Path(path)
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master")}
-            if tables and "trials" not in tables:
-                self.db.close()
-                raise StudyError(
-                    f"{self.path}: an SQLite database that is not a caviar study; caviar leaves "
-                    "it alone. Choose another --study path."
-                )
+            self.db = _connect(self.path, readonly)
+            fresh = _check_is_study(self.db, self.path)
+            if readonly:
+                if fresh:
+                    self.db.close()
+                    raise StudyError(f"{self.path}: an empty database, not a caviar study.")
+                return
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            if fresh:
+                self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         except sqlite3.DatabaseError as e:
+            if hasattr(self, "db"):
+                self.db.close()
             raise StudyError(f"{self.path}: not a caviar study ({e}).") from None
 
     def __enter__(self) -> Study:
@@ -291,6 +295,45 @@ class Study:
             "WHERE seconds IS NOT NULL"
         ).fetchone()
         return float(row[0]), float(row[1])
+
+
+# "CAVI" in ASCII: SQLite's header field for the program that owns a file (PRAGMA application_id)
+APPLICATION_ID = 0x43415649
+_COLUMNS = {"trials": {"id", "round", "number", "config", "status"}, "rounds": {"round", "space"}}
+
+
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    if not readonly:
+        return sqlite3.connect(path, isolation_level=None, timeout=30)
+    if not path.is_file():
+        raise StudyError(f"{path}: no such study file.")
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+
+
+def _check_is_study(db: sqlite3.Connection, path: Path) -> bool:
+    """Whether the database is empty (a new study); raise a StudyError, before anything is
+    written, unless it is caviar's: marked with :data:`APPLICATION_ID`, or (a study written
+    before the mark) holding only caviar's tables, with caviar's columns."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not tables:
+        return True
+    if db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID:
+        return False
+    ours = {"settings", "rounds", "trials", "metrics", "sessions"}
+    columns = {t: {r[1] for r in db.execute(f"PRAGMA table_info({t})")} for t in _COLUMNS}
+    if (
+        tables <= ours
+        and "trials" in tables
+        and all(need <= columns[t] for t, need in _COLUMNS.items() if t in tables)
+    ):
+        return False
+    db.close()
+    kind = "an Optuna study" if "version_info" in tables or "studies" in tables else "a database"
+    raise StudyError(
+        f"{path}: not a caviar study but {kind} that caviar did not write (tables "
+        f"{', '.join(sorted(tables)[:6])}); caviar leaves it alone. Choose another --study "
+        "path (or export a caviar study to Optuna with 'caviar study export STUDY --optuna sqlite:///PATH')."
+    )
 
 
 class _Transaction:

@@ -1,0 +1,172 @@
+"""``caviar.tune`` and ``caviar.load``: the tuner and saved models from Python.
+
+>>> import caviar
+>>> study = caviar.tune("iris", {"lr": {"dist": "log", "low": 1e-3, "high": 0.3}},
+...                     trials=4, epochs=2, hidden=(16,))
+>>> len(study.trials), study.best_trial.status == "finished"
+(4, True)
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import fields
+from pathlib import Path
+
+from caviar.errors import InvalidArgument
+
+_SETTINGS = ("rounds", "strategy", "sampler", "seed", "halving", "top_fraction", "max_population")
+
+
+def load(path):
+    """The model saved at ``path`` (``caviar train --save``, ``caviar study train``): it has
+    ``predict``, ``predict_proba``, ``evaluate``, ``history``, ``classes``, ``feature_names``."""
+    from caviar.model import Model
+
+    return Model.load(path)
+
+
+def tune(
+    data: str,
+    space=None,
+    trials: int = 32,
+    *,
+    study: str | Path | None = None,
+    resume: bool = False,
+    target: str | None = None,
+    config=None,
+    **options,
+) -> StudyResults:
+    """Run ``caviar tune`` from Python and return the study's results.
+
+    ``data``: a bundled name or a file path, as ``--data``. ``space``: a dict like the TOML
+    ``[space]`` table, a TOML path or a :class:`~caviar.tune.SearchSpace` (default: lr, β1,
+    β2). ``study``: the SQLite file (default: a new one in a temporary folder, kept as long as
+    the returned object). ``config``: a TOML/JSON path or dict of fixed TrainConfig keys.
+    ``options``: the command's tune settings (``rounds``, ``strategy``, ``sampler``, ``seed``,
+    ``halving``, ``top_fraction``, ``max_population``) and any TrainConfig field
+    (``epochs=3``, ``hidden=(64, 64)``) fixed for every trial.
+    """
+    from caviar.cli import sources
+    from caviar.tune.tuner import Tuner, open_study
+
+    keep = None
+    if study is None:
+        if resume:
+            raise InvalidArgument("resume=True needs study=PATH (the study to continue).")
+        keep = tempfile.TemporaryDirectory(prefix="caviar-study-")
+        study = Path(keep.name) / "study.db"
+    if resume:
+        s, settings = open_study(study, None, resume=True)
+    else:
+        settings = _settings(data, target, space, trials, config, options)
+        ds = sources.load({"data": settings.data, "target": target})
+        s, settings = open_study(study, settings, resume=False)
+    with s:
+        if resume:
+            ds = sources.load({"data": settings.data, "target": settings.target})
+        Tuner(s, settings, ds).run()
+    return StudyResults(study, _keep=keep)
+
+
+def _settings(data, target, space, trials, config, options):
+    from caviar.cli import sources
+    from caviar.config import TrainConfig
+    from caviar.tune import SearchSpace, default_space
+    from caviar.tune.tuner import TuneSettings
+
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(options) - known - set(_SETTINGS))
+    if unknown:
+        raise InvalidArgument(
+            f"caviar.tune got unknown option(s) {unknown}; it takes {list(_SETTINGS)} and "
+            "TrainConfig's fields."
+        )
+    if isinstance(config, dict):
+        base = TrainConfig.from_dict(config)
+    else:
+        base = TrainConfig() if config is None else TrainConfig.from_file(config)
+    fixed = {k: v for k, v in options.items() if k in known}
+    base = TrainConfig.from_dict(base.to_dict() | fixed, source="options of caviar.tune")
+    if space is None:
+        space = default_space()
+    elif isinstance(space, str | Path):
+        space = SearchSpace.from_toml(space)
+    elif isinstance(space, dict):
+        space = SearchSpace.from_dict(space)
+    return TuneSettings(
+        data=sources.source(data, target)["data"],
+        target=target,
+        trials=trials,
+        space=space.to_dict(),
+        base=base.to_dict(),
+        **{k: v for k, v in options.items() if k in _SETTINGS},
+    )
+
+
+class StudyResults:
+    """A finished (or stored) study, read from its file: ``trials``, ``best_trial`` (lowest
+    validation loss), ``most_accurate_trial``, ``best_params`` (the best trial's searched
+    values), ``trials_dataframe()`` (pandas) and ``report(path)``."""
+
+    def __init__(self, path: str | Path, _keep=None):
+        from caviar.tune.study import Study
+
+        self.path = Path(path)
+        self._keep = _keep  # the temporary folder of a default study lives as long as this
+        with Study(self.path, readonly=True) as s:
+            self.trials = s.trials()
+            self.rounds = s.rounds()
+            self.settings = s.settings().get("tune", {})
+
+    @property
+    def best_trial(self):
+        from caviar.tune.tuner import best_trial
+
+        return best_trial(self.trials)
+
+    @property
+    def most_accurate_trial(self):
+        from caviar.report.study import most_accurate
+
+        return most_accurate(self.trials)
+
+    @property
+    def best_params(self) -> dict:
+        best = self.best_trial
+        if best is None:
+            return {}
+        free = [
+            k for k, v in (self.rounds[0][1] if self.rounds else {}).items() if isinstance(v, dict)
+        ]
+        return {k: best.config[k] for k in free}
+
+    def metrics(self, trial_id: int) -> list[dict]:
+        """Trial ``trial_id``'s per-epoch metrics (epoch, train_loss, val_loss, ...)."""
+        from caviar.tune.study import Study
+
+        with Study(self.path, readonly=True) as s:
+            return s.metrics(trial_id)
+
+    def trials_dataframe(self):
+        """One row per trial (as ``caviar study export --csv``); needs pandas."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise InvalidArgument("trials_dataframe() needs pandas: pip install pandas.") from None
+        from caviar.tune.export import trial_rows
+        from caviar.tune.study import Study
+
+        with Study(self.path, readonly=True) as s:
+            return pd.DataFrame(trial_rows(s))
+
+    def report(self, path: str | Path = "report.html", test: bool = True) -> Path:
+        """Write the HTML report of the study (see ``caviar report``)."""
+        from caviar.report import write_report
+
+        return write_report(self.path, path, test=test)
+
+    def __repr__(self) -> str:
+        best = self.best_trial
+        what = "no finished trial" if best is None else f"best trial {best.id}"
+        return f"StudyResults({str(self.path)!r}: {len(self.trials)} trials, {what})"

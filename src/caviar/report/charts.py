@@ -1,0 +1,275 @@
+"""The study report's plotly figures. Each takes trials (``caviar.tune.study.Trial``) and the
+study's first-round space, and draws every searched dimension on its own scale: a ``log``
+dimension on a log axis, a ``one_minus_log`` β as 1 − β on a log axis, a choice as
+categories."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from caviar.report.html import plotly
+from caviar.tune.transform import encode, unit_span
+
+SYMBOLS = {"finished": "circle", "diverged": "x", "pruned": "triangle-down", "failed": "square"}
+SHOWN = ("hidden", "optimizer", "schedule", "batch_size", "epochs", "seed")
+
+
+def axis_value(dim, value):
+    """The value as drawn: 1 − β for ``one_minus_log``, a label for a choice."""
+    if dim.dist == "one_minus_log":
+        return 1 - value
+    if dim.dist == "choice":
+        return ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+    return value
+
+
+def axis_title(dim) -> str:
+    return f"1 − {dim.name}" if dim.dist == "one_minus_log" else dim.name
+
+
+def axis_type(dim) -> str:
+    if dim.dist == "choice":
+        return "category"
+    return "log" if dim.dist in ("log", "log_int", "one_minus_log") else "linear"
+
+
+def hover(t, space) -> str:
+    """A trial's configuration for a hover box: results, searched values, shape fields."""
+    lines = [f"trial {t.id} (round {t.round + 1}), {t.status}"]
+    lines.append(f"val_acc {_g(t.val_accuracy)}, val_loss {_g(t.val_loss)}")
+    lines += [f"{d.name} = {_g(t.config.get(d.name))}" for d in space.free]
+    lines += [f"{k} = {_g(t.config.get(k))}" for k in SHOWN if k in t.config]
+    return "<br>".join(lines)
+
+
+def slices(trials, space):
+    """Validation accuracy against each searched dimension, one panel each."""
+    go, make_subplots = plotly()
+    dims = space.free
+    cols = min(3, len(dims))
+    rows = math.ceil(len(dims) / cols)
+    fig = make_subplots(
+        rows=rows, cols=cols, horizontal_spacing=0.08, vertical_spacing=min(0.18, 0.6 / rows)
+    )
+    shown = [t for t in trials if t.status in SYMBOLS and t.status != "failed"]
+    for j, dim in enumerate(dims):
+        r, c = j // cols + 1, j % cols + 1
+        fig.add_trace(
+            go.Scatter(
+                x=[axis_value(dim, t.config[dim.name]) for t in shown],
+                y=[t.val_accuracy if t.val_accuracy is not None else 0 for t in shown],
+                mode="markers",
+                marker={
+                    "color": [t.round + 1 for t in shown],
+                    "colorscale": "Viridis",
+                    "symbol": [SYMBOLS[t.status] for t in shown],
+                    "size": 8,
+                    "showscale": j == 0,
+                    "colorbar": {"title": "round"},
+                },
+                text=[hover(t, space) for t in shown],
+                hovertemplate="%{text}<extra></extra>",
+                showlegend=False,
+            ),
+            r,
+            c,
+        )
+        fig.update_xaxes(type=axis_type(dim), title_text=axis_title(dim), row=r, col=c)
+        fig.update_yaxes(title_text="val accuracy", row=r, col=c)
+    fig.update_layout(height=330 * rows, margin={"t": 40})
+    return fig
+
+
+def parallel(trials, space):
+    """Parallel coordinates of the finished trials: each dimension on its scale, then the
+    validation loss and accuracy; lines coloured by validation accuracy."""
+    go, _ = plotly()
+    done = [t for t in trials if t.status == "finished" and t.val_accuracy is not None]
+    axes = [_parallel_axis(d, [t.config[d.name] for t in done]) for d in space.free]
+    axes.append({"label": "val_loss", "values": [t.val_loss for t in done]})
+    axes.append({"label": "val_accuracy", "values": [t.val_accuracy for t in done]})
+    line = {"color": [t.val_accuracy for t in done], "colorscale": "Viridis", "showscale": True}
+    fig = go.Figure(go.Parcoords(line=line, dimensions=axes))
+    fig.update_layout(height=380, margin={"l": 60, "r": 60, "t": 50})
+    return fig
+
+
+def _parallel_axis(dim, values) -> dict:
+    x = [axis_value(dim, v) for v in values]
+    if dim.dist == "choice":
+        labels = sorted({str(v) for v in x})
+        return {
+            "label": dim.name,
+            "values": [labels.index(str(v)) for v in x],
+            "tickvals": list(range(len(labels))),
+            "ticktext": labels,
+        }
+    if axis_type(dim) != "log":
+        return {"label": dim.name, "values": x}
+    logs = np.log10(np.array(x, dtype=float))
+    lo, hi = (math.floor(logs.min()), math.ceil(logs.max())) if len(x) else (0, 1)
+    ticks = list(range(lo, hi + 1))
+    return {
+        "label": f"{axis_title(dim)} (log)",
+        "values": logs.tolist(),
+        "tickvals": ticks,
+        "ticktext": [f"1e{k}" for k in ticks],
+    }
+
+
+def importance(trials, space):
+    """``(figure or None, text)``: permutation importance of a random forest fitted on the
+    finished trials' unit-cube coordinates ``U (n, d)`` → validation loss."""
+    done = [
+        t
+        for t in trials
+        if t.status == "finished" and t.val_loss is not None and math.isfinite(t.val_loss)
+    ]
+    if len(done) < 6:
+        return None, f"Too few finished trials ({len(done)}) for an importance estimate (6+)."
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.inspection import permutation_importance
+
+    U = encode(space, [t.config for t in done])
+    y = np.array([t.val_loss for t in done])
+    forest = RandomForestRegressor(n_estimators=200, min_samples_leaf=2, oob_score=True)
+    forest.set_params(random_state=0).fit(U, y)
+    result = permutation_importance(forest, U, y, n_repeats=10, random_state=0)
+    share = np.clip(result.importances_mean, 0, None)
+    share = share / share.sum() if share.sum() > 0 else share
+    go, _ = plotly()
+    names = [axis_title(d) for d in space.free]
+    order = np.argsort(share)
+    fig = go.Figure(go.Bar(x=share[order], y=[names[i] for i in order], orientation="h"))
+    fig.update_layout(height=120 + 40 * len(names), xaxis_title="share of importance")
+    text = (
+        "Method: permutation importance (scikit-learn) of a 200-tree random forest fitted on "
+        f"the {len(done)} finished trials' unit-cube coordinates of the searched dimensions "
+        f"→ validation loss; the forest's out-of-bag R² is {forest.oob_score_:.2f} (near or "
+        "below 0: the estimate says little)."
+    )
+    return fig, text
+
+
+def rounds_unit(rounds, space):
+    """Each round's range of each dimension, in the first round's unit coordinates: the
+    coarse-to-fine zoom as nested intervals (1 = the whole original range)."""
+    go, _ = plotly()
+    fig = go.Figure()
+    numeric = [d for d in space.free if d.dist != "choice"]
+    for r, sp in rounds:
+        lows, spans = [], []
+        for dim in numeric:
+            entry = sp.get(dim.name)
+            lo, hi = (
+                unit_span(dim, entry["low"], entry["high"])
+                if isinstance(entry, dict)
+                else (0.0, 1.0)
+            )
+            lows.append(lo)
+            spans.append(max(hi - lo, 1e-3))
+        fig.add_trace(
+            go.Bar(
+                y=[axis_title(d) for d in numeric],
+                x=spans,
+                base=lows,
+                orientation="h",
+                name=f"round {r + 1}",
+                opacity=0.8,
+            )
+        )
+    fig.update_layout(
+        barmode="group",
+        height=140 + 45 * len(numeric),
+        xaxis={"title": "position in the original range (unit coordinates)", "range": [0, 1]},
+    )
+    return fig
+
+
+def rounds_plane(trials, rounds, pair):
+    """The first two numeric dimensions: each round's box on their scales, and the trials."""
+    go, _ = plotly()
+    a, b = pair
+    fig = go.Figure()
+    for r, sp in rounds:
+        ea, eb = sp.get(a.name), sp.get(b.name)
+        if not (isinstance(ea, dict) and isinstance(eb, dict)):
+            continue
+        xs = sorted(axis_value(a, v) for v in (ea["low"], ea["high"]))
+        ys = sorted(axis_value(b, v) for v in (eb["low"], eb["high"]))
+        fig.add_trace(
+            go.Scatter(
+                x=[xs[0], xs[1], xs[1], xs[0], xs[0]],
+                y=[ys[0], ys[0], ys[1], ys[1], ys[0]],
+                mode="lines",
+                fill="toself",
+                opacity=0.25,
+                name=f"round {r + 1} region",
+            )
+        )
+        inside = [t for t in trials if t.round == r and t.status in SYMBOLS]
+        fig.add_trace(
+            go.Scatter(
+                x=[axis_value(a, t.config[a.name]) for t in inside],
+                y=[axis_value(b, t.config[b.name]) for t in inside],
+                mode="markers",
+                marker={"symbol": [SYMBOLS[t.status] for t in inside], "size": 8},
+                name=f"round {r + 1} trials",
+                text=[f"trial {t.id}, {t.status}, val_acc {_g(t.val_accuracy)}" for t in inside],
+                hovertemplate="%{text}<extra></extra>",
+            )
+        )
+    fig.update_xaxes(type=axis_type(a), title_text=axis_title(a))
+    fig.update_yaxes(type=axis_type(b), title_text=axis_title(b))
+    fig.update_layout(height=460)
+    return fig
+
+
+def learning_curves(curves: dict):
+    """Validation loss and accuracy per epoch of the trials in ``curves`` (id → metrics)."""
+    go, make_subplots = plotly()
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("validation loss", "validation accuracy"))
+    for tid, metrics in curves.items():
+        epochs = [m["epoch"] + 1 for m in metrics]
+        for col, key in ((1, "val_loss"), (2, "val_accuracy")):
+            fig.add_trace(
+                go.Scatter(
+                    x=epochs,
+                    y=[m[key] for m in metrics],
+                    mode="lines+markers",
+                    name=f"trial {tid}",
+                    legendgroup=str(tid),
+                    showlegend=col == 1,
+                ),
+                1,
+                col,
+            )
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(height=360, margin={"t": 40})
+    return fig
+
+
+def time_split(total: float, training: float):
+    go, _ = plotly()
+    fig = go.Figure(
+        go.Bar(
+            x=[training, max(total - training, 0.0)],
+            y=["training", "tuner overhead"],
+            orientation="h",
+            text=[f"{training:.2f} s", f"{total - training:.2f} s"],
+        )
+    )
+    fig.update_layout(height=200, xaxis_title="seconds", margin={"t": 20})
+    return fig
+
+
+def _g(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list | tuple):
+        return ",".join(map(str, v))
+    return str(v)

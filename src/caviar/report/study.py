@@ -1,0 +1,200 @@
+"""The report of a study: counts, the best trials with their test accuracy, a sortable table,
+validation accuracy against each searched hyperparameter on its own scale, parallel
+coordinates, an importance estimate, the coarse-to-fine rounds as nested regions, the top
+trials' learning curves, and training time against the tuner's overhead."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from caviar.report import charts
+from caviar.report.html import Page
+from caviar.tune.export import searched
+from caviar.tune.study import Study
+from caviar.tune.tuner import best_trial
+
+STATUSES = ("finished", "diverged", "pruned", "failed", "running", "pending")
+
+
+def most_accurate(trials):
+    """The finished trial with the highest validation accuracy (ties: lower validation loss)."""
+    done = [t for t in trials if t.status == "finished" and t.val_accuracy is not None]
+    return max(done, key=lambda t: (t.val_accuracy, -_loss(t), -t.id)) if done else None
+
+
+def study_page(path, test: bool = True) -> Page:
+    """The :class:`Page` of the study at ``path`` (opened read-only). ``test``: retrain the
+    best trials (by validation loss, and the most accurate) for their test accuracy."""
+    with Study(path, readonly=True) as s:
+        trials, rounds, space = s.trials(), s.rounds(), searched(s)
+        settings = s.settings().get("tune", {})
+        total, training = s.time_spent()
+        page = Page(f"caviar study report: {s.path.name}")
+        _summary(page, settings, trials)
+        _best(page, s, trials, space, test)
+        top = sorted(
+            (t for t in trials if t.status == "finished" and t.val_loss is not None), key=_loss
+        )[:5]
+        curves = {t.id: s.metrics(t.id) for t in top}
+    _charts(page, trials, rounds, space, curves)
+    _time(page, total, training)
+    _table(page, trials, space)
+    return page
+
+
+def _summary(page: Page, settings: dict, trials) -> None:
+    counts = {st: sum(t.status == st for t in trials) for st in STATUSES}
+    page.text(
+        f"data {settings.get('data', '?')}: {len(trials)} trials in "
+        f"{settings.get('rounds', '?')} round(s), sampler {settings.get('sampler', '?')}, "
+        f"strategy {settings.get('strategy', '?')}."
+    )
+    page.table(list(counts), [list(counts.values())])
+
+
+def _best(page: Page, s: Study, trials, space, test: bool) -> None:
+    page.heading("Best trials")
+    picks = [("lowest validation loss", best_trial(trials))]
+    picks.append(("most accurate", most_accurate(trials)))
+    picks = [(why, t) for why, t in picks if t is not None]
+    if not picks:
+        page.text("No trial finished with a validation loss.")
+        return
+    retrained = _test_scores(s, [t for _, t in picks]) if test else {}
+    names = [d.name for d in space.free]
+    rows = []
+    for why, t in picks:
+        r = retrained.get(t.id, {})
+        rows.append(
+            [
+                why,
+                t.id,
+                t.round + 1,
+                t.val_loss,
+                t.val_accuracy,
+                r.get("val_accuracy"),
+                r.get("test_accuracy"),
+                *(t.config.get(n) for n in names),
+            ]
+        )
+    header = [
+        "best by",
+        "trial",
+        "round",
+        "val_loss",
+        "val_acc",
+        "val_acc retrained",
+        "test_acc",
+        *names,
+    ]
+    page.table(header, rows)
+    page.text(
+        "Test accuracy: the study stores none (the tune never looks at the test split), so "
+        "each trial above was trained again alone from its stored configuration, seed and "
+        "split, exactly as 'caviar study train STUDY --trial N' does, and scored on the test "
+        "split; 'val_acc retrained' shows that the retrained model reproduces the tune."
+        if test
+        else "Test accuracy not computed (--no-test): 'caviar study train STUDY --trial N' "
+        "retrains a trial and reports it.",
+        note=True,
+    )
+
+
+def _test_scores(s: Study, picks) -> dict:
+    from caviar.tune.retrain import data_of, retrain
+
+    data = data_of(s)
+    out = {}
+    for t in picks:
+        if t.id not in out:
+            out[t.id] = retrain(s, t, dataset=data).scores()
+    return out
+
+
+def _charts(page: Page, trials, rounds, space, curves) -> None:
+    if space.d:
+        page.heading("Validation accuracy against each searched hyperparameter")
+        page.text(
+            "Each on its own scale: log axes for log dimensions, 1 − β on a log axis for "
+            "one_minus_log. Colour: round; symbol: status (diverged trials sit at 0). Hover a "
+            "point for its configuration.",
+            note=True,
+        )
+        page.figure(charts.slices(trials, space))
+        page.heading("Parallel coordinates")
+        page.figure(charts.parallel(trials, space))
+        page.heading("Which hyperparameters mattered")
+        imp = charts.importance(trials, space)
+        page.text(imp[1], note=True)
+        if imp[0] is not None:
+            page.figure(imp[0])
+        page.heading("Coarse to fine: each round's region")
+        page.text(
+            "Each round's range of every numeric searched dimension, in unit coordinates of the "
+            "first round's range on that dimension's scale (0 = its low, 1 = its high): each "
+            "round narrows around the previous round's best. Below, when there are two numeric "
+            "dimensions, the first two on their own scales: each round's box and its trials.",
+            note=True,
+        )
+        page.figure(charts.rounds_unit(rounds, space))
+        pair = [d for d in space.free if d.dist != "choice"][:2]
+        if len(pair) == 2:
+            page.figure(charts.rounds_plane(trials, rounds, pair))
+    page.heading("Learning curves of the top trials (lowest validation loss)")
+    if curves:
+        page.figure(charts.learning_curves(curves))
+    else:
+        page.text("No finished trial has stored metrics.")
+
+
+def _time(page: Page, total: float, training: float) -> None:
+    page.heading("Training time against the tuner's own overhead")
+    if total <= 0:
+        page.text("No tuning session ended in this study yet.")
+        return
+    page.text(
+        f"{total:.2f} s in all: {training:.2f} s training ({100 * training / total:.0f} %), "
+        f"{total - training:.2f} s the tuner's own work (sampling, grouping, data, storage)."
+    )
+    page.figure(charts.time_split(total, training))
+
+
+def _table(page: Page, trials, space) -> None:
+    page.heading("Every trial (click a header to sort)")
+    names = [d.name for d in space.free]
+    header = [
+        "trial",
+        "round",
+        "status",
+        "val_loss",
+        "val_acc",
+        "train_loss",
+        "epochs",
+        "seconds",
+        *names,
+        "diverged at epoch",
+        "error",
+    ]
+    rows = [
+        [
+            t.id,
+            t.round + 1,
+            t.status,
+            t.val_loss,
+            t.val_accuracy,
+            t.train_loss,
+            t.epochs,
+            t.seconds,
+            *(t.config.get(n) for n in names),
+            None if t.diverged_epoch is None else t.diverged_epoch + 1,
+            t.error,
+        ]
+        for t in trials
+    ]
+    page.table(header, rows, [t.status for t in trials], sortable=True, scroll=True)
+
+
+def _loss(t) -> float:
+    return t.val_loss if t.val_loss is not None and math.isfinite(t.val_loss) else np.inf

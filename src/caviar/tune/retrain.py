@@ -1,0 +1,66 @@
+"""A study's trial trained again, alone, as ``caviar train --config`` would train it.
+
+A trial's numbers do not depend on its population (its seed and data order are its own), so
+the retrained model's validation figures are the tune's, to float rounding; its test split,
+which the tune never looked at, gives the trial's test accuracy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from caviar.config import TrainConfig
+from caviar.errors import InvalidArgument
+from caviar.tune.study import Study, Trial
+
+
+@dataclass
+class Retrained:
+    """The model and its ``parts = (train, val, test)`` of the study's data."""
+
+    trial: Trial
+    model: object
+    parts: tuple
+
+    def scores(self) -> dict:
+        """``{"val_loss", "val_accuracy", "test_loss", "test_accuracy"}`` of the model."""
+        out = {}
+        for name, ds in zip(("val", "test"), self.parts[1:], strict=True):
+            s = self.model.evaluate(ds) if len(ds) else {"loss": None, "accuracy": None}
+            out[f"{name}_loss"], out[f"{name}_accuracy"] = s["loss"], s["accuracy"]
+        return out
+
+
+def find_trial(study: Study, trial_id: int) -> Trial:
+    """The trial with ``trial_id`` (the id ``caviar tune`` and ``study show`` print)."""
+    found = study.trials(id=trial_id)
+    if not found:
+        ids = [t.id for t in study.trials()]
+        span = f"ids {min(ids)} to {max(ids)}" if ids else "no trials"
+        raise InvalidArgument(f"{study.path} has no trial {trial_id} ({span}).")
+    return found[0]
+
+
+def data_of(study: Study):
+    """The study's data set, loaded as the tune loaded it."""
+    from caviar.cli import sources
+
+    tune = study.settings().get("tune")
+    if not tune:
+        raise InvalidArgument(f"{study.path} records no tune (no data to train on).")
+    return sources.load({"data": tune["data"], "target": tune.get("target")})
+
+
+def retrain(study: Study, trial: Trial, dataset=None, on_epoch=None) -> Retrained:
+    """Train ``trial``'s configuration on the study's data (or ``dataset``) from scratch."""
+    from caviar.cli import sources
+    from caviar.model import Model
+
+    config = TrainConfig.from_dict(trial.config, source=f"configuration of trial {trial.id}")
+    ds = data_of(study) if dataset is None else dataset
+    parts = sources.split(ds, config)
+    model = Model.create(config, parts[0])
+    tune = study.settings()["tune"]
+    model.source = {"data": tune["data"], "target": tune.get("target")}
+    model.fit(parts[0], parts[1], on_epoch=on_epoch)
+    return Retrained(trial, model, parts)
