@@ -68,21 +68,59 @@ class TuneSettings:
 def open_study(
     path: str | Path, settings: TuneSettings | None, resume: bool
 ) -> tuple[Study, TuneSettings]:
-    """Open a study to start (``settings`` given, study empty) or resume (settings stored)."""
+    """Open a study to start (``settings`` given, study empty) or resume (settings stored),
+    with this process's driver claim on it (:mod:`caviar.tune.claim`), released when the
+    study closes. Nothing is written before the settings are checked, resuming never
+    creates a file, and a study this call created is removed again if it fails."""
+    from caviar.tune.claim import Claim
+
+    path = Path(path)
+    if resume and not path.is_file():
+        raise StudyError(f"{path}: no such study file; start a tune without --resume.")
+    if settings is not None:
+        settings.check()
+    created = not path.exists()
     study = Study(path)
+    try:
+        claim = Claim.acquire(study)
+    except BaseException:
+        study.close()  # another driver's study (even one it just created): leave it be
+        raise
+    study._on_close.append(claim.release)
+    try:
+        return study, _settings(study, path, settings, resume)
+    except BaseException:
+        empty = created and _empty(study)  # never another run's study, even one made just now
+        study.close()
+        if empty:
+            _remove(path)
+        raise
+
+
+def _empty(study: Study) -> bool:
+    try:
+        return not study.settings()
+    except Exception:
+        return False
+
+
+def _settings(study: Study, path: Path, settings: TuneSettings | None, resume: bool):
     stored = study.settings()
     if resume:
         if not stored:
-            study.close()
             raise StudyError(
                 f"{path}: no tune to resume in this study; start one without --resume."
             )
-        return study, TuneSettings(**stored["tune"])
+        return TuneSettings(**stored["tune"])
     if stored:
-        study.close()
         raise StudyError(
             f"{path}: this study already holds a tune; add --resume to continue it, or choose "
             "another --study path."
         )
-    study.save_settings({"tune": asdict(settings.check())})
-    return study, settings
+    study.save_settings({"tune": asdict(settings)})
+    return settings
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)

@@ -8,9 +8,12 @@ moment loses only unfinished trials, which ``reset_unfinished`` returns to ``pen
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
 import time
+import urllib.parse
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -95,12 +98,18 @@ class Trial:
 
 
 class Study:
-    """Open (or create) the study at ``path``. Use as a context manager or call ``close``."""
+    """Open (or create) the study at ``path``. Use as a context manager or call ``close``.
 
-    def __init__(self, path: str | Path):
+    ``readonly=True`` only reads (``study show``): it writes nothing, and works in a folder
+    that cannot be written. Problems with the file or its folder are one-line StudyErrors
+    (:func:`study_error`)."""
+
+    def __init__(self, path: str | Path, readonly: bool = False):
         self.path = Path(path)
+        self._on_close: list = []  # called before the connection closes (the driver claim)
+        _check_folder(self.path, readonly)
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.db = _connect(self.path, readonly)
             tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master")}
             if tables and "trials" not in tables:
                 self.db.close()
@@ -108,11 +117,12 @@ class Study:
                     f"{self.path}: an SQLite database that is not a caviar study; caviar leaves "
                     "it alone. Choose another --study path."
                 )
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as e:
-            raise StudyError(f"{self.path}: not a caviar study ({e}).") from None
+            if not readonly:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.executescript(SCHEMA)
+        except sqlite3.Error as e:
+            raise study_error(self.path, e) from None
 
     def __enter__(self) -> Study:
         return self
@@ -121,6 +131,8 @@ class Study:
         self.close()
 
     def close(self) -> None:
+        while self._on_close:
+            self._on_close.pop()()
         self.db.close()
 
     def _tx(self):
@@ -291,6 +303,61 @@ class Study:
             "WHERE seconds IS NOT NULL"
         ).fetchone()
         return float(row[0]), float(row[1])
+
+
+def _check_folder(path: Path, readonly: bool) -> None:
+    folder = path.parent
+    if path.is_dir():
+        raise StudyError(f"{path}: is a folder, not a study file; give a file path.")
+    if not folder.is_dir():
+        raise StudyError(
+            f"{path}: the folder {folder} does not exist; create it or choose another path."
+        )
+    if not readonly and not os.access(folder, os.W_OK):
+        raise StudyError(
+            f"{path}: the folder {folder} cannot be written (read-only or not yours); a tune "
+            "needs to write its study there: choose another path."
+        )
+
+
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    if not readonly:
+        return sqlite3.connect(path, isolation_level=None, timeout=30)
+    if not path.is_file():
+        raise StudyError(f"{path}: no such study file.")
+    uri = "file:" + urllib.parse.quote(str(path.resolve()))
+    if not os.access(path.parent, os.W_OK):
+        # WAL readers need to create the -shm file; an unwritable folder holds no live writer
+        # (a tune could not run there), so the file can be read as it is
+        wal = path.with_name(path.name + "-wal")
+        if not wal.exists() or wal.stat().st_size == 0:
+            return sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None)
+    return sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None, timeout=30)
+
+
+def study_error(path: Path, err: Exception) -> StudyError:
+    """A one-line StudyError for an SQLite or OS error on the study at ``path``."""
+    text = str(err)
+    code = getattr(err, "sqlite_errorname", "") or ""
+    if code.startswith("SQLITE_FULL") or "disk is full" in text or _errno(err) == errno.ENOSPC:
+        why = f"the disk holding it is full ({text}); free some space"
+    elif code.startswith("SQLITE_READONLY") or "readonly" in text or _errno(err) == errno.EROFS:
+        why = f"it cannot be written ({text}); make it writable or copy it elsewhere"
+    elif code.startswith("SQLITE_CORRUPT") or "malformed" in text:
+        why = f"the file is damaged ({text}); the sqlite3 shell's .recover may save its trials"
+    elif code.startswith("SQLITE_NOTADB") or "not a database" in text:
+        why = f"not a caviar study ({text})"
+    elif code.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
+        why = f"the file cannot be opened ({text}); check the path and its permissions"
+    elif code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        why = f"another process holds it locked ({text}); try again when it is done"
+    else:
+        why = f"{type(err).__name__}: {text}"
+    return StudyError(f"{path}: {why}.")
+
+
+def _errno(err: Exception) -> int | None:
+    return getattr(err, "errno", None)
 
 
 class _Transaction:
