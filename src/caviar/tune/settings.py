@@ -3,6 +3,7 @@ nothing else, and how a study is opened to start or resume one."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -80,7 +81,12 @@ def open_study(
     if settings is not None:
         settings.check()
     created = not path.exists()
-    study = Study(path)
+    try:
+        study = Study(path)
+    except StudyError:
+        if created:
+            _remove_if_empty(path)  # a half-made file (a full disk, say)
+        raise
     try:
         claim = Claim.acquire(study)
     except BaseException:
@@ -90,18 +96,10 @@ def open_study(
     try:
         return study, _settings(study, path, settings, resume)
     except BaseException:
-        empty = created and _empty(study)  # never another run's study, even one made just now
         study.close()
-        if empty:
-            _remove(path)
+        if created:
+            _remove_if_empty(path)
         raise
-
-
-def _empty(study: Study) -> bool:
-    try:
-        return not study.settings()
-    except Exception:
-        return False
 
 
 def _settings(study: Study, path: Path, settings: TuneSettings | None, resume: bool):
@@ -121,6 +119,29 @@ def _settings(study: Study, path: Path, settings: TuneSettings | None, resume: b
     return settings
 
 
-def _remove(path: Path) -> None:
+def _remove_if_empty(path: Path) -> None:
+    """Remove a study file this process created if it holds no tune and no other driver
+    claims it (never another run's study, even one made a moment ago)."""
+    import sqlite3
+
+    from caviar.tune.claim import Holder
+
+    try:
+        db = sqlite3.connect(path, timeout=5)
+        try:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            if "settings" in tables and db.execute("SELECT COUNT(*) FROM settings").fetchone()[0]:
+                return
+            if "claim" in tables:
+                row = db.execute(
+                    "SELECT pid, host, process_start, token, since, heartbeat FROM claim"
+                ).fetchone()
+                if row is not None and Holder(*row).alive() and row[0] != os.getpid():
+                    return
+        finally:
+            db.close()
+    except sqlite3.Error:
+        if path.exists() and path.stat().st_size > 0:
+            return  # unreadable: not ours to judge
     for suffix in ("", "-wal", "-shm", "-journal"):
         path.with_name(path.name + suffix).unlink(missing_ok=True)
