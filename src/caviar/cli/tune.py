@@ -20,8 +20,8 @@ import click
 from caviar.cli import codes, sources
 from caviar.cli.options import FIELDS, config_option, resolve_config
 from caviar.errors import InvalidArgument
-from caviar.tune.study import StudyError
 from caviar.tune import SAMPLERS, STRATEGIES
+from caviar.tune.study import StudyError
 
 TRIAL_KEYS = ("lr", "beta1", "beta2", "eps", "seed")
 
@@ -391,9 +391,8 @@ def study():
 def show(path, top_n, as_json):
     """The best trials, the rounds and their spaces, and the time spent training versus the
     tuner's own overhead."""
-    from pathlib import Path
-
     import sqlite3
+    from pathlib import Path
 
     from caviar.tune.study import Study, study_error
 
