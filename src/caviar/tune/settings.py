@@ -4,6 +4,7 @@ nothing else, and how a study is opened to start or resume one."""
 from __future__ import annotations
 
 import os
+import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from caviar.errors import InvalidArgument
 from caviar.tune import STRATEGIES
 from caviar.tune.samplers import SAMPLERS
 from caviar.tune.space import SearchSpace
-from caviar.tune.study import Study, StudyError
+from caviar.tune.study import Study, StudyError, study_error
 
 
 @dataclass
@@ -89,12 +90,17 @@ def open_study(
         raise
     try:
         claim = Claim.acquire(study)
-    except BaseException:
+    except BaseException as err:
         study.close()  # another driver's study (even one it just created): leave it be
+        if isinstance(err, sqlite3.Error):
+            raise study_error(path, err) from None
         raise
     study._on_close.append(claim.release)
     try:
-        return study, _settings(study, path, settings, resume)
+        try:
+            return study, _settings(study, path, settings, resume)
+        except sqlite3.Error as err:
+            raise study_error(path, err) from None
     except BaseException:
         study.close()
         if created:
@@ -122,8 +128,6 @@ def _settings(study: Study, path: Path, settings: TuneSettings | None, resume: b
 def _remove_if_empty(path: Path) -> None:
     """Remove a study file this process created if it holds no tune and no other driver
     claims it (never another run's study, even one made a moment ago)."""
-    import sqlite3
-
     from caviar.tune.claim import Holder
 
     try:
