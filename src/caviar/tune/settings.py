@@ -3,7 +3,7 @@ nothing else, and how a study is opened to start or resume one."""
 
 from __future__ import annotations
 
-import os
+import contextlib
 import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -84,9 +84,9 @@ def open_study(
     created = not path.exists()
     try:
         study = Study(path)
-    except StudyError:
-        if created:
-            _remove_if_empty(path)  # a half-made file (a full disk, say)
+    except StudyError as err:
+        if created and "is full" in str(err):
+            _remove(path)  # half made on a full disk (where a second starter fails too)
         raise
     try:
         claim = Claim.acquire(study)
@@ -102,9 +102,12 @@ def open_study(
         except sqlite3.Error as err:
             raise study_error(path, err) from None
     except BaseException:
+        # we hold the claim, so no other run writes it now: remove it if we made it and it
+        # holds no tune (a study another starter made a moment before us holds one)
+        empty = created and not resume and not _holds_a_tune(study)
         study.close()
-        if created:
-            _remove_if_empty(path)
+        if empty:
+            _remove(path)
         raise
 
 
@@ -125,27 +128,14 @@ def _settings(study: Study, path: Path, settings: TuneSettings | None, resume: b
     return settings
 
 
-def _remove_if_empty(path: Path) -> None:
-    """Remove a study file this process created if it holds no tune and no other driver
-    claims it (never another run's study, even one made a moment ago)."""
-    from caviar.tune.claim import Holder
-
+def _holds_a_tune(study: Study) -> bool:
     try:
-        db = sqlite3.connect(path, timeout=5)
-        try:
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
-            if "settings" in tables and db.execute("SELECT COUNT(*) FROM settings").fetchone()[0]:
-                return
-            if "claim" in tables:
-                row = db.execute(
-                    "SELECT pid, host, process_start, token, since, heartbeat FROM claim"
-                ).fetchone()
-                if row is not None and Holder(*row).alive() and row[0] != os.getpid():
-                    return
-        finally:
-            db.close()
+        return bool(study.settings())
     except sqlite3.Error:
-        if path.exists() and path.stat().st_size > 0:
-            return  # unreadable: not ours to judge
+        return True  # unreadable: not ours to judge
+
+
+def _remove(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
-        path.with_name(path.name + suffix).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only folder holds nothing of ours
+            path.with_name(path.name + suffix).unlink(missing_ok=True)

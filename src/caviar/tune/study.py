@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import sqlite3
 import time
 import urllib.parse
@@ -339,7 +340,13 @@ def study_error(path: Path, err: Exception) -> StudyError:
     """A one-line StudyError for an SQLite or OS error on the study at ``path``."""
     text = str(err)
     code = getattr(err, "sqlite_errorname", "") or ""
-    if code.startswith("SQLITE_FULL") or "disk is full" in text or _errno(err) == errno.ENOSPC:
+    if (
+        code.startswith("SQLITE_FULL")
+        or "disk is full" in text
+        or _errno(err) == errno.ENOSPC
+        or (code.startswith("SQLITE_IOERR") or "disk I/O error" in text)
+        and _nearly_full(path)
+    ):
         why = f"the disk holding it is full ({text}); free some space"
     elif code.startswith("SQLITE_READONLY") or "readonly" in text or _errno(err) == errno.EROFS:
         why = f"it cannot be written ({text}); make it writable or copy it elsewhere"
@@ -354,6 +361,15 @@ def study_error(path: Path, err: Exception) -> StudyError:
     else:
         why = f"{type(err).__name__}: {text}"
     return StudyError(f"{path}: {why}.")
+
+
+def _nearly_full(path: Path) -> bool:
+    """Whether the file system holding ``path`` has less than 1 MiB free (SQLite reports some
+    full disks as an I/O error)."""
+    try:
+        return shutil.disk_usage(path.parent).free < 2**20
+    except OSError:
+        return False
 
 
 def _errno(err: Exception) -> int | None:
