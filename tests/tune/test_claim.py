@@ -115,3 +115,52 @@ def test_two_tunes_started_at_once_never_crash(tmp_path):
         lines = err.strip().splitlines()
         assert "Traceback" not in err and len(lines) == 1, err
         assert "is tuning this study" in lines[0] or "already holds a tune" in lines[0], err
+
+
+LONG = """
+import sys
+from caviar.cli.main import main
+main(["tune", "--data", "digits", "--trials", "8", "--epochs", "40", "--hidden", "64",
+      "--strategy", "caviar", "--study", sys.argv[1]])
+"""
+
+
+def test_a_second_resume_while_the_first_runs_is_refused_then_takes_over_after_kill_9(
+    tmp_path,
+):
+    from click.testing import CliRunner
+
+    from caviar.cli.main import main
+
+    script = tmp_path / "long.py"
+    script.write_text(LONG)
+    path = tmp_path / "s.db"
+    first = subprocess.Popen([sys.executable, str(script), str(path)], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not _claimed_by(path, first.pid):
+            assert first.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        second = CliRunner().invoke(main, ["tune", "--resume", "--study", str(path)])
+        assert second.exit_code == 2, second.stderr
+        assert f"pid {first.pid}@{socket.gethostname()} is tuning this study" in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1
+    finally:
+        first.kill()
+        first.communicate()
+    taken = CliRunner().invoke(main, ["tune", "--resume", "--study", str(path), "--json"])
+    assert taken.exit_code == 0, taken.stderr
+    with sqlite3.connect(path) as db:
+        assert (
+            db.execute("SELECT COUNT(*) FROM trials WHERE status = 'finished'").fetchone()[0] == 8
+        )
+        assert db.execute("SELECT COUNT(*) FROM claim").fetchone()[0] == 0  # released
+
+
+def _claimed_by(path, pid) -> bool:
+    try:
+        with sqlite3.connect(path, timeout=1) as db:
+            row = db.execute("SELECT pid FROM claim").fetchone()
+        return bool(row) and row[0] == pid
+    except sqlite3.Error:
+        return False

@@ -2,9 +2,10 @@
 
 ``caviar train``, ``evaluate``, ``predict`` and ``resume``. Every error the library raises on
 purpose (:class:`~caviar.errors.CaviarError`), an unusable file and a bad flag end the same
-way: one line ``caviar: error: ...`` on standard error and exit status 2 (``caviar --debug``
-prints the traceback first). Results go to standard output, progress to standard error.
-Heavy modules (scikit-learn through ``caviar.data``) load inside the commands.
+way: one line ``caviar: error: ...`` on standard error and exit status 2, or the error's own
+``exit_code`` (3 for a diverged model; the statuses are in :mod:`caviar.cli.codes`;
+``caviar --debug`` prints the traceback first). Results go to standard output, progress to
+standard error. Heavy modules (scikit-learn through ``caviar.data``) load inside the commands.
 """
 
 from __future__ import annotations

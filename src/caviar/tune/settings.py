@@ -95,6 +95,7 @@ def open_study(
         if isinstance(err, sqlite3.Error):
             raise study_error(path, err) from None
         raise
+    study.claim = claim
     study._on_close.append(claim.release)
     try:
         try:

@@ -27,7 +27,7 @@ from caviar.tune.samplers import sample
 from caviar.tune.settings import TuneSettings, open_study
 from caviar.tune.snapshots import EVERY_SECONDS, Snapshots
 from caviar.tune.space import SearchSpace
-from caviar.tune.study import FINAL, Status, Study, Trial, rank_key
+from caviar.tune.study import FINAL, Status, Study, StudyError, Trial, rank_key
 from caviar.tune.trials import Prepared, member_result, member_results
 from caviar.tune.zoom import narrow
 
@@ -356,6 +356,12 @@ class Tuner:
         return self._checkpoint_folder() / f"trial-{trial.id}.npz"
 
     def _finish(self, trial_id: int, status: str, result: dict, metrics: list[dict]) -> None:
+        claim = getattr(self.study, "claim", None)  # open_study's (caviar.tune.claim)
+        if claim is not None and claim.lost:
+            raise StudyError(
+                f"{self.study.path}: another driver took this study over (this one's "
+                "heartbeat went stale); stopping without writing more."
+            )
         self.study.finish(trial_id, status, result, metrics)
         (trial,) = self.study.trials(id=trial_id)
         done = self.study.count(FINAL)
