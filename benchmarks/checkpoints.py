@@ -106,8 +106,8 @@ def main(argv=None) -> None:
     base = statistics.median(r["wall"] for r in runs["off"])
     print(f"tune: digits, 64 trials in one population, 64-64-64 BN, {epochs} epochs; {reps} reps")
     print(
-        f"{'checkpoints':<13} {'median s':>9} {'ratio':>7} {'writes':>7} {'per write':>10}"
-        f" {'lost/kill mean':>15} {'worst':>7}"
+        f"{'checkpoints':<13} {'median s':>9} {'ratio':>7} {'direct':>8} {'writes':>7} "
+        f"{'per write':>10} {'lost/kill mean':>15} {'worst':>7}"
     )
     for mode in modes:
         wall = statistics.median(r["wall"] for r in runs[mode])
@@ -117,10 +117,13 @@ def main(argv=None) -> None:
         mean = statistics.median(m for m, _ in lost)
         worst = statistics.median(w for _, w in lost)
         n = statistics.median(len(r["writes"]) for r in runs[mode])
+        direct = statistics.median(r["hooks"] / r["wall"] for r in runs[mode])
         print(
-            f"{mode:<13} {wall:>9.3f} {wall / base:>7.3f} {n:>7g} {per:>10}"
-            f" {mean:>13.2f} s {worst:>5.2f} s"
+            f"{mode:<13} {wall:>9.3f} {wall / base:>7.3f} {100 * direct:>7.2f}% {n:>7g} "
+            f"{per:>10} {mean:>13.2f} s {worst:>5.2f} s"
         )
+        walls = ", ".join(f"{r['wall']:.2f}" for r in runs[mode])
+        print(f"{'':<13} wall times: {walls}")
 
 
 if __name__ == "__main__":

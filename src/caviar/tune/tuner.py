@@ -235,9 +235,14 @@ class Tuner:
                     snap.path.unlink(missing_ok=True)  # its trials are recorded, or it is stale
                 continue
             data = self._prepared_for(configs[0])
-            pop = Population.from_state(
-                configs, data.n_features, data.n_classes, data.n_train, part.state
-            )
+            try:
+                pop = Population.from_state(
+                    configs, data.n_features, data.n_classes, data.n_train, part.state
+                )
+            except CaviarError as err:  # not this population's state: train it afresh
+                self.reporter.message(f"{snap.path.name} is not usable ({err}); removed")
+                snap.path.unlink(missing_ok=True)
+                continue
             self.reporter.message(
                 f"{len(part.ids)} trials continue from epoch {pop.history.epochs} of "
                 f"{snap.epochs} ({snap.path.name})"
