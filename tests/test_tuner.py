@@ -190,6 +190,10 @@ def test_a_study_refuses_to_start_twice_and_to_resume_nothing(tmp_path, digits):
     _tune(tmp_path / "x.db", digits, trials=2, strategy="caviar")
     with pytest.raises(StudyError, match="add --resume"):
         _tune(tmp_path / "x.db", digits, trials=2)
+    with pytest.raises(StudyError, match="no such study file"):
+        open_study(tmp_path / "missing.db", None, resume=True)
+    assert not (tmp_path / "missing.db").exists()  # resuming never creates a study
+    Study(tmp_path / "empty.db").close()
     with pytest.raises(StudyError, match="no tune to resume"):
         open_study(tmp_path / "empty.db", None, resume=True)
 

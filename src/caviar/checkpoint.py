@@ -1,11 +1,14 @@
 """Checkpoint files: one ``.npz`` of named arrays plus JSON metadata, never pickle.
 
 Written to a temporary file beside the target and renamed over it, so a crash leaves the
-previous checkpoint (or none), never half of one. Read with ``allow_pickle=False``.
+previous checkpoint (or none), never half of one; the temporary file's name holds the
+writer's pid, and the next save of that path removes those of writers that died (kill -9)
+mid-write. Read with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -29,7 +32,10 @@ def save(path: str | Path, arrays: dict[str, np.ndarray], meta: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **meta}
     payload = {**arrays, META_KEY: np.array(json.dumps(meta))}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _remove_dead_writers(path)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
+    )
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **payload)
@@ -40,6 +46,24 @@ def save(path: str | Path, arrays: dict[str, np.ndarray], meta: dict) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _remove_dead_writers(path: Path) -> None:
+    """Delete ``.<name>.<pid>.*.tmp`` files beside ``path`` whose pid is not running here."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def load(path: str | Path, required: tuple[str, ...] = ()) -> tuple[dict[str, np.ndarray], dict]:

@@ -23,3 +23,10 @@ class DataError(CaviarError, ValueError):
 
 class CheckpointError(CaviarError):
     """A checkpoint is truncated, corrupt, holds the wrong arrays or holds pickled objects."""
+
+
+class DivergedError(CaviarError):
+    """A model (or every trial of a tune) diverged: its loss or weights are not finite, so
+    there is nothing to use. The command line exits with status 3 for it."""
+
+    exit_code = 3

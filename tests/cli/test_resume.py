@@ -51,7 +51,7 @@ def test_resume_after_a_real_sigint_equals_an_uninterrupted_run(cli, tmp_path, d
     _wait_for(tmp_path / "ck.npz", process)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
-    assert process.returncode == 0, err
+    assert process.returncode == 130, err  # 128 + SIGINT: `train ... && next` stops here
     assert err.count("\n") == 1 and "caviar resume ck.npz" in err, err
     assert "Traceback" not in err and out.startswith("iris: test accuracy")
     stopped = Model.load(tmp_path / "ck.npz").history
@@ -71,7 +71,7 @@ def test_sigterm_also_stops_with_a_checkpoint(tmp_path):
     _wait_for(tmp_path / "caviar-checkpoint.npz", process)  # the default checkpoint path
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=60)
-    assert process.returncode == 0 and "SIGTERM" in err and "caviar resume" in err, err
+    assert process.returncode == 143 and "SIGTERM" in err and "caviar resume" in err, err
     r = last_json(type("R", (), {"stdout": out}))
     assert r["interrupted"] is True and r["checkpoint"].endswith("caviar-checkpoint.npz")
 
@@ -82,7 +82,7 @@ def test_resume_at_an_exact_step_equals_an_uninterrupted_run(cli, tmp_path, dtyp
     args = [*DIGITS, "--dtype", dtype]
     cli("train", *args, "--save", tmp_path / "whole.npz")
     flags = f"--interrupt-after {step} --checkpoint-every 1 --json --checkpoint"
-    stopped = cli("train", *args, flags, tmp_path / "ck.npz")
+    stopped = cli("train", *args, flags, tmp_path / "ck.npz", code=130)
     r = last_json(stopped)
     assert r["interrupted"] is True and r["steps"] == step and r["saved"] is None
     assert f"stopped after step {step}" in stopped.stderr
@@ -103,7 +103,7 @@ def test_a_periodic_checkpoint_resumes_exactly(cli, tmp_path):
 
 def test_resume_with_a_new_learning_rate_keeps_the_optimizer_state(cli, tmp_path):
     base = ["--data", "digits", "--hidden", "32", "--epochs", "4"]  # 20 steps an epoch
-    cli("train", *base, "--save", tmp_path / "m.npz", "--interrupt-after", "30")
+    cli("train", *base, "--save", tmp_path / "m.npz", "--interrupt-after", "30", code=130)
     nudge = cli(
         "resume", tmp_path / "m.npz", "--lr 0.01 --epochs 5 --json --save", tmp_path / "n.npz"
     )
@@ -158,6 +158,10 @@ def test_resume_of_a_finished_model_trains_nothing(cli, tmp_path):
 
 
 def test_resume_refuses_other_data(cli, tmp_path):
-    cli("train --data iris --hidden 8 --epochs 2 --interrupt-after 1 --save", tmp_path / "m.npz")
+    cli(
+        "train --data iris --hidden 8 --epochs 2 --interrupt-after 1 --save",
+        tmp_path / "m.npz",
+        code=130,
+    )
     err = cli("resume", tmp_path / "m.npz", "--data", "wine", code=2).stderr
     assert "Resume with the data it was trained on" in err

@@ -60,10 +60,10 @@ def test_the_json_configuration_reproduces_the_run_to_the_bit(cli, tmp_path):
 
 def test_a_diverged_run_says_when(cli):
     flags = ["--optimizer", "gd", "--lr", "1e30", "--no-batchnorm", "--epochs", "2", "--json"]
-    r = last_json(cli("train", "--data", "digits", "--hidden", "16", *flags))
+    r = last_json(cli("train", "--data", "digits", "--hidden", "16", *flags, code=3))
     assert r["diverged"] is True and r["diverged_at"] == {"epoch": 0, "step": 1}
     assert r["train_loss"] is None and r["epochs"] == 2  # NaN is not JSON: null
-    out = cli("train", "--data", "digits", "--hidden", "16", *flags[:-1]).stdout
+    out = cli("train", "--data", "digits", "--hidden", "16", *flags[:-1], code=3).stdout
     assert "diverged in epoch 1, at step 2" in out
 
 

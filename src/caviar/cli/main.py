@@ -2,9 +2,10 @@
 
 ``caviar train``, ``evaluate``, ``predict`` and ``resume``. Every error the library raises on
 purpose (:class:`~caviar.errors.CaviarError`), an unusable file and a bad flag end the same
-way: one line ``caviar: error: ...`` on standard error and exit status 2 (``caviar --debug``
-prints the traceback first). Results go to standard output, progress to standard error.
-Heavy modules (scikit-learn through ``caviar.data``) load inside the commands.
+way: one line ``caviar: error: ...`` on standard error and exit status 2, or the error's own
+``exit_code`` (3 for a diverged model; the statuses are in :mod:`caviar.cli.codes`;
+``caviar --debug`` prints the traceback first). Results go to standard output, progress to
+standard error. Heavy modules (scikit-learn through ``caviar.data``) load inside the commands.
 """
 
 from __future__ import annotations
@@ -18,18 +19,20 @@ import traceback
 import click
 
 import caviar
-from caviar.cli import run, sources
+from caviar.cli import codes, run, sources
 from caviar.cli.options import config_option, config_options, resolve_config
 from caviar.cli.report import report_option, write_model_report
-from caviar.errors import CaviarError, InvalidArgument
+from caviar.errors import CaviarError, DivergedError, InvalidArgument
 
-EXIT_ERROR = 2
+EXIT_ERROR = codes.ERROR
 
 
 class Failure(click.ClickException):
-    """An error already explained in one line."""
+    """An error already explained in one line (status 2, or the error's own ``exit_code``)."""
 
-    exit_code = EXIT_ERROR
+    def __init__(self, message: str, exit_code: int = EXIT_ERROR):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class CaviarGroup(click.Group):
@@ -43,7 +46,7 @@ class CaviarGroup(click.Group):
                 raise  # a closed pipe (``| head``): click exits quietly
             if ctx.params.get("debug"):
                 traceback.print_exc()
-            raise Failure(str(err)) from err
+            raise Failure(str(err), getattr(err, "exit_code", EXIT_ERROR)) from err
 
     def main(self, args=None, prog_name=None, standalone_mode=True, **extra):
         try:
@@ -71,7 +74,7 @@ def _fail(err: click.ClickException):
     if isinstance(err, click.UsageError) and ctx is not None:
         message += f" (see '{ctx.command_path} --help')"
     click.echo(f"caviar: error: {message}", err=True)
-    sys.exit(EXIT_ERROR)
+    sys.exit(err.exit_code if isinstance(err, Failure) else EXIT_ERROR)
 
 
 @click.group(cls=CaviarGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -170,10 +173,12 @@ def train(
 
     config = resolve_config(config_file, flags)
     src = sources.source(data, target)
+    for flag, out in (("--save", save), ("--checkpoint", checkpoint)):
+        sources.refuse_overwrite(out, flag, data_file=src["data"])
     train_set, val_set, test_set = sources.split(sources.load(src), config)
     model = Model.create(config, train_set)
     model.source = src
-    run.fit_and_report(
+    status = run.fit_and_report(
         model,
         (train_set, val_set, test_set),
         save=save,
@@ -183,8 +188,9 @@ def train(
         live=live,
         stop_after=interrupt_after,
     )
-    if report_path:
+    if report_path and status == codes.OK:  # a diverged or interrupted run has no model to show
         write_model_report(model, report_path, src["data"], test_set if len(test_set) else None)
+    return status
 
 
 # -- resume -----------------------------------------------------------------------------
@@ -219,6 +225,8 @@ def resume(
 
     model = Model.load(checkpoint_file)
     src = _source(model, checkpoint_file, data, target)
+    for flag, out in (("--save", save), ("--checkpoint", checkpoint)):
+        sources.refuse_overwrite(out, flag, data_file=src["data"])
     parts = sources.split(sources.load(src), model.config)
     if len(parts[0]) != model.n_train:
         raise InvalidArgument(
@@ -226,7 +234,7 @@ def resume(
             f"was trained on {model.n_train}. Resume with the data it was trained on."
         )
     model.change(lr=lr, schedule=schedule, epochs=epochs)
-    run.fit_and_report(
+    return run.fit_and_report(
         model,
         parts,
         save=save or checkpoint_file,
@@ -324,7 +332,15 @@ def evaluate(model_file, data, target, split, as_json):
 def predict(model_file, data, target, split, proba, out):
     """Predict labels of DATA with MODEL, as CSV: a 'prediction' column of the original
     labels and, with --proba, a 'proba_<label>' column per class, one row per data row."""
+    sources.refuse_overwrite(out, "--out", model=model_file, data_file=data)
     model, X = _prediction_rows(model_file, data, target, split)
+    if run.diverged(model):
+        d = model.history.divergence
+        raise DivergedError(
+            f"{model_file}: this model diverged in training (epoch {int(d.epoch[0]) + 1}, "
+            f"step {int(d.step[0]) + 1}); its weights are not finite and its predictions mean "
+            "nothing. Train it again with a smaller --lr."
+        )
     P = model.predict_proba(X)
     header = ["prediction"] + (
         [f"proba_{label}" for label in model.classes.tolist()] if proba else []

@@ -17,11 +17,12 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 import numpy as np
 
-from caviar.cli import live
+from caviar.cli import codes, live
 
 DEFAULT_CHECKPOINT = "caviar-checkpoint.npz"
 
@@ -88,7 +89,9 @@ def train(
     def should_stop() -> bool:
         nonlocal due, written
         if due:
-            written, due = model.save(checkpoint), False
+            if not diverged(model):  # a diverged state is never written over a checkpoint
+                written = model.save(checkpoint)
+            due = False
         report.step(h.steps)
         return stop(h.steps)
 
@@ -98,9 +101,14 @@ def train(
     with stop, report:
         model.fit(train_set, val_set, on_epoch=on_epoch, should_stop=should_stop)
     seconds = time.perf_counter() - start
-    if model.history.interrupted or due:
+    if (model.history.interrupted or due) and not diverged(model):
         written = model.save(checkpoint)
     return Outcome(seconds, stop.reason if model.history.interrupted else None, written)
+
+
+def diverged(model) -> bool:
+    """Whether the model's loss or weights stopped being finite."""
+    return not bool(model.history.divergence.active.all())
 
 
 def results(model, parts: dict, seconds: float) -> dict:
@@ -132,9 +140,11 @@ def number(x) -> float | None:
     return float(x) if x is not None and math.isfinite(float(x)) else None
 
 
-def fit_and_report(model, parts, *, save, checkpoint, every, as_json, live, stop_after):
+def fit_and_report(model, parts, *, save, checkpoint, every, as_json, live, stop_after) -> int:
     """Train ``model`` on ``parts = (train, val, test)`` unless it is done, save it, say how
-    it went: a summary or one JSON line on standard output, a resume hint on standard error."""
+    it went: a summary or one JSON line on standard output, a resume hint on standard error.
+    Returns the exit status (:mod:`caviar.cli.codes`): a diverged model is not saved (an
+    existing file at ``save`` keeps what it held), an interrupted run exits 130 or 143."""
     h = model.history
     if h.stopped_early or (h.epochs >= model.config.epochs and not h.interrupted):
         why = (
@@ -154,12 +164,26 @@ def fit_and_report(model, parts, *, save, checkpoint, every, as_json, live, stop
             show_live=live,
             stop_after=stop_after,
         )
-    saved = model.save(save) if save and not outcome.interrupted else None
+    bad = diverged(model)
+    saved = model.save(save) if save and not outcome.interrupted and not bad else None
     result = results(
         model, dict(zip(("train", "val", "test"), parts, strict=True)), outcome.seconds
     )
     result |= {"saved": saved, "checkpoint": outcome.checkpoint, **model.source}
     result["config"] = model.config.to_dict()
+    if as_json:
+        click.echo(json.dumps(result, allow_nan=False))
+    else:
+        summary(result)
+    if bad:
+        at = result["diverged_at"]
+        kept = f"; {save} keeps what it held" if save and Path(save).exists() else ""
+        click.echo(
+            f"caviar: diverged in epoch {at['epoch'] + 1}, step {at['step'] + 1}: its loss or "
+            f"weights stopped being finite, so nothing was saved{kept}; try a smaller --lr.",
+            err=True,
+        )
+        return codes.DIVERGED
     if outcome.interrupted:
         click.echo(
             f"caviar: {outcome.interrupted}: stopped after step {h.steps} (epoch {h.epochs + 1} "
@@ -167,10 +191,8 @@ def fit_and_report(model, parts, *, save, checkpoint, every, as_json, live, stop
             f"resume with: caviar resume {shlex.quote(outcome.checkpoint)}",
             err=True,
         )
-    if as_json:
-        click.echo(json.dumps(result, allow_nan=False))
-    else:
-        summary(result)
+        return codes.for_signal(outcome.interrupted)
+    return codes.OK
 
 
 def summary(r: dict) -> None:

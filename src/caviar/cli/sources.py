@@ -65,3 +65,32 @@ def part(ds, config: TrainConfig, which: str):
 def same_data(a: dict, b: dict) -> bool:
     """Whether two source records name the same data (and target column)."""
     return a.get("data") == b.get("data") and a.get("target") == b.get("target")
+
+
+def refuse_overwrite(out: str | None, flag: str, **inputs: str | None) -> None:
+    """Refuse to write ``out`` (given as ``flag``) over one of the command's ``inputs``
+    (``name=path``; names are shown as given, underscores as dashes)."""
+    if out is None:
+        return
+    target = _written_path(out, flag)
+    for name, path in inputs.items():
+        if path is not None and Path(path).exists() and _same_file(target, Path(path)):
+            raise InvalidArgument(
+                f"{flag} {out} is the {name.replace('_', ' ')} this command reads; "
+                "write to another path."
+            )
+
+
+def _written_path(out: str, flag: str) -> Path:
+    # a model or checkpoint path gains .npz when it lacks it (caviar.checkpoint.save)
+    path = Path(out)
+    if flag in ("--save", "--checkpoint") and path.suffix != ".npz":
+        path = path.with_suffix(path.suffix + ".npz")
+    return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and a.samefile(b)
+    except OSError:
+        return False

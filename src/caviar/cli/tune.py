@@ -6,17 +6,23 @@ diverged); results to standard output, with ``--json`` as one JSON line at the e
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import shlex
+import signal
+import threading
 import time
 from datetime import datetime
 
 import click
 
-from caviar.cli import sources
+from caviar.cli import codes, sources
 from caviar.cli.options import FIELDS, config_option, resolve_config
 from caviar.cli.report import report_option, write_study_report
 from caviar.errors import InvalidArgument
 from caviar.tune import SAMPLERS, STRATEGIES
+from caviar.tune.study import StudyError
 
 TRIAL_KEYS = ("lr", "beta1", "beta2", "eps", "seed")
 
@@ -119,7 +125,7 @@ def tune(
     model at a time (panda). Every finished trial is kept in the study; a killed tune goes
     on with --study PATH --resume."""
     from caviar.tune import SearchSpace, default_space
-    from caviar.tune.tuner import Tuner, TuneSettings, best_trial, open_study
+    from caviar.tune.tuner import TuneSettings, best_trial, open_study
 
     start = time.perf_counter()
     if resume:
@@ -155,10 +161,11 @@ def tune(
         if resume:
             ds = sources.load({"data": settings.data, "target": settings.target})
         click.echo(f"study: {study.path}", err=True)
-        with _Progress(settings.trials) as progress:
-            Tuner(study, settings, ds, progress).run()
+        stopped = _drive(study, settings, ds)
         trials_done = study.trials()
         rounds_done = study.rounds()
+    if stopped is not None:
+        return stopped
     best = best_trial(trials_done)
     seconds = time.perf_counter() - start
     if as_json:
@@ -171,6 +178,96 @@ def tune(
         _print_best(best, trials_done, seconds, study_path, _searched(rounds_done))
     if report_path:
         write_study_report(study.path, report_path)
+    return _status(best, trials_done)
+
+
+class _Stopped(BaseException):
+    """SIGINT or SIGTERM during a tune (named by ``signal``)."""
+
+    def __init__(self, signal_name: str):
+        super().__init__(signal_name)
+        self.signal = signal_name
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """SIGINT and SIGTERM end the tune where it is: finished trials are in the study and
+    running populations in their checkpoints (at most a few seconds old)."""
+
+    def handle(signum, frame):
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)  # the way out is not to be interrupted again
+        raise _Stopped(signal.Signals(signum).name)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _drive(study, settings, ds) -> int | None:
+    """Run the tune; None when it ran to the end, else the exit status of a signal. A full
+    disk or a damaged file mid-tune is one line saying what is kept and how to go on."""
+    import sqlite3
+
+    from caviar.tune.study import FINAL, study_error
+    from caviar.tune.tuner import Tuner
+
+    again = f"caviar tune --study {shlex.quote(str(study.path))} --resume"
+    try:
+        with _stop_on_signals(), _Progress(settings.trials) as progress:
+            Tuner(study, settings, ds, progress).run()
+    except _Stopped as stop:
+        click.echo(
+            f"caviar: {stop.signal}: tune stopped; {_count(study, FINAL)} finished trials are "
+            f"kept in the study, running populations in their checkpoints; continue with: "
+            f"{again}",
+            err=True,
+        )
+        return codes.for_signal(stop.signal)
+    except (sqlite3.Error, OSError) as err:
+        if isinstance(err, OSError) and err.errno == errno.EPIPE:
+            raise
+        kept = _count(study, FINAL)
+        kept = "The" if kept is None else f"The {kept}"
+        raise StudyError(
+            f"{study_error(study.path, err)} {kept} finished trials are kept; when it is "
+            f"fixed, continue with: {again}"
+        ) from None
+    return None
+
+
+def _count(study, statuses) -> int | None:
+    try:
+        return study.count(statuses)
+    except Exception:
+        return None
+
+
+def _status(best, trials) -> int:
+    """0 when some trial finished with a finite loss; else one line saying why not and
+    2 (every trial failed: the configuration is refused) or 3 (they diverged)."""
+    if best is not None or not trials:
+        return codes.OK
+    failed = [t for t in trials if t.status == "failed"]
+    if failed and len(failed) == len(trials):
+        click.echo(
+            f"caviar: error: every trial failed; the first (trial {failed[0].id}): "
+            f"{failed[0].error}",
+            err=True,
+        )
+        return codes.ERROR
+    click.echo(
+        "caviar: no trial finished with a finite validation loss (they diverged, failed or "
+        "were pruned); try a smaller learning-rate range.",
+        err=True,
+    )
+    return codes.DIVERGED
 
 
 def _refuse_settings_with_resume() -> None:
@@ -316,9 +413,10 @@ def show(path, top_n, as_json, trial_id, toml_only):
     """The best trials, the rounds and their spaces, and the time spent training versus the
     tuner's own overhead; with --trial N, that trial's full configuration as TOML (what
     caviar train --config reads)."""
+    import sqlite3
     from pathlib import Path
 
-    from caviar.tune.study import Study, StudyError
+    from caviar.tune.study import Study, study_error
 
     if trial_id is not None or toml_only:
         from caviar.cli.study_cmds import show_trial
@@ -328,9 +426,12 @@ def show(path, top_n, as_json, trial_id, toml_only):
         return show_trial(path, trial_id, toml_only)
     if not Path(path).is_file():
         raise StudyError(f"{path}: no such study file.")
-    with Study(path) as s:
-        ranked, rounds, counts = s.best(top_n), s.rounds(), s.counts()
-        total, training = s.time_spent()
+    try:
+        with Study(path, readonly=True) as s:
+            ranked, rounds, counts = s.best(top_n), s.rounds(), s.counts()
+            total, training = s.time_spent()
+    except sqlite3.Error as err:
+        raise study_error(Path(path), err) from None
     counts = {str(status): n for status, n in counts.items()}
     if as_json:
         click.echo(

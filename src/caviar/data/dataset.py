@@ -76,8 +76,9 @@ class Dataset:
                 (naming row and column), is empty, differs in length from y; y has fewer than
                 two classes, or labels outside ``classes``.
         """
-        X = _features(X, name)
-        names = _feature_names(feature_names, X.shape[1], name)
+        X = np.asarray(X)
+        names = _feature_names(feature_names, X.shape[1], name) if X.ndim == 2 else ()
+        X = _features(X, name, names)
         _check_finite(X, names, name)
         raw = _labels(y, name)
         if raw.shape[0] != X.shape[0]:
@@ -156,8 +157,9 @@ def _in_range(codes: np.ndarray, C: int) -> bool:
     return bool(codes.min() >= 0 and codes.max() < C)
 
 
-def _features(X, name: str) -> np.ndarray:
-    """``X`` as a fresh C-contiguous float32 ``(n, d)`` array, or a DataError."""
+def _features(X, name: str, names: tuple[str, ...]) -> np.ndarray:
+    """``X`` as a fresh C-contiguous float32 ``(n, d)`` array, or a DataError (also for a
+    finite value beyond float32's range, which the cast would turn into infinity)."""
     X = np.asarray(X)
     if X.ndim != 2:
         raise DataError(
@@ -167,6 +169,16 @@ def _features(X, name: str) -> np.ndarray:
         raise DataError(f"Data set '{name}' is empty: it holds no rows")
     if X.dtype.kind not in "biuf":
         _raise_non_numeric(X, name)
+    if X.dtype.kind == "f" and X.dtype.itemsize > 4:
+        with np.errstate(invalid="ignore"):
+            big = np.isfinite(X) & (np.abs(X) > np.finfo(np.float32).max)
+        if big.any():
+            i, j = (int(k) for k in np.argwhere(big)[0])
+            raise DataError(
+                f"Data set '{name}': row {i}, column '{names[j]}' holds {X[i, j]:g}, beyond the "
+                f"float32 range (±{np.finfo(np.float32).max:.3g}) caviar computes in; rescale "
+                "that column or remove the row"
+            )
     return np.array(X, dtype=np.float32, order="C", copy=True)
 
 

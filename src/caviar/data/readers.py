@@ -111,6 +111,13 @@ def _finite_features(X: np.ndarray, path: Path) -> np.ndarray:
         raise DataError(
             f"{path}: row {row}, column {col} of X holds {X[row, col]}; remove or impute it"
         )
+    big = np.abs(X) > np.finfo(np.float32).max
+    if big.any():
+        row, col = np.argwhere(big)[0]
+        raise DataError(
+            f"{path}: row {row}, column {col} of X holds {X[row, col]:g}, beyond the float32 "
+            "range caviar computes in; rescale that column or remove the row"
+        )
     return X
 
 
@@ -145,9 +152,23 @@ def _csv_rows(path: Path, delimiter: str) -> tuple[list[str], list[list[str]], l
         raise DataError(f"{path} cannot be read as a UTF-8 CSV file: {err}") from None
     if header is None:
         raise DataError(f"{path} is empty: it holds no header and no rows")
+    _refuse_other_delimiter(header, delimiter, path)
     if not rows:
         raise DataError(f"{path} is empty: it holds a header but no rows")
     return [h.strip() for h in header], rows, lines
+
+
+def _refuse_other_delimiter(header: list[str], delimiter: str, path: Path) -> None:
+    """A one-column header holding ';' (or a tab, or '|') and no ``delimiter``: say so."""
+    if len(header) != 1:
+        return
+    for other in (";", "\t", "|"):
+        if other != delimiter and other in header[0]:
+            raise DataError(
+                f"{path}: the file looks {other!r}-delimited (its header is {header[0]!r}); "
+                f"caviar reads {delimiter!r}-delimited CSV: save it with {delimiter!r} between "
+                f"fields, or read it with caviar.data.read_csv(path, delimiter={other!r})"
+            )
 
 
 def _data_rows(reader, width: int, path: Path) -> tuple[list[list[str]], list[int]]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from caviar import _validate as check
+from caviar.errors import InvalidArgument
 from caviar.nn.network import Network
 from caviar.optim.base import Optimizer
 from caviar.optim.schedules import Schedule, as_schedule
@@ -149,6 +150,7 @@ def fit(
     """
     check.positive_int("epochs", epochs)
     check.positive_int("batch_size", batch_size)
+    _check_optimizer(net, optimizer)
     X, Y = net.prepare(X, y)
     schedule = as_schedule(schedule, net.K)
     history = history or History.new(net.K)
@@ -177,6 +179,18 @@ def fit(
             history.interrupted = True
             break
     return history
+
+
+def _check_optimizer(net: Network, optimizer: Optimizer) -> None:
+    """The optimizer must update this network's own arrays (the ones ``backward`` fills
+    gradients for), in order; another network's would train nothing, or worse."""
+    mine, its = net.params, getattr(optimizer, "params", None)
+    same = its is not None and len(its) == len(mine)
+    if not same or any(a is not b for a, b in zip(mine, its, strict=True)):
+        raise InvalidArgument(
+            "The optimizer was not built on this network's parameters: build it as "
+            "Adam(net.params, ...) (or the optimizer you use) with the network you train."
+        )
 
 
 def _train_epoch(net, optimizer, schedule, batcher, seed, epoch, history, should_stop):

@@ -3,6 +3,8 @@ nothing else, and how a study is opened to start or resume one."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from caviar.errors import InvalidArgument
 from caviar.tune import STRATEGIES
 from caviar.tune.samplers import SAMPLERS
 from caviar.tune.space import SearchSpace
-from caviar.tune.study import Study, StudyError
+from caviar.tune.study import Study, StudyError, study_error
 
 
 @dataclass
@@ -68,21 +70,73 @@ class TuneSettings:
 def open_study(
     path: str | Path, settings: TuneSettings | None, resume: bool
 ) -> tuple[Study, TuneSettings]:
-    """Open a study to start (``settings`` given, study empty) or resume (settings stored)."""
-    study = Study(path)
+    """Open a study to start (``settings`` given, study empty) or resume (settings stored),
+    with this process's driver claim on it (:mod:`caviar.tune.claim`), released when the
+    study closes. Nothing is written before the settings are checked, resuming never
+    creates a file, and a study this call created is removed again if it fails."""
+    from caviar.tune.claim import Claim
+
+    path = Path(path)
+    if resume and not path.is_file():
+        raise StudyError(f"{path}: no such study file; start a tune without --resume.")
+    if settings is not None:
+        settings.check()
+    created = not path.exists()
+    try:
+        study = Study(path)
+    except StudyError as err:
+        if created and "is full" in str(err):
+            _remove(path)  # half made on a full disk (where a second starter fails too)
+        raise
+    try:
+        claim = Claim.acquire(study)
+    except BaseException as err:
+        study.close()  # another driver's study (even one it just created): leave it be
+        if isinstance(err, sqlite3.Error):
+            raise study_error(path, err) from None
+        raise
+    study.claim = claim
+    study._on_close.append(claim.release)
+    try:
+        try:
+            return study, _settings(study, path, settings, resume)
+        except sqlite3.Error as err:
+            raise study_error(path, err) from None
+    except BaseException:
+        # we hold the claim, so no other run writes it now: remove it if we made it and it
+        # holds no tune (a study another starter made a moment before us holds one)
+        empty = created and not resume and not _holds_a_tune(study)
+        study.close()
+        if empty:
+            _remove(path)
+        raise
+
+
+def _settings(study: Study, path: Path, settings: TuneSettings | None, resume: bool):
     stored = study.settings()
     if resume:
         if not stored:
-            study.close()
             raise StudyError(
                 f"{path}: no tune to resume in this study; start one without --resume."
             )
-        return study, TuneSettings(**stored["tune"])
+        return TuneSettings(**stored["tune"])
     if stored:
-        study.close()
         raise StudyError(
             f"{path}: this study already holds a tune; add --resume to continue it, or choose "
             "another --study path."
         )
-    study.save_settings({"tune": asdict(settings.check())})
-    return study, settings
+    study.save_settings({"tune": asdict(settings)})
+    return settings
+
+
+def _holds_a_tune(study: Study) -> bool:
+    try:
+        return bool(study.settings())
+    except sqlite3.Error:
+        return True  # unreadable: not ours to judge
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(OSError):  # a read-only folder holds nothing of ours
+            path.with_name(path.name + suffix).unlink(missing_ok=True)

@@ -179,9 +179,16 @@ class SearchSpace:
             raise InvalidArgument(f"{path}: no such space file.") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise InvalidArgument(f"{path}: not valid TOML ({e}).") from None
-        if isinstance(data.get("space"), Mapping):
-            return cls.from_dict(data["space"], source=f"[space] table of {path}")
-        return cls.from_dict(data, source=f"space file {path}")
+        table = data["space"] if isinstance(data.get("space"), Mapping) else data
+        if not table:
+            raise InvalidArgument(
+                f"{path}: the space file holds no entries; give at least one, e.g. "
+                'lr = { dist = "log", low = 1e-4, high = 1.0 } (or leave out --space for the '
+                "default space)."
+            )
+        if table is data.get("space"):
+            return cls.from_dict(table, source=f"[space] table of {path}")
+        return cls.from_dict(table, source=f"space file {path}")
 
     def to_dict(self) -> dict:
         """``{name: entry}`` in order, JSON- and TOML-ready; ``from_dict`` rebuilds the space."""

@@ -8,9 +8,13 @@ moment loses only unfinished trials, which ``reset_unfinished`` returns to ``pen
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import shutil
 import sqlite3
 import time
+import urllib.parse
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -95,11 +99,16 @@ class Trial:
 
 
 class Study:
-    """Open (or create) the study at ``path``. Use as a context manager or call ``close``."""
+    """Open (or create) the study at ``path``. Use as a context manager or call ``close``.
+
+    ``readonly=True`` only reads (``study show``): it writes nothing, and works in a folder
+    that cannot be written. Problems with the file or its folder are one-line StudyErrors
+    (:func:`study_error`)."""
 
     def __init__(self, path: str | Path, readonly: bool = False):
-        """``readonly``: open an existing study for reading only (reports, exports)."""
         self.path = Path(path)
+        self._on_close: list = []  # called before the connection closes (the driver claim)
+        _check_folder(self.path, readonly)
         try:
             self.db = _connect(self.path, readonly)
             fresh = _check_is_study(self.db, self.path)
@@ -113,10 +122,10 @@ class Study:
             self.db.executescript(SCHEMA)
             if fresh:
                 self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-        except sqlite3.DatabaseError as e:
+        except sqlite3.Error as e:
             if hasattr(self, "db"):
                 self.db.close()
-            raise StudyError(f"{self.path}: not a caviar study ({e}).") from None
+            raise study_error(self.path, e) from None
 
     def __enter__(self) -> Study:
         return self
@@ -125,6 +134,8 @@ class Study:
         self.close()
 
     def close(self) -> None:
+        while self._on_close:
+            self._on_close.pop()()
         self.db.close()
 
     def _tx(self):
@@ -302,12 +313,34 @@ APPLICATION_ID = 0x43415649
 _COLUMNS = {"trials": {"id", "round", "number", "config", "status"}, "rounds": {"round", "space"}}
 
 
+def _check_folder(path: Path, readonly: bool) -> None:
+    folder = path.parent
+    if path.is_dir():
+        raise StudyError(f"{path}: is a folder, not a study file; give a file path.")
+    if not folder.is_dir():
+        raise StudyError(
+            f"{path}: the folder {folder} does not exist; create it or choose another path."
+        )
+    if not readonly and not os.access(folder, os.W_OK):
+        raise StudyError(
+            f"{path}: the folder {folder} cannot be written (read-only or not yours); a tune "
+            "needs to write its study there: choose another path."
+        )
+
+
 def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
     if not readonly:
         return sqlite3.connect(path, isolation_level=None, timeout=30)
     if not path.is_file():
         raise StudyError(f"{path}: no such study file.")
-    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    uri = "file:" + urllib.parse.quote(str(path.resolve()))
+    if not os.access(path.parent, os.W_OK):
+        # WAL readers need to create the -shm file; an unwritable folder holds no live writer
+        # (a tune could not run there), so the file can be read as it is
+        wal = path.with_name(path.name + "-wal")
+        if not wal.exists() or wal.stat().st_size == 0:
+            return sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None)
+    return sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None, timeout=30)
 
 
 def _check_is_study(db: sqlite3.Connection, path: Path) -> bool:
@@ -319,7 +352,7 @@ def _check_is_study(db: sqlite3.Connection, path: Path) -> bool:
         return True
     if db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID:
         return False
-    ours = {"settings", "rounds", "trials", "metrics", "sessions"}
+    ours = {"settings", "rounds", "trials", "metrics", "sessions", "claim"}
     columns = {t: {r[1] for r in db.execute(f"PRAGMA table_info({t})")} for t in _COLUMNS}
     if (
         tables <= ours
@@ -334,6 +367,46 @@ def _check_is_study(db: sqlite3.Connection, path: Path) -> bool:
         f"{', '.join(sorted(tables)[:6])}); caviar leaves it alone. Choose another --study "
         "path (or export a caviar study to Optuna with 'caviar study export STUDY --optuna sqlite:///PATH')."
     )
+
+
+def study_error(path: Path, err: Exception) -> StudyError:
+    """A one-line StudyError for an SQLite or OS error on the study at ``path``."""
+    text = str(err)
+    code = getattr(err, "sqlite_errorname", "") or ""
+    if (
+        code.startswith("SQLITE_FULL")
+        or "disk is full" in text
+        or _errno(err) == errno.ENOSPC
+        or (code.startswith("SQLITE_IOERR") or "disk I/O error" in text)
+        and _nearly_full(path)
+    ):
+        why = f"the disk holding it is full ({text}); free some space"
+    elif code.startswith("SQLITE_READONLY") or "readonly" in text or _errno(err) == errno.EROFS:
+        why = f"it cannot be written ({text}); make it writable or copy it elsewhere"
+    elif code.startswith("SQLITE_CORRUPT") or "malformed" in text:
+        why = f"the file is damaged ({text}); the sqlite3 shell's .recover may save its trials"
+    elif code.startswith("SQLITE_NOTADB") or "not a database" in text:
+        why = f"not a caviar study ({text})"
+    elif code.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
+        why = f"the file cannot be opened ({text}); check the path and its permissions"
+    elif code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        why = f"another process holds it locked ({text}); try again when it is done"
+    else:
+        why = f"{type(err).__name__}: {text}"
+    return StudyError(f"{path}: {why}.")
+
+
+def _nearly_full(path: Path) -> bool:
+    """Whether the file system holding ``path`` has less than 1 MiB free (SQLite reports some
+    full disks as an I/O error)."""
+    try:
+        return shutil.disk_usage(path.parent).free < 2**20
+    except OSError:
+        return False
+
+
+def _errno(err: Exception) -> int | None:
+    return getattr(err, "errno", None)
 
 
 class _Transaction:

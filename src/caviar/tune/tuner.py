@@ -25,8 +25,9 @@ from caviar.tune.cost import (
 )
 from caviar.tune.samplers import sample
 from caviar.tune.settings import TuneSettings, open_study
+from caviar.tune.snapshots import EVERY_SECONDS, Snapshots
 from caviar.tune.space import SearchSpace
-from caviar.tune.study import FINAL, Status, Study, Trial, rank_key
+from caviar.tune.study import FINAL, Status, Study, StudyError, Trial, rank_key
 from caviar.tune.trials import Prepared, member_result, member_results
 from caviar.tune.zoom import narrow
 
@@ -57,13 +58,22 @@ class Reporter:
 
 class Tuner:
     """Runs (or resumes) the study at ``path`` for ``data``. Each trial is the config
-    ``base`` updated with a point sampled from the round's space."""
+    ``base`` updated with a point sampled from the round's space. A running population's
+    state is checkpointed beside the study at most every ``checkpoint_every`` seconds of
+    training (None: never; :mod:`caviar.tune.snapshots`), and a resumed tune continues it."""
 
     def __init__(
-        self, study: Study, settings: TuneSettings, data: Dataset, reporter: Reporter | None = None
+        self,
+        study: Study,
+        settings: TuneSettings,
+        data: Dataset,
+        reporter: Reporter | None = None,
+        *,
+        checkpoint_every: float | None = EVERY_SECONDS,
     ):
         self.study, self.settings, self.data = study, settings, data
         self.reporter = reporter or Reporter()
+        self.snapshots = Snapshots(self._checkpoint_folder(), checkpoint_every)
         self.base = TrainConfig.from_dict(settings.base)
         self.space = SearchSpace.from_dict(settings.space)
         self._prepared: dict[tuple, Prepared] = {}
@@ -87,9 +97,7 @@ class Tuner:
             else:
                 self._run_caviar(pending)
         self.study.end_session(session, time.perf_counter() - start, self.train_seconds)
-        folder = self._checkpoint_folder()
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()  # panda's per-trial checkpoints are gone once their trials finish
+        self.snapshots.tidy()  # the checkpoints are gone once their trials are recorded
         return self.study.trials()
 
     def choose_strategy(self) -> str:
@@ -166,6 +174,8 @@ class Tuner:
         return self._prepared[key]
 
     def _run_caviar(self, pending: list[Trial]) -> None:
+        if not self.settings.halving:
+            pending = self._resume_populations(pending)
         groups: dict[tuple, list[tuple[Trial, TrainConfig]]] = defaultdict(list)
         for t in pending:
             config = TrainConfig.from_dict(t.config)
@@ -213,15 +223,57 @@ class Tuner:
             for s in range(0, len(ok), K)
         ]
 
-    def _run_population(self, ids: list[int], configs: list[TrainConfig], data: Prepared) -> None:
-        """Train these trials as one population; if that cannot be done (a configuration
-        the data refuses, such as more warm-up steps than the run has), try each alone and
-        record the ones that fail as ``failed``, with the reason, instead of ending the tune."""
+    def _resume_populations(self, pending: list[Trial]) -> list[Trial]:
+        """Continue every stored population checkpoint that holds pending trials (only
+        those members); return the pending trials no checkpoint holds."""
+        by_id = {t.id: t for t in pending}
+        for snap in self.snapshots.stored():
+            part = snap.only(set(by_id))
+            configs = [TrainConfig.from_dict(by_id[i].config) for i in part.ids]
+            if not part.ids or configs != [TrainConfig.from_dict(c) for c in part.configs]:
+                if not set(snap.ids) & {t.id for t in self.study.trials(status=("pending",))}:
+                    snap.path.unlink(missing_ok=True)  # its trials are recorded, or it is stale
+                continue
+            data = self._prepared_for(configs[0])
+            try:
+                pop = Population.from_state(
+                    configs, data.n_features, data.n_classes, data.n_train, part.state
+                )
+            except CaviarError as err:  # not this population's state: train it afresh
+                self.reporter.message(f"{snap.path.name} is not usable ({err}); removed")
+                snap.path.unlink(missing_ok=True)
+                continue
+            self.reporter.message(
+                f"{len(part.ids)} trials continue from epoch {pop.history.epochs} of "
+                f"{snap.epochs} ({snap.path.name})"
+            )
+            self._run_population(part.ids, configs, data, pop)
+            snap.path.unlink(missing_ok=True)
+            for i in part.ids:
+                del by_id[i]
+        return [t for t in pending if t.id in by_id]
+
+    def _run_population(
+        self,
+        ids: list[int],
+        configs: list[TrainConfig],
+        data: Prepared,
+        pop: Population | None = None,
+    ) -> None:
+        """Train these trials as one population (``pop``, or a fresh one); if that cannot
+        be done (a configuration the data refuses, such as more warm-up steps than the run
+        has), try each alone and record the ones that fail as ``failed``, with the reason,
+        instead of ending the tune."""
         try:
-            group = Group(ids, data.build(configs))
+            group = Group(ids, pop or data.build(configs))
             self.study.mark_running(ids)
-            data.train(group.pop, configs[0].epochs, self._epoch_reporter(group))
+            epochs = configs[0].epochs
+            hooks = [self._epoch_reporter(group)]
+            if self.snapshots.every is not None:
+                hooks.append(self.snapshots.writer(ids, group.pop, epochs))
+            data.train(group.pop, epochs, _each(hooks))
         except CaviarError as err:
+            self.snapshots.remove(ids)
             if len(ids) > 1:
                 for i, c in zip(ids, configs, strict=True):
                     self._run_population([i], [c], data)
@@ -229,6 +281,7 @@ class Tuner:
             self._finish(ids[0], Status.FAILED, {"error": str(err)}, [])
             return
         self._record(group, data, range(len(ids)))
+        self.snapshots.remove(ids)
 
     def _halving(self, groups: list[Group], data: Prepared, K: int) -> None:
         """Successive halving across populations: train all to a rung, keep the best
@@ -308,6 +361,12 @@ class Tuner:
         return self._checkpoint_folder() / f"trial-{trial.id}.npz"
 
     def _finish(self, trial_id: int, status: str, result: dict, metrics: list[dict]) -> None:
+        claim = getattr(self.study, "claim", None)  # open_study's (caviar.tune.claim)
+        if claim is not None and claim.lost:
+            raise StudyError(
+                f"{self.study.path}: another driver took this study over (this one's "
+                "heartbeat went stale); stopping without writing more."
+            )
         self.study.finish(trial_id, status, result, metrics)
         (trial,) = self.study.trials(id=trial_id)
         done = self.study.count(FINAL)
@@ -335,6 +394,16 @@ def regroup(groups: list[Group], picks: list[tuple[int, int]]) -> Group:
         first.net.backend,
     )
     return Group([groups[p].ids[k] for p, k in picks], pop)
+
+
+def _each(hooks):
+    """One ``on_epoch`` hook calling every one of ``hooks`` (none of them stops training)."""
+
+    def on_epoch(epoch: int, history) -> None:
+        for hook in hooks:
+            hook(epoch, history)
+
+    return on_epoch
 
 
 def _val_loss(pop: Population, k: int) -> float:
