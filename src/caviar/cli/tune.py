@@ -17,6 +17,11 @@ from caviar.cli.options import FIELDS, config_option, resolve_config
 from caviar.errors import InvalidArgument
 from caviar.tune import SAMPLERS, STRATEGIES
 
+EXECUTORS = ("local", "processes", "ray")  # caviar.tune.executors.EXECUTORS, without its import
+# Where the populations train: not part of the tune (the results do not depend on it), so a
+# resumed tune may take other values.
+RUN_OPTIONS = ("executor", "address", "workers", "threads")
+
 TRIAL_KEYS = ("lr", "beta1", "beta2", "eps", "seed")
 
 
@@ -92,6 +97,31 @@ def tune_options(command):
     metavar="FILE",
     help="TOML of TrainConfig keys fixed for every trial; flags override it.",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(EXECUTORS),
+    default="local",
+    show_default=True,
+    help="Where populations train: this process, several local processes, or Ray.",
+)
+@click.option(
+    "--address",
+    metavar="HOST:PORT",
+    help="The Ray cluster to join (--executor ray) [default: start a local Ray].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Processes of --executor processes [default: cores / --threads].",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Threads per population (caviar's kernels and BLAS) [default: local CAVIAR_THREADS "
+    "or 2; processes cores / workers; ray 1, the CPUs each task declares].",
+)
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON line.")
 @tune_options
 def tune(
@@ -109,6 +139,10 @@ def tune(
     study_path,
     resume,
     config_file,
+    executor,
+    address,
+    workers,
+    threads,
     as_json,
     **flags,
 ):
@@ -116,9 +150,13 @@ def tune(
     model at a time (panda). Every finished trial is kept in the study; a killed tune goes
     on with --study PATH --resume."""
     from caviar.tune import SearchSpace, default_space
+    from caviar.tune.executors import make_executor
     from caviar.tune.tuner import Tuner, TuneSettings, best_trial, open_study
 
     start = time.perf_counter()
+    # join the cluster (or start the workers) before the study is written; closed on exit
+    runner = make_executor(executor, address=address, workers=workers, threads=threads).start()
+    click.get_current_context().call_on_close(runner.close)
     if resume:
         if study_path is None:
             raise InvalidArgument("--resume needs --study PATH (the study to continue).")
@@ -153,7 +191,7 @@ def tune(
             ds = sources.load({"data": settings.data, "target": settings.target})
         click.echo(f"study: {study.path}", err=True)
         with _Progress(settings.trials) as progress:
-            Tuner(study, settings, ds, progress).run()
+            Tuner(study, settings, ds, progress, runner).run()
         trials_done = study.trials()
         rounds_done = study.rounds()
     best = best_trial(trials_done)
@@ -176,7 +214,7 @@ def _refuse_settings_with_resume() -> None:
     given = [
         f"--{name.replace('_', '-')}"
         for name in ctx.params
-        if name not in ("study_path", "resume", "as_json")
+        if name not in ("study_path", "resume", "as_json", *RUN_OPTIONS)
         and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
     ]
     if given:
@@ -248,9 +286,11 @@ class _Progress:
         )
         self.task = self.progress.add_task("tune", total=total, status="")
         self.running = self.progress.add_task("tune", total=1, status="", visible=False)
+        self.pops = self.progress.add_task("populations", total=None, status="", visible=False)
         self.best: float | None = None
         self.best_acc: float | None = None
         self.diverged = 0
+        self.retried = 0
 
     def __enter__(self):
         self.progress.__enter__()
@@ -273,6 +313,18 @@ class _Progress:
             status=f"{members} members, epoch {epoch + 1}/{epochs}, best val_acc {best}, "
             f"{diverged} diverged",
         )
+
+    def populations(self, running: int, done: int, retried: int, per_node: dict) -> None:
+        nodes = "; ".join(
+            f"{node}: {c.get('running', 0)} running, {c.get('done', 0)} done"
+            + (f", {c['retried']} retried" if c.get("retried") else "")
+            for node, c in sorted(per_node.items())
+        )
+        status = f"{running} running, {done} done, {retried} retried · {nodes}"
+        self.progress.update(self.pops, visible=True, status=status)
+        if retried > self.retried:  # worth a line of its own, in a log too
+            self.retried = retried
+            self.message(f"a population's worker was lost; started it again ({status})")
 
     def trial_done(self, trial, done: int, total: int) -> None:
         self.diverged += trial.status == "diverged"

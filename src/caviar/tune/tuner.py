@@ -305,6 +305,8 @@ class Tuner:
             for g in groups:
                 self._submit(g, key, rung)
             trained = self._trained(groups)
+            if not trained:
+                return
             if rung == epochs:
                 for g in trained:
                     self._record(g, range(len(g.ids)))

@@ -117,13 +117,14 @@ class Executor:
         self.slots, self.threads = 1, 1
         self._data: dict = {}
         self._pending = 0
+        self._started = False
 
     # -- what subclasses provide -----------------------------------------------------------
-    def start(self) -> None:
-        """Acquire workers (called once, before the first task)."""
+    def _start(self) -> None:
+        """Acquire workers (once, before the first task)."""
 
-    def close(self) -> None:
-        """Release what :meth:`start` acquired."""
+    def _close(self) -> None:
+        """Release what :meth:`_start` acquired."""
 
     def memory_per_slot(self) -> int:
         from caviar.tune.cost import available_memory
@@ -141,9 +142,23 @@ class Executor:
         raise NotImplementedError
 
     # -- the interface -----------------------------------------------------------------------
-    def __enter__(self) -> Executor:
-        self.start()
+    def start(self) -> Executor:
+        """Acquire the workers (join the cluster, start processes); again: nothing more."""
+        if not self._started:
+            self._start()
+            self._started = True
         return self
+
+    def close(self) -> None:
+        """Release them; the executor can be started again."""
+        if self._started:
+            self._started = False
+            self._data.clear()  # references into what _close releases
+            self._pending = 0
+            self._close()
+
+    def __enter__(self) -> Executor:
+        return self.start()
 
     def __exit__(self, *exc) -> None:
         self.close()

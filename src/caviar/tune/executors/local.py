@@ -22,14 +22,14 @@ class LocalExecutor(Executor):
         self._before: int | None = None
         self._queue: deque = deque()
 
-    def start(self) -> None:
+    def _start(self) -> None:
         self._before = backend.thread_count()
         if self._threads is not None:
             backend.set_threads(self._threads)
         self.threads = backend.thread_count()
         self.progress.per_node[node_name()]["running"] = 0
 
-    def close(self) -> None:
+    def _close(self) -> None:
         if self._before is not None:
             backend.set_threads(self._before)
 

@@ -52,11 +52,11 @@ class ProcessesExecutor(Executor):
         self._futures: dict = {}  # future -> (task, the pool it ran in)
         self._folder: tempfile.TemporaryDirectory | None = None
 
-    def start(self) -> None:
+    def _start(self) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="caviar-data-")
         self._new_pool()
 
-    def close(self) -> None:
+    def _close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None

@@ -53,7 +53,7 @@ class RayExecutor(Executor):
         self._refs: dict = {}  # generator -> [task, node or None]
         self._remote = None
 
-    def start(self) -> None:
+    def _start(self) -> None:
         ray = self.ray
         if not ray.is_initialized():
             options = {"logging_level": logging.WARNING, "log_to_driver": False}
@@ -85,7 +85,7 @@ class RayExecutor(Executor):
             default=0,
         )
 
-    def close(self) -> None:
+    def _close(self) -> None:
         for gen in list(self._refs):
             self.ray.cancel(gen, force=True)
         self._refs.clear()
