@@ -319,6 +319,8 @@ def test_a_killed_processes_driver_resumes_to_the_same_study(digits, tmp_path):
 def cluster():
     """A head node and one more, one CPU each, bound to 127.0.0.1; this process its driver.
     In CI (``CI`` set) a missing Ray is a failure, not a skip."""
+    # keep 127.0.0.1 as this driver's address (see caviar.tune.executors.ray)
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     if os.environ.get("CI"):
         import ray
     else:
@@ -331,7 +333,7 @@ def cluster():
         head_node_args={**node, "node_ip_address": "127.0.0.1", "include_dashboard": False},
     )
     other = c.add_node(**node, node_ip_address="127.0.0.1")
-    ray.init(address=c.address, log_to_driver=False)
+    ray.init(address=c.address, log_to_driver=False, _node_ip_address="127.0.0.1")
     c.wait_for_nodes()
     yield c, other
     ray.shutdown()

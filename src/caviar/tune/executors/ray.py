@@ -10,11 +10,19 @@ Ray packs as many onto a node as fit. A task first yields the node it started on
 per node), then its outcome. Ray's own retries are off: the executor starts a task again
 when its worker or node dies (``WorkerCrashedError``, ``NodeDiedError``, …), at most
 ``retries`` times, and counts each; a task that raised is not retried.
+
+Loopback: Ray replaces a loopback address (``127.0.0.1:PORT``, ``localhost:PORT``) by this
+machine's network address before it connects, which cannot reach a cluster bound to
+127.0.0.1. For such an address, and for the Ray it starts itself, the executor sets
+``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` before Ray is imported, which makes Ray take
+127.0.0.1 as this node's address (it has no other effect on a driver).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 
 from caviar.errors import InvalidArgument
 from caviar.tune.executors.base import RETRIES, Executor, train_population
@@ -22,7 +30,13 @@ from caviar.tune.executors.base import RETRIES, Executor, train_population
 INSTALL = "--executor ray needs Ray: pip install 'caviar-nn[ray]'"
 
 
-def _ray():
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def _ray(address: str | None):
+    host = None if address is None else address.rsplit(":", 1)[0]
+    if (host is None or host in LOOPBACK) and "ray" not in sys.modules:
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
         import ray
     except ImportError as err:
@@ -46,7 +60,7 @@ class RayExecutor(Executor):
         super().__init__(retries)
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise InvalidArgument(f"The 'threads' parameter must be >= 1. Got {threads!r}.")
-        self.ray = _ray()
+        self.ray = _ray(address)
         self.address, self.cpus = address, cpus
         self.threads = threads or 1
         self._connected = False  # whether start() made the connection (close() ends it)
