@@ -100,8 +100,11 @@ class RayExecutor(Executor):
         )
 
     def _close(self) -> None:
-        for gen in list(self._refs):
-            self.ray.cancel(gen, force=True)
+        for gen in list(self._refs):  # tasks left when the tune stopped early
+            try:
+                self.ray.cancel(gen, force=True)
+            except Exception:  # noqa: BLE001  already gone; closing must not mask the cause
+                pass
         self._refs.clear()
         if self._connected:
             self.ray.shutdown()
