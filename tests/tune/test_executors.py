@@ -268,7 +268,10 @@ def _kill_driver_then_resume(tmp_path, digits, executor_source: str, executor) -
     script = tmp_path / "driver.py"
     script.write_text(DRIVER.format(space=SPACE, base=SLOW, executor=executor_source))
     path = tmp_path / "killed.db"
-    proc = subprocess.Popen([sys.executable, str(script), str(path)], start_new_session=True)
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # what a killed driver cannot clean up
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(path)], start_new_session=True, env=env
+    )
     try:
         _wait_for_finished(path, 3, proc)
         os.killpg(proc.pid, signal.SIGKILL)
