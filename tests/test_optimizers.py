@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from caviar import OPTIMIZERS, Adam, AdamW, GradientDescent, Momentum, RMSprop
+from caviar import backend as backends
 
 
 def test_one_step_by_hand():
@@ -167,7 +168,7 @@ def test_tiled_and_threaded_updates_give_the_plain_numbers(kind, monkeypatch):
     results = []
     for block, threads in ((10**9, 1), (8 * 64, 1), (8 * 64, 2), (8 * 5000, 2)):
         monkeypatch.setattr(base, "BLOCK_BYTES", block)
-        monkeypatch.setattr(base, "THREADS", threads)
+        monkeypatch.setattr(backends, "THREADS", threads)
         monkeypatch.setattr(base, "PARALLEL_ELEMENTS", 0)
         p = p0.copy()
         opt = OPTIMIZERS[kind]([p], **_engine(hp))
@@ -203,7 +204,7 @@ def test_compiled_kernels_give_the_numpy_numbers(kind, dtype, monkeypatch):
     ref, _ = _trajectory(kind, "numpy", shapes, dtype, hp)
     for tile, threads, parallel in ((1 << 17, 1, 1 << 30), (64, 2, 0), (7, 2, 0), (1000, 2, 0)):
         monkeypatch.setattr(base, "KERNEL_TILE", tile)
-        monkeypatch.setattr(base, "THREADS", threads)
+        monkeypatch.setattr(backends, "THREADS", threads)
         monkeypatch.setattr(base, "KERNEL_PARALLEL_ELEMENTS", parallel)
         got, opt = _trajectory(kind, "numba", shapes, dtype, hp)
         for a, b in zip(ref, got):

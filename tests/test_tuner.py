@@ -18,6 +18,7 @@ import pytest
 from caviar.config import TrainConfig
 from caviar.data import load
 from caviar.model import Model
+from caviar.train.population import Population
 from caviar.tune.cost import member_bytes, population_size
 from caviar.tune.study import Study, StudyError
 from caviar.tune.trials import Prepared, member_results
@@ -96,14 +97,18 @@ def test_regrouping_moves_members_without_changing_them(prepared):
     configs = _configs(6, seed=4)
     straight = prepared.build(configs)
     prepared.train(straight, 2)
-    a = Group([0, 1, 2], prepared.build(configs[:3]))
-    b = Group([3, 4, 5], prepared.build(configs[3:]))
-    prepared.train(a.pop, 1)
-    prepared.train(b.pop, 1)
-    moved = regroup([a, b], [(1, 2), (0, 0), (1, 0)])  # members 5, 0, 3
-    prepared.train(moved.pop, 2)
-    assert moved.ids == [5, 0, 3]
-    got, want = _results(moved.pop, prepared), _results(straight, prepared)
+    groups = []
+    for ids, part in (([0, 1, 2], configs[:3]), ([3, 4, 5], configs[3:])):
+        pop = prepared.build(part)
+        prepared.train(pop, 1)
+        groups.append(Group(ids, part, pop.state()))
+    moved = regroup(groups, [(1, 2), (0, 0), (1, 0)])  # members 5, 0, 3
+    assert moved.ids == [5, 0, 3] and moved.configs == [configs[5], configs[0], configs[3]]
+    pop = Population.from_state(
+        moved.configs, prepared.n_features, prepared.n_classes, prepared.n_train, moved.state
+    )
+    prepared.train(pop, 2)
+    got, want = _results(pop, prepared), _results(straight, prepared)
     for new_k, old_k in enumerate([5, 0, 3]):
         assert got[new_k]["train_loss"] == want[old_k]["train_loss"]
 

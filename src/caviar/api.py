@@ -35,6 +35,7 @@ def tune(
     resume: bool = False,
     target: str | None = None,
     config=None,
+    executor="local",
     **options,
 ) -> StudyResults:
     """Run ``caviar tune`` from Python and return the study's results.
@@ -45,7 +46,9 @@ def tune(
     the returned object). ``config``: a TOML/JSON path or dict of fixed TrainConfig keys.
     ``options``: the command's tune settings (``rounds``, ``strategy``, ``sampler``, ``seed``,
     ``halving``, ``top_fraction``, ``max_population``) and any TrainConfig field
-    (``epochs=3``, ``hidden=(64, 64)``) fixed for every trial.
+    (``epochs=3``, ``hidden=(64, 64)``) fixed for every trial. ``executor``: where the
+    populations train, ``"local"``, ``"processes"``, ``"ray"`` or an
+    :class:`~caviar.tune.executors.Executor` (e.g. ``make_executor("ray", address=...)``).
     """
     from caviar.cli import sources
     from caviar.tune.tuner import Tuner, open_study
@@ -65,7 +68,7 @@ def tune(
     with s:
         if resume:
             ds = sources.load({"data": settings.data, "target": settings.target})
-        Tuner(s, settings, ds).run()
+        Tuner(s, settings, ds, executor=executor).run()
     return StudyResults(study, _keep=keep)
 
 

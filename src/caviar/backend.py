@@ -8,6 +8,11 @@ object takes ``backend="auto"`` (Numba when installed), ``"numba"`` or ``"numpy"
 ``CAVIAR_BACKEND=numpy`` to compare). Loading Numba costs about 0.5 s once per process (the
 import, then LLVM's start-up on the first kernel), which :func:`caviar.population.build`
 weighs before it asks for the kernels.
+
+The kernels and the tiled optimizer updates run on :func:`thread_count` Python threads:
+``CAVIAR_THREADS`` in the environment (read once, on first use), else two (measured best on
+two cores, see ``docs/design.md``). :func:`set_threads` changes it for the process; the
+tuner's executors use it so that processes × threads = cores.
 """
 
 from __future__ import annotations
@@ -22,10 +27,46 @@ from caviar.errors import InvalidArgument
 
 BACKENDS = ("auto", "numba", "numpy")
 ENV = "CAVIAR_BACKEND"
-THREADS = min(2, os.cpu_count() or 1)
+THREADS_ENV = "CAVIAR_THREADS"
 _numba = None
 _error: str | None = None
 _pool: ThreadPoolExecutor | None = None
+
+
+def threads_setting() -> int:
+    """``CAVIAR_THREADS`` (a whole number >= 1), default ``min(2, cores)``."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return min(2, os.cpu_count() or 1)
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise InvalidArgument(
+            f"{THREADS_ENV}={value!r} is not a whole number >= 1. Unset it or give the number "
+            "of threads caviar's kernels may use."
+        )
+    return n
+
+
+THREADS: int | None = None  # None until thread_count() reads CAVIAR_THREADS
+
+
+def thread_count() -> int:
+    """The number of threads the kernels and tiled updates use (see :func:`set_threads`)."""
+    global THREADS
+    if THREADS is None:
+        THREADS = threads_setting()
+    return THREADS
+
+
+def set_threads(n: int) -> None:
+    """Run the kernels and tiled updates of this process on ``n`` threads from now on."""
+    global THREADS
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InvalidArgument(f"The 'threads' parameter must be a whole number >= 1. Got {n!r}.")
+    THREADS = n
 
 
 def setting() -> str:
@@ -131,7 +172,7 @@ def run_jobs(kernel, jobs: list[tuple], parallel: bool, threads: int | None = No
 
 def distribute(task, n: int, parallel: bool, threads: int | None = None) -> None:
     """Call ``task(i, w)`` for ``i`` in ``0..n-1``, ``w`` the worker (0 when serial), on
-    ``threads`` (default THREADS) Python threads when ``parallel``.
+    ``threads`` (default :func:`thread_count`) Python threads when ``parallel``.
 
     Threads take the next task as they free up (not a fixed half each): OpenBLAS leaves a
     worker spinning after a matrix product, and a thread that shares its core with it gets
@@ -139,7 +180,7 @@ def distribute(task, n: int, parallel: bool, threads: int | None = None) -> None
     (measured: a 270k-parameter Adam update went from 0.13 to 6.8 ms right after a matrix
     product).
     """
-    threads = THREADS if threads is None else threads
+    threads = thread_count() if threads is None else threads
     if threads == 1 or not parallel or n < 2:
         for i in range(n):
             task(i, 0)
@@ -154,13 +195,18 @@ def distribute(task, n: int, parallel: bool, threads: int | None = None) -> None
 
 
 def pool() -> ThreadPoolExecutor:
-    """The process's pool of THREADS worker threads, made on first use with every thread
-    started at once (an executor starts its threads as work arrives and none is idle, so a
-    thread could otherwise start, and allocate, in the middle of a training run)."""
+    """The process's pool of THREADS worker threads, made on first use (and again when
+    :func:`set_threads` changed THREADS) with every thread started at once (an executor
+    starts its threads as work arrives and none is idle, so a thread could otherwise start,
+    and allocate, in the middle of a training run)."""
     global _pool
+    n = thread_count()
+    if _pool is not None and _pool._max_workers != n:
+        _pool.shutdown(wait=False)
+        _pool = None
     if _pool is None:
-        executor = ThreadPoolExecutor(THREADS, thread_name_prefix="caviar")
-        barrier = threading.Barrier(THREADS)
-        list(executor.map(lambda _: barrier.wait(), range(THREADS)))
+        executor = ThreadPoolExecutor(n, thread_name_prefix="caviar")
+        barrier = threading.Barrier(n)
+        list(executor.map(lambda _: barrier.wait(), range(n)))
         _pool = executor
     return _pool

@@ -24,6 +24,11 @@ from caviar.errors import InvalidArgument
 from caviar.tune import SAMPLERS, STRATEGIES
 from caviar.tune.study import StudyError
 
+EXECUTORS = ("local", "processes", "ray")  # caviar.tune.executors.EXECUTORS, without its import
+# Where the populations train: not part of the tune (the results do not depend on it), so a
+# resumed tune may take other values.
+RUN_OPTIONS = ("executor", "address", "workers", "threads")
+
 TRIAL_KEYS = ("lr", "beta1", "beta2", "eps", "seed")
 
 
@@ -99,6 +104,31 @@ def tune_options(command):
     metavar="FILE",
     help="TOML (or .json) of TrainConfig keys fixed for every trial; flags override it.",
 )
+@click.option(
+    "--executor",
+    type=click.Choice(EXECUTORS),
+    default="local",
+    show_default=True,
+    help="Where populations train: this process, several local processes, or Ray.",
+)
+@click.option(
+    "--address",
+    metavar="HOST:PORT",
+    help="The Ray cluster to join (--executor ray) [default: start a local Ray].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Processes of --executor processes [default: cores / --threads].",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Threads per population (caviar's kernels and BLAS) [default: local CAVIAR_THREADS "
+    "or 2; processes cores / workers; ray 1, the CPUs each task declares].",
+)
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON line.")
 @report_option("study")
 @tune_options
@@ -118,6 +148,10 @@ def tune(
     study_path,
     resume,
     config_file,
+    executor,
+    address,
+    workers,
+    threads,
     as_json,
     **flags,
 ):
@@ -125,9 +159,13 @@ def tune(
     model at a time (panda). Every finished trial is kept in the study; a killed tune goes
     on with --study PATH --resume."""
     from caviar.tune import SearchSpace, default_space
+    from caviar.tune.executors import make_executor
     from caviar.tune.tuner import TuneSettings, best_trial, open_study
 
     start = time.perf_counter()
+    # join the cluster (or start the workers) before the study is written; closed on exit
+    runner = make_executor(executor, address=address, workers=workers, threads=threads).start()
+    click.get_current_context().call_on_close(runner.close)
     if resume:
         if study_path is None:
             raise InvalidArgument("--resume needs --study PATH (the study to continue).")
@@ -161,7 +199,7 @@ def tune(
         if resume:
             ds = sources.load({"data": settings.data, "target": settings.target})
         click.echo(f"study: {study.path}", err=True)
-        stopped = _drive(study, settings, ds)
+        stopped = _drive(study, settings, ds, runner)
         trials_done = study.trials()
         rounds_done = study.rounds()
     if stopped is not None:
@@ -210,7 +248,7 @@ def _stop_on_signals():
             signal.signal(s, handler)
 
 
-def _drive(study, settings, ds) -> int | None:
+def _drive(study, settings, ds, executor) -> int | None:
     """Run the tune; None when it ran to the end, else the exit status of a signal. A full
     disk or a damaged file mid-tune is one line saying what is kept and how to go on."""
     import sqlite3
@@ -221,7 +259,7 @@ def _drive(study, settings, ds) -> int | None:
     again = f"caviar tune --study {shlex.quote(str(study.path))} --resume"
     try:
         with _stop_on_signals(), _Progress(settings.trials) as progress:
-            Tuner(study, settings, ds, progress).run()
+            Tuner(study, settings, ds, progress, executor).run()
     except _Stopped as stop:
         click.echo(
             f"caviar: {stop.signal}: tune stopped; {_count(study, FINAL)} finished trials are "
@@ -278,7 +316,7 @@ def _refuse_settings_with_resume() -> None:
     given = [
         f"--{name.replace('_', '-')}"
         for name in ctx.params
-        if name not in ("study_path", "resume", "as_json", "report_path")
+        if name not in ("study_path", "resume", "as_json", "report_path", *RUN_OPTIONS)
         and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
     ]
     if given:
@@ -364,9 +402,11 @@ class _Progress:
         )
         self.task = self.progress.add_task("tune", total=total, status="")
         self.running = self.progress.add_task("tune", total=1, status="", visible=False)
+        self.pops = self.progress.add_task("populations", total=None, status="", visible=False)
         self.best: float | None = None
         self.best_acc: float | None = None
         self.diverged = 0
+        self.retried = 0
 
     def __enter__(self):
         self.progress.__enter__()
@@ -389,6 +429,18 @@ class _Progress:
             status=f"{members} members, epoch {epoch + 1}/{epochs}, top val_acc now {best}, "
             f"{diverged} diverged",
         )
+
+    def populations(self, running: int, done: int, retried: int, per_node: dict) -> None:
+        nodes = "; ".join(
+            f"{node}: {c.get('running', 0)} running, {c.get('done', 0)} done"
+            + (f", {c['retried']} retried" if c.get("retried") else "")
+            for node, c in sorted(per_node.items())
+        )
+        status = f"{running} running, {done} done, {retried} retried · {nodes}"
+        self.progress.update(self.pops, visible=True, status=status)
+        if retried > self.retried:  # worth a line of its own, in a log too
+            self.retried = retried
+            self.message(f"a population's worker was lost; started it again ({status})")
 
     def trial_done(self, trial, done: int, total: int) -> None:
         self.diverged += trial.status == "diverged"

@@ -56,7 +56,7 @@ def run(name: str, K: int, size: int, *args) -> None:
     if K == 1 or size < PARALLEL_ELEMENTS:
         fn(*args, 0, K)  # the common small case, without the job list (8 µs a call)
         return
-    parts = min(K, 2 * backend.THREADS)
+    parts = min(K, 2 * backend.thread_count())
     bounds = [K * i // parts for i in range(parts + 1)]
     jobs = [(*args, a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
     backend.run_jobs(fn, jobs, True)

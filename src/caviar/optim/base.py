@@ -48,7 +48,7 @@ class Optimizer:
         self.t = np.zeros(self.K, dtype=np.int64)
         self.state = {m: [np.zeros_like(p) for p in self.params] for m in self.moments}
         block = max(1, BLOCK_BYTES // self.dtype.itemsize)
-        self._scratch = [np.empty(block, dtype=self.dtype) for _ in range(THREADS)]
+        self._scratch = [np.empty(block, dtype=self.dtype) for _ in range(backends.thread_count())]
         self._plan_key: tuple | None = None
         self._plan: tuple | None = None
         self._backend = self._settle(backend)
@@ -88,7 +88,10 @@ class Optimizer:
             for i, (p, g) in enumerate(zip(self.params, grads, strict=True))
             for tile in self._tiles(i, p, g, coeffs)
         ]
-        _run(tiles, self._scratch, self._update)
+        threads = backends.thread_count()  # read at use: set_threads may change it after import
+        while len(self._scratch) < threads:
+            self._scratch.append(np.empty_like(self._scratch[0]))
+        _run(tiles, self._scratch, self._update, threads)
 
     def _fused(self, grads: list[np.ndarray], coeffs: dict[str, np.ndarray]) -> bool:
         """Run the compiled kernel over every array, tile by tile; False (nothing done)
@@ -101,7 +104,7 @@ class Optimizer:
         C, jobs, parallel = self._plan
         for row, name in zip(C, self.kernel_coefficients, strict=True):
             row[...] = coeffs[name]
-        backends.run_jobs(kernels.kernel(self.kernel_name), jobs, parallel, THREADS)
+        backends.run_jobs(kernels.kernel(self.kernel_name), jobs, parallel, backends.thread_count())
         return True
 
     def _fused_plan(self, grads: list[np.ndarray]) -> tuple | None:
@@ -193,20 +196,20 @@ class Optimizer:
 
 
 # Updates run on tiles of at most BLOCK_BYTES per array (the 4 or 5 arrays of a tile then
-# stay in a 1 to 2 MiB L2 cache), spread over THREADS threads (NumPy releases the GIL inside
-# ufuncs) when there are at least PARALLEL_ELEMENTS to update: below that, measured on the
-# 2-core machine, handing tiles to threads costs more than it saves.
+# stay in a 1 to 2 MiB L2 cache), spread over caviar.backend.THREADS threads (NumPy releases
+# the GIL inside ufuncs) when there are at least PARALLEL_ELEMENTS to update: below that,
+# measured on the 2-core machine, handing tiles to threads costs more than it saves.
 BLOCK_BYTES = 256 * 1024
 PARALLEL_ELEMENTS = 1 << 21
-THREADS = backends.THREADS
 # The compiled kernels make one pass per tile, so a tile only needs to be large enough that
 # the call costs little beside it; threads pay from fewer elements than with NumPy.
 KERNEL_TILE = 1 << 18
 KERNEL_PARALLEL_ELEMENTS = 1 << 20
 
 
-def _run(tiles, scratch: list[np.ndarray], update) -> None:
-    """Apply ``update`` to every tile, on up to THREADS threads, each with its own scratch."""
+def _run(tiles, scratch: list[np.ndarray], update, threads: int) -> None:
+    """Apply ``update`` to every tile, on up to ``threads`` threads, each with its own
+    scratch."""
     tiles = list(tiles)
 
     def scratch_for(p: np.ndarray, w: int) -> np.ndarray:
@@ -219,7 +222,7 @@ def _run(tiles, scratch: list[np.ndarray], update) -> None:
         update(p, g, state, scratch_for(p, w), c)
 
     parallel = sum(t[0].size for t in tiles) >= PARALLEL_ELEMENTS
-    backends.distribute(task, len(tiles), parallel, THREADS)
+    backends.distribute(task, len(tiles), parallel, threads)
 
 
 def ewa(

@@ -131,9 +131,11 @@ def choose_population_size(
     n_trials: int,
     n_train: int,
     cap: int | None = None,
+    memory: int | None = None,
 ) -> tuple[int, str]:
-    """``(K, why)``: the population size for ``n_trials`` trials shaped like ``config``."""
-    K_mem = population_size(config, n_features, n_classes, n_trials, cap)
+    """``(K, why)``: the population size for ``n_trials`` trials shaped like ``config``, in
+    ``memory`` bytes (default: what is available here)."""
+    K_mem = population_size(config, n_features, n_classes, n_trials, cap, memory)
     flops = member_flops(config, n_features, n_classes, n_train)
     if K_mem == 1 or n_trials * flops / ASSUMED_FLOPS < MEASURE_ABOVE_SECONDS:
         return K_mem, f"K = {K_mem}: as many as memory holds (too small a tune to measure)"

@@ -1,5 +1,9 @@
 """The tuning process of the notes: random values on the right scales, coarse to fine, panda or
-caviar, every trial persisted in a study so that a killed run resumes where it stopped."""
+caviar, every trial persisted in a study so that a killed run resumes where it stopped.
+
+The tuner is the driver: it cuts rounds into populations, hands them to an executor
+(:mod:`caviar.tune.executors`: in process, local processes or a Ray cluster) as plain tasks,
+and is the only one that writes the study, as outcomes come back."""
 
 from __future__ import annotations
 
@@ -12,32 +16,44 @@ from pathlib import Path
 
 import numpy as np
 
+from caviar import backend as backends
 from caviar.config import TrainConfig
 from caviar.data import Dataset, train_val_test_split
 from caviar.errors import CaviarError
 from caviar.model import Model
-from caviar.train.population import Population, member_flops, select_state, stack_states
+from caviar.train.population import (
+    Population,
+    compute_backend,
+    member_flops,
+    select_state,
+    stack_states,
+)
 from caviar.tune.cost import (
     available_memory,
     choose_population_size,
     member_bytes,
     population_size,
 )
+from caviar.tune.executors import Executor, make_executor
 from caviar.tune.samplers import sample
 from caviar.tune.settings import TuneSettings, open_study
 from caviar.tune.snapshots import EVERY_SECONDS, Snapshots
 from caviar.tune.space import SearchSpace
 from caviar.tune.study import FINAL, Status, Study, StudyError, Trial, rank_key
-from caviar.tune.trials import Prepared, member_result, member_results
+from caviar.tune.trials import Prepared, member_result
 from caviar.tune.zoom import narrow
 
 
 @dataclass
 class Group:
-    """A population of trials training together: the trials' study ids, in member order."""
+    """A population of trials between rungs: their study ids and configurations, in member
+    order, its training state as arrays (None before it trained) and, once trained, each
+    member's ``(status, result, metrics)``."""
 
     ids: list[int]
-    pop: Population
+    configs: list[TrainConfig]
+    state: dict[str, np.ndarray] | None = None
+    results: list[tuple] | None = None
 
 
 __all__ = ["Group", "Reporter", "TuneSettings", "Tuner", "best_trial", "open_study", "regroup"]
@@ -55,12 +71,19 @@ class Reporter:
     ) -> None:
         """A running population (or panda trial) of ``members`` finished ``epoch`` (from 0)."""
 
+    def populations(self, running: int, done: int, retried: int, per_node: dict) -> None:
+        """The executor's populations: ``running`` now, ``done`` and ``retried`` so far, and
+        per node ``{node: {"running": n, "done": n, "retried": n}}``."""
+
 
 class Tuner:
     """Runs (or resumes) the study at ``path`` for ``data``. Each trial is the config
-    ``base`` updated with a point sampled from the round's space. A running population's
-    state is checkpointed beside the study at most every ``checkpoint_every`` seconds of
-    training (None: never; :mod:`caviar.tune.snapshots`), and a resumed tune continues it."""
+    ``base`` updated with a point sampled from the round's space. ``executor`` is where the
+    populations train: a name of :data:`caviar.tune.executors.EXECUTORS` or an
+    :class:`~caviar.tune.executors.Executor`; the tuner starts and closes it. A population
+    training in this process has its state checkpointed beside the study at most every
+    ``checkpoint_every`` seconds of training (None: never; :mod:`caviar.tune.snapshots`),
+    and a resumed tune continues it."""
 
     def __init__(
         self,
@@ -68,6 +91,7 @@ class Tuner:
         settings: TuneSettings,
         data: Dataset,
         reporter: Reporter | None = None,
+        executor: Executor | str = "local",
         *,
         checkpoint_every: float | None = EVERY_SECONDS,
     ):
@@ -76,6 +100,7 @@ class Tuner:
         self.snapshots = Snapshots(self._checkpoint_folder(), checkpoint_every)
         self.base = TrainConfig.from_dict(settings.base)
         self.space = SearchSpace.from_dict(settings.space)
+        self.executor = make_executor(executor) if isinstance(executor, str) else executor
         self._prepared: dict[tuple, Prepared] = {}
         self.train_seconds = 0.0
 
@@ -85,17 +110,19 @@ class Tuner:
         session = self.study.start_session()
         self.study.reset_unfinished()
         strategy = self.choose_strategy()
-        for r, n in enumerate(self.settings.round_sizes()):
-            self._ensure_round(r, n)
-            pending = self.study.trials(r, status=(Status.PENDING,))
-            self.reporter.message(
-                f"round {r + 1}/{self.settings.rounds}: {len(pending)} of {n} trials to run"
-            )
-            if strategy == "panda":
-                for trial in pending:
-                    self._run_panda(trial)
-            else:
-                self._run_caviar(pending)
+        self.executor.reporter = self.reporter
+        with self.executor:
+            for r, n in enumerate(self.settings.round_sizes()):
+                self._ensure_round(r, n)
+                pending = self.study.trials(r, status=(Status.PENDING,))
+                self.reporter.message(
+                    f"round {r + 1}/{self.settings.rounds}: {len(pending)} of {n} trials to run"
+                )
+                if strategy == "panda":
+                    for trial in pending:
+                        self._run_panda(trial)
+                else:
+                    self._run_caviar(pending)
         self.study.end_session(session, time.perf_counter() - start, self.train_seconds)
         self.snapshots.tidy()  # the checkpoints are gone once their trials are recorded
         return self.study.trials()
@@ -167,11 +194,14 @@ class Tuner:
         return narrow(space, self.space, [t.config for t in top])
 
     # -- strategies ----------------------------------------------------------------------
-    def _prepared_for(self, config: TrainConfig) -> Prepared:
+    def _data_key(self, config: TrainConfig) -> tuple:
+        """The key of the prepared splits ``config`` trains on, made (and handed to the
+        executor) once per key."""
         key = (config.val_fraction, config.test_fraction, config.data_seed, config.dtype)
         if key not in self._prepared:
             self._prepared[key] = Prepared.from_dataset(self.data, config)
-        return self._prepared[key]
+        self.executor.put_data(key, self._prepared[key])
+        return key
 
     def _run_caviar(self, pending: list[Trial]) -> None:
         if not self.settings.halving:
@@ -183,26 +213,112 @@ class Tuner:
         for group in groups.values():
             trials = [t for t, _ in group]
             configs = [c for _, c in group]
-            data = self._prepared_for(configs[0])
-            K, why = choose_population_size(
-                configs[0],
-                data.n_features,
-                data.n_classes,
-                len(trials),
-                data.n_train,
-                self.settings.max_population,
-            )
+            key = self._data_key(configs[0])
+            data = self._prepared[key]
+            K, why = self._population_size(configs[0], data, len(trials))
             self.reporter.message(f"{len(trials)} trials of one shape: {why}")
             if self.settings.halving:
-                self._halving(self._buildable(trials, configs, data, K), data, K)
+                self._halving(self._buildable(trials, configs, data, K), key, K)
                 continue
             for i in range(0, len(trials), K):
-                self._run_population([t.id for t in trials[i : i + K]], configs[i : i + K], data)
+                ids = [t.id for t in trials[i : i + K]]
+                self._submit(Group(ids, configs[i : i + K]), key, configs[0].epochs)
+        for task, outcome in self.executor.outcomes():
+            self._settle(task, outcome)
+
+    def _population_size(self, config: TrainConfig, data: Prepared, n: int) -> tuple[int, str]:
+        """K as memory and measurement choose it for one executor slot, and no more than
+        keeps every slot busy."""
+        K, why = choose_population_size(
+            config,
+            data.n_features,
+            data.n_classes,
+            n,
+            data.n_train,
+            self.settings.max_population,
+            memory=self.executor.memory_per_slot(),
+        )
+        slots = self.executor.slots
+        if slots > 1 and K > math.ceil(n / slots):
+            K = math.ceil(n / slots)
+            why += f"; K = {K} to keep {slots} {self.executor.name} slots busy"
+        return K, why
+
+    def _submit(self, group: Group, key: tuple, epochs: int) -> None:
+        """Hand ``group`` to the executor, to train up to ``epochs``."""
+        data, c = self._prepared[key], group.configs[0]
+        flops = member_flops(c, data.n_features, data.n_classes, data.n_train)
+        task = {
+            "ids": group.ids,
+            "configs": [c.to_dict() for c in group.configs],
+            "data": key,
+            "epochs": epochs,
+            # decided here, for every executor alike: a trial computes the same numbers
+            # wherever it runs (the layer kernels agree with NumPy only to rounding)
+            "backend": backends.resolve(compute_backend(flops)),
+            "state": group.state,
+            "memory": member_bytes(c, data.n_features, data.n_classes) * len(group.ids),
+        }
+        self.study.mark_running(group.ids)
+        hooks = [self._epoch_reporter(len(group.ids), c.epochs)]
+        if self.snapshots.every is not None and not self.settings.halving:
+            hooks.append(self.snapshots.hook(group.ids, epochs))  # in-process executors only
+        self.executor.submit(task, _each(hooks))
+
+    def _settle(self, task: dict, outcome: dict) -> None:
+        """Record a population's outcome. Members the data refuses together (a
+        configuration such as more warm-up steps than the run has) are tried one by one;
+        one that fails alone, and the members of a task whose worker was lost more often
+        than the executor retries, are recorded ``failed`` with the reason."""
+        ids = task["ids"]
+        self.snapshots.remove(ids)  # recorded below, or retried from the start
+        if outcome.get("lost") or (outcome["error"] and len(ids) == 1):
+            for trial_id in ids:
+                self._finish(
+                    trial_id, Status.FAILED, {"error": outcome.get("lost") or outcome["error"]}, []
+                )
+        elif outcome["error"]:
+            for trial_id, c in zip(ids, task["configs"], strict=True):
+                self._submit(
+                    Group([trial_id], [TrainConfig.from_dict(c)]), task["data"], task["epochs"]
+                )
+        else:
+            self._record(Group(ids, [], outcome["state"], outcome["results"]), range(len(ids)))
+
+    def _resume_populations(self, pending: list[Trial]) -> list[Trial]:
+        """Continue every stored population checkpoint that holds pending trials (only
+        those members); return the pending trials no checkpoint holds."""
+        by_id = {t.id: t for t in pending}
+        for snap in self.snapshots.stored():
+            part = snap.only(set(by_id))
+            configs = [TrainConfig.from_dict(by_id[i].config) for i in part.ids]
+            if not part.ids or configs != [TrainConfig.from_dict(c) for c in part.configs]:
+                if not set(snap.ids) & {t.id for t in self.study.trials(status=("pending",))}:
+                    snap.path.unlink(missing_ok=True)  # its trials are recorded, or it is stale
+                continue
+            key = self._data_key(configs[0])
+            data = self._prepared[key]
+            try:  # a state that does not fit these trials is dropped: they train afresh
+                pop = Population.from_state(
+                    configs, data.n_features, data.n_classes, data.n_train, part.state
+                )
+            except CaviarError as err:
+                self.reporter.message(f"{snap.path.name} is not usable ({err}); removed")
+                snap.path.unlink(missing_ok=True)
+                continue
+            self.reporter.message(
+                f"{len(part.ids)} trials continue from epoch {pop.history.epochs} of "
+                f"{snap.epochs} ({snap.path.name})"
+            )
+            self._submit(Group(part.ids, configs, part.state), key, snap.epochs)
+            for i in part.ids:
+                del by_id[i]
+        return [t for t in pending if t.id in by_id]
 
     def _buildable(self, trials, configs, data: Prepared, K: int) -> list[Group]:
-        """The trials as populations of at most K; a trial that cannot be built (a
+        """The trials as groups of at most K; a trial that cannot be built (a
         configuration the data refuses, such as more warm-up steps than the run has) is
-        recorded failed with the reason, and the others still form populations."""
+        recorded failed with the reason, and the others still form groups."""
         ok: list[tuple[int, TrainConfig]] = []
         for i in range(0, len(trials), K):
             chunk = list(zip([t.id for t in trials[i : i + K]], configs[i : i + K], strict=True))
@@ -219,112 +335,68 @@ class Tuner:
             else:
                 ok += chunk
         return [
-            Group([i for i, _ in ok[s : s + K]], data.build([c for _, c in ok[s : s + K]]))
+            Group([i for i, _ in ok[s : s + K]], [c for _, c in ok[s : s + K]])
             for s in range(0, len(ok), K)
         ]
 
-    def _resume_populations(self, pending: list[Trial]) -> list[Trial]:
-        """Continue every stored population checkpoint that holds pending trials (only
-        those members); return the pending trials no checkpoint holds."""
-        by_id = {t.id: t for t in pending}
-        for snap in self.snapshots.stored():
-            part = snap.only(set(by_id))
-            configs = [TrainConfig.from_dict(by_id[i].config) for i in part.ids]
-            if not part.ids or configs != [TrainConfig.from_dict(c) for c in part.configs]:
-                if not set(snap.ids) & {t.id for t in self.study.trials(status=("pending",))}:
-                    snap.path.unlink(missing_ok=True)  # its trials are recorded, or it is stale
-                continue
-            data = self._prepared_for(configs[0])
-            try:
-                pop = Population.from_state(
-                    configs, data.n_features, data.n_classes, data.n_train, part.state
-                )
-            except CaviarError as err:  # not this population's state: train it afresh
-                self.reporter.message(f"{snap.path.name} is not usable ({err}); removed")
-                snap.path.unlink(missing_ok=True)
-                continue
-            self.reporter.message(
-                f"{len(part.ids)} trials continue from epoch {pop.history.epochs} of "
-                f"{snap.epochs} ({snap.path.name})"
-            )
-            self._run_population(part.ids, configs, data, pop)
-            snap.path.unlink(missing_ok=True)
-            for i in part.ids:
-                del by_id[i]
-        return [t for t in pending if t.id in by_id]
-
-    def _run_population(
-        self,
-        ids: list[int],
-        configs: list[TrainConfig],
-        data: Prepared,
-        pop: Population | None = None,
-    ) -> None:
-        """Train these trials as one population (``pop``, or a fresh one); if that cannot
-        be done (a configuration the data refuses, such as more warm-up steps than the run
-        has), try each alone and record the ones that fail as ``failed``, with the reason,
-        instead of ending the tune."""
-        try:
-            group = Group(ids, pop or data.build(configs))
-            self.study.mark_running(ids)
-            epochs = configs[0].epochs
-            hooks = [self._epoch_reporter(group)]
-            if self.snapshots.every is not None:
-                hooks.append(self.snapshots.writer(ids, group.pop, epochs))
-            data.train(group.pop, epochs, _each(hooks))
-        except CaviarError as err:
-            self.snapshots.remove(ids)
-            if len(ids) > 1:
-                for i, c in zip(ids, configs, strict=True):
-                    self._run_population([i], [c], data)
-                return
-            self._finish(ids[0], Status.FAILED, {"error": str(err)}, [])
-            return
-        self._record(group, data, range(len(ids)))
-        self.snapshots.remove(ids)
-
-    def _halving(self, groups: list[Group], data: Prepared, K: int) -> None:
+    def _halving(self, groups: list[Group], key: tuple, K: int) -> None:
         """Successive halving across populations: train all to a rung, keep the best
         1/eta by validation loss, regroup the survivors (their states selected and
-        stacked), go on to the next rung."""
+        stacked, as arrays, in the driver), go on to the next rung."""
         if not groups:
             return
-        eta, epochs = self.settings.halving, groups[0].pop.configs[0].epochs
+        eta, epochs = self.settings.halving, groups[0].configs[0].epochs
         s = int(math.floor(math.log(epochs) / math.log(eta) + 1e-9))
         rungs = sorted({max(1, round(epochs / eta**i)) for i in range(s, -1, -1)})
         for rung in rungs:
             for g in groups:
-                self.study.mark_running(g.ids)
-                data.train(g.pop, rung, self._epoch_reporter(g))
+                self._submit(g, key, rung)
+            trained = self._trained(groups)
+            if not trained:
+                return
             if rung == epochs:
-                for g in groups:
-                    self._record(g, data, range(len(g.ids)))
+                for g in trained:
+                    self._record(g, range(len(g.ids)))
                 return
             ranked = sorted(
-                ((p, k) for p, g in enumerate(groups) for k in range(len(g.ids))),
-                key=lambda pk: _val_loss(groups[pk[0]].pop, pk[1]),
+                ((p, k) for p, g in enumerate(trained) for k in range(len(g.ids))),
+                key=lambda pk: _val_loss(trained[pk[0]].results[pk[1]]),
             )
             keep = max(1, math.ceil(len(ranked) / eta))
             for p, k in ranked[keep:]:
-                self._record(groups[p], data, [k], status=Status.PRUNED)
+                self._record(trained[p], [k], status=Status.PRUNED)
             survivors = ranked[:keep]
-            groups = [regroup(groups, survivors[i : i + K]) for i in range(0, keep, K)]
+            groups = [regroup(trained, survivors[i : i + K]) for i in range(0, keep, K)]
 
-    def _epoch_reporter(self, group: Group):
-        def report(epoch: int, history) -> None:
+    def _trained(self, groups: list[Group]) -> list[Group]:
+        """The groups' outcomes, in the groups' order; a group that came back without one
+        (its worker lost too often, or refused) has its trials recorded failed."""
+        done = {}
+        for task, outcome in self.executor.outcomes():
+            if outcome.get("lost") or outcome["error"]:
+                for trial_id in task["ids"]:
+                    why = outcome.get("lost") or outcome["error"]
+                    self._finish(trial_id, Status.FAILED, {"error": why}, [])
+            else:
+                done[tuple(task["ids"])] = (outcome["state"], outcome["results"])
+        return [
+            Group(g.ids, g.configs, *done[tuple(g.ids)]) for g in groups if tuple(g.ids) in done
+        ]
+
+    def _epoch_reporter(self, members: int, epochs: int):
+        def report(pop, epoch: int, history) -> None:
             diverged = int((~history.divergence.active).sum())
             acc = np.where(history.divergence.active, history.val_accuracy[-1], np.nan)
             best = None if np.all(np.isnan(acc)) else float(np.nanmax(acc))
-            epochs = group.pop.configs[0].epochs
-            self.reporter.epoch_done(len(group.ids), epoch, epochs, diverged, best)
+            self.reporter.epoch_done(members, epoch, epochs, diverged, best)
 
         return report
 
-    def _record(self, group: Group, data: Prepared, members, status: Status | None = None):
-        self.train_seconds += float(sum(group.pop.seconds[k] for k in members))
-        results = member_results(group.pop, data)
+    def _record(self, group: Group, members, status: Status | None = None):
         for k in members:
-            st, result, metrics = results[k]
+            st, result, metrics = group.results[k]
+            st = Status(st)
+            self.train_seconds += float(result["seconds"])
             final = status if status and st != Status.DIVERGED else st
             self._finish(group.ids[k], final, result, metrics)
 
@@ -382,35 +454,29 @@ def best_trial(trials: list[Trial]) -> Trial | None:
 
 def regroup(groups: list[Group], picks: list[tuple[int, int]]) -> Group:
     """A new group of the members ``picks`` = [(group index, member)], in that order, each
-    continuing exactly where it is: their states are selected and stacked as arrays."""
-    states = {p: groups[p].pop.state() for p in {p for p, _ in picks}}
-    first = groups[picks[0][0]].pop
-    pop = Population.from_state(
-        [groups[p].pop.configs[k] for p, k in picks],
-        first.n_features,
-        first.n_classes,
-        first.n_train,
-        stack_states([select_state(states[p], [k]) for p, k in picks]),
-        first.net.backend,
+    to continue exactly where it is: their states are selected and stacked as arrays."""
+    return Group(
+        [groups[p].ids[k] for p, k in picks],
+        [groups[p].configs[k] for p, k in picks],
+        stack_states([select_state(groups[p].state, [k]) for p, k in picks]),
     )
-    return Group([groups[p].ids[k] for p, k in picks], pop)
 
 
 def _each(hooks):
-    """One ``on_epoch`` hook calling every one of ``hooks`` (none of them stops training)."""
+    """One ``on_epoch(pop, epoch, history)`` hook calling every one of ``hooks``."""
 
-    def on_epoch(epoch: int, history) -> None:
+    def on_epoch(pop, epoch: int, history) -> None:
         for hook in hooks:
-            hook(epoch, history)
+            hook(pop, epoch, history)
 
     return on_epoch
 
 
-def _val_loss(pop: Population, k: int) -> float:
-    if not pop.history.divergence.active[k]:
-        return math.inf
-    v = float(pop.history.val_loss[-1][k])
-    return v if math.isfinite(v) else math.inf
+def _val_loss(member: tuple) -> float:
+    """A trained member's validation loss for ranking (inf when diverged or not finite)."""
+    status, result, _ = member
+    v = result["val_loss"]
+    return math.inf if status == Status.DIVERGED or v is None else v
 
 
 def _seed(seed: int, r: int) -> int:

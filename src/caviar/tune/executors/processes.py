@@ -1,0 +1,136 @@
+"""Several populations at once on this machine: one process per population, each with its
+share of the cores (processes × threads = cores).
+
+Workers are started with ``spawn`` (a fresh interpreter: no copy of the driver's threads or
+open study) and with ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` / ``MKL_NUM_THREADS``
+and ``CAVIAR_THREADS`` set in their environment, so BLAS reads its thread count before
+NumPy is imported there. The prepared data is written once per data key as ``.npy`` files
+in a temporary folder; each worker maps them (read-only, shared through the page cache) the
+first time a task needs them. A worker that dies (``BrokenProcessPool``) takes the pool
+with it: the pool is made again and the tasks it held are started again, at most
+``retries`` times each.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from caviar import backend
+from caviar.errors import InvalidArgument
+from caviar.tune.executors.base import RETRIES, Executor, cores, node_name, train_population
+
+BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+_ARRAYS = ("X_train", "y_train", "X_val", "y_val")
+_loaded: dict[str, dict] = {}  # in a worker: the data folders it has mapped
+
+
+class ProcessesExecutor(Executor):
+    """``workers`` processes (default: the cores, or cores // ``threads``), each running
+    one population at a time on ``threads`` threads (default: cores // workers)."""
+
+    name = "processes"
+
+    def __init__(
+        self, workers: int | None = None, threads: int | None = None, retries: int = RETRIES
+    ):
+        super().__init__(retries)
+        for name, value in (("workers", workers), ("threads", threads)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise InvalidArgument(f"The '{name}' parameter must be >= 1. Got {value!r}.")
+        n = cores()
+        self.slots = workers or max(1, n // (threads or 1))
+        self.threads = threads or max(1, n // self.slots)
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: dict = {}  # future -> (task, the pool it ran in)
+        self._folder: tempfile.TemporaryDirectory | None = None
+
+    def _start(self) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="caviar-data-")
+        self._new_pool()
+
+    def _close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
+
+    def _new_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = ProcessPoolExecutor(
+            self.slots,
+            mp_context=get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(self.threads,),
+        )
+
+    def _put(self, data) -> dict:
+        folder = Path(self._folder.name) / f"data-{len(self._data)}"
+        folder.mkdir()
+        for name in _ARRAYS:
+            np.save(folder / f"{name}.npy", getattr(data, name))
+        return {"folder": str(folder), "n_classes": data.n_classes}
+
+    def _launch(self, task: dict, data, on_epoch) -> None:
+        with _environment(self._worker_environment()):  # workers spawn inside submit
+            future = self._pool.submit(_run, task, data)
+        self._futures[future] = (task, self._pool)
+
+    def _worker_environment(self) -> dict[str, str]:
+        env = {name: str(self.threads) for name in BLAS_THREADS}
+        return env | {backend.THREADS_ENV: str(self.threads)}
+
+    def _wait(self):
+        done, _ = wait(list(self._futures), return_when=FIRST_COMPLETED)
+        finished, broken = [], False
+        for future in done:
+            task, pool = self._futures.pop(future)
+            try:
+                finished.append((task, future.result(), None))
+            except BrokenProcessPool:
+                broken |= pool is self._pool
+                why = "a worker process died (BrokenProcessPool)"
+                finished.append((task, None, (why, node_name(), True)))
+            except Exception as err:  # the task raised: the same wherever it runs
+                finished.append((task, None, (f"{type(err).__name__}: {err}", node_name(), False)))
+        if broken:
+            self._new_pool()
+        return finished
+
+
+def _start_worker(threads: int) -> None:
+    backend.set_threads(threads)
+
+
+def _run(task: dict, data: dict) -> dict:
+    folder = data["folder"]
+    if folder not in _loaded:
+        arrays = {n: np.asarray(np.load(f"{folder}/{n}.npy", mmap_mode="r")) for n in _ARRAYS}
+        _loaded[folder] = {**arrays, "n_classes": data["n_classes"]}
+    outcome = train_population(task, _loaded[folder])
+    outcome["pid"] = os.getpid()
+    return outcome
+
+
+@contextmanager
+def _environment(values: dict[str, str]):
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
