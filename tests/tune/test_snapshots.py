@@ -146,8 +146,9 @@ KILLABLE = textwrap.dedent("""
     with study:
         Tuner(study, settings, data, Say(), checkpoint_every=0.0).run()
 """)
-# long enough (about 20 s of training on this machine) that ten kills land before it ends
-KILL_BASE = {"hidden": [128, 128], "epochs": 24, "batch_size": 64, "keep_prob": 0.9}
+# long enough (about 20 s of training on a quiet 2-core machine, more than ten kills of at
+# most 1.5 s each take) that ten kills land before it ends
+KILL_BASE = {"hidden": [128, 128], "epochs": 64, "batch_size": 64, "keep_prob": 0.9}
 
 
 def test_kill_9_at_ten_seeded_moments_loses_nothing_and_changes_nothing(tmp_path, digits):
