@@ -26,6 +26,7 @@ from pathlib import Path
 from caviar import checkpoint
 from caviar.data import load
 from caviar.tune import snapshots
+from caviar.tune.executors import local
 from caviar.tune.tuner import Tuner, TuneSettings, open_study
 
 
@@ -56,25 +57,27 @@ def one_tune(folder: Path, name: str, every, trials: int, epochs: int, data) -> 
         space={"lr": {"dist": "log", "low": 1e-4, "high": 1e-1}},
         base={"hidden": [64, 64, 64], "epochs": epochs},
     )
+    trained = local.train_population  # the training span of each task, for the loss per kill
+    spans = []
+
+    def train_population(*args, **kw):
+        t0 = time.perf_counter()
+        out = trained(*args, **kw)
+        spans.append((t0, time.perf_counter()))
+        return out
+
     snapshots.checkpoint.save, snapshots.Snapshots.writer = timed_save, timed_writer
+    local.train_population = train_population
     try:
         study, settings = open_study(folder / f"{name}.db", settings, resume=False)
         with study:
             tuner = Tuner(study, settings, data, checkpoint_every=every)
             start = time.perf_counter()
-            trained = tuner._run_population  # the training span, for the loss per kill
-            spans = []
-
-            def run_population(*args, **kw):
-                t0 = time.perf_counter()
-                trained(*args, **kw)
-                spans.append((t0, time.perf_counter()))
-
-            tuner._run_population = run_population
             tuner.run()
             wall = time.perf_counter() - start
     finally:
         snapshots.checkpoint.save, snapshots.Snapshots.writer = real, writer
+        local.train_population = trained
     return {"wall": wall, "writes": writes, "spans": spans, "hooks": sum(hooks)}
 
 
