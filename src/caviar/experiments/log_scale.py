@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import caviar
-from caviar.experiments._digits import digits
+from caviar.experiments._digits import adam_val_accuracy
 from caviar.tune import Dimension, from_unit, random_unit
 
 CLAIM = "α belongs on a log scale, and β on a log scale of 1 − β"
@@ -39,25 +38,7 @@ def _shares(values: np.ndarray, edges: list[float]) -> list[float]:
 
 
 def _train(alphas: np.ndarray, epochs: int, seed: int) -> np.ndarray:
-    Xtr, ytr, Xv, yv = digits(seed)
-    K = len(alphas)
-    net = caviar.Network(
-        [Xtr.shape[1], 32, 10], K=K, seeds=np.full(K, seed), batchnorm=True, backend="numpy"
-    )
-    opt = caviar.Adam(net.params, backend="numpy")
-    schedule = caviar.make_schedule("constant", alphas, K=K)
-    history = caviar.fit(
-        net,
-        opt,
-        Xtr,
-        ytr,
-        epochs=epochs,
-        batch_size=64,
-        schedule=schedule,
-        seed=seed,
-        validation=(Xv, yv),
-    )
-    return history.val_accuracy[-1]
+    return adam_val_accuracy(alphas, (32,), epochs, seed)
 
 
 def run(seed: int = 0, quick: bool = False) -> dict:

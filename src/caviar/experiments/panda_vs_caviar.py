@@ -25,8 +25,7 @@ import time
 
 import numpy as np
 
-import caviar
-from caviar.experiments._digits import digits
+from caviar.experiments._digits import adam_val_accuracy, digits
 from caviar.tune import default_space, sample
 
 CLAIM = "with enough compute, training many models in parallel beats babysitting one"
@@ -35,24 +34,9 @@ HIDDEN = (64, 64)
 
 def _train(configs: list[dict], epochs: int, seed: int) -> np.ndarray:
     """Final validation accuracies ``(K,)`` of one population holding ``configs``."""
-    Xtr, ytr, Xv, yv = digits(seed)
-    K = len(configs)
     lr, b1, b2 = (np.array([c[k] for c in configs]) for k in ("lr", "beta1", "beta2"))
-    net = caviar.Network([Xtr.shape[1], *HIDDEN, 10], K=K, seeds=np.full(K, seed), backend="numpy")
-    opt = caviar.Adam(net.params, beta1=b1, beta2=b2, backend="numpy")
-    schedule = caviar.make_schedule("constant", lr, K=K)
-    history = caviar.fit(
-        net,
-        opt,
-        Xtr,
-        ytr,
-        epochs=epochs,
-        batch_size=64,
-        schedule=schedule,
-        seed=seed,
-        validation=(Xv, yv),
-    )
-    return np.nan_to_num(history.val_accuracy[-1], nan=0.0)
+    acc = adam_val_accuracy(lr, HIDDEN, epochs, seed, beta1=b1, beta2=b2)
+    return np.nan_to_num(acc, nan=0.0)
 
 
 def _spend(configs: list[dict], block: int, budget: float, epochs: int, seed: int) -> dict:

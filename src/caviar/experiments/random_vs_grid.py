@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import caviar
-from caviar.experiments._digits import digits
+from caviar.experiments._digits import adam_val_accuracy
 from caviar.tune import SearchSpace, decode, grid_unit, random_unit
 
 CLAIM = "with one hyperparameter mattering far more, random search beats a grid"
@@ -34,27 +33,8 @@ SPACE = {
 
 def _score(configs: list[dict], epochs: int, seed: int) -> np.ndarray:
     """Final validation accuracy ``(n,)`` of one population holding every configuration."""
-    Xtr, ytr, Xv, yv = digits(seed)
-    K = len(configs)
-    lr = np.array([c["lr"] for c in configs])
-    eps = np.array([c["eps"] for c in configs])
-    net = caviar.Network(
-        [Xtr.shape[1], 32, 10], K=K, seeds=np.full(K, seed), batchnorm=True, backend="numpy"
-    )
-    opt = caviar.Adam(net.params, eps=eps, backend="numpy")
-    schedule = caviar.make_schedule("constant", lr, K=K)
-    history = caviar.fit(
-        net,
-        opt,
-        Xtr,
-        ytr,
-        epochs=epochs,
-        batch_size=64,
-        schedule=schedule,
-        seed=seed,
-        validation=(Xv, yv),
-    )
-    return history.val_accuracy[-1]
+    lr, eps = (np.array([c[k] for c in configs]) for k in ("lr", "eps"))
+    return adam_val_accuracy(lr, (32,), epochs, seed, eps=eps)
 
 
 def run(seed: int = 0, quick: bool = False) -> dict:
