@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +20,7 @@ from caviar.tune.cost import member_bytes, population_size
 from caviar.tune.study import Study, StudyError
 from caviar.tune.trials import Prepared, member_results
 from caviar.tune.tuner import Group, Tuner, TuneSettings, best_trial, open_study, regroup
+from tests.studies import wait_for_finished
 
 SPACE = {
     "lr": {"dist": "log", "low": 1e-4, "high": 1.0},
@@ -221,7 +219,7 @@ def test_kill_9_then_resume_loses_nothing_and_finds_the_same_best(tmp_path, digi
     path = tmp_path / "killed.db"
     proc = subprocess.Popen([sys.executable, str(script), str(path)])
     try:
-        finished_before = _wait_for_finished(path, at_least=3, proc=proc)
+        finished_before = wait_for_finished(path, at_least=3, proc=proc)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -251,25 +249,6 @@ def test_kill_9_then_resume_loses_nothing_and_finds_the_same_best(tmp_path, digi
     assert [t.config for t in whole] == [t.config for t in resumed]
     assert best_trial(whole).config == best_trial(resumed).config
     assert best_trial(whole).val_loss == best_trial(resumed).val_loss
-
-
-def _wait_for_finished(path: Path, at_least: int, proc, timeout: float = 120) -> int:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError("the tune ended before it could be killed")
-        if path.exists():
-            try:
-                with sqlite3.connect(path, timeout=1) as db:
-                    n = db.execute(
-                        "SELECT COUNT(*) FROM trials WHERE status IN ('finished', 'diverged')"
-                    ).fetchone()[0]
-                if n >= at_least:
-                    return n
-            except sqlite3.OperationalError:
-                pass
-        time.sleep(0.02)
-    raise AssertionError("no trial finished in time")
 
 
 def test_population_size_from_measurements(monkeypatch):

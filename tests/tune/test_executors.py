@@ -24,6 +24,7 @@ from caviar.tune.executors import make_executor
 from caviar.tune.executors.processes import ProcessesExecutor
 from caviar.tune.study import Study
 from caviar.tune.tuner import Reporter, Tuner, TuneSettings, open_study
+from tests.studies import wait_for_finished
 
 SPACE = {
     "lr": {"dist": "log", "low": 1e-4, "high": 1e-1},
@@ -273,7 +274,7 @@ def _kill_driver_then_resume(tmp_path, digits, executor_source: str, executor) -
         [sys.executable, str(script), str(path)], start_new_session=True, env=env
     )
     try:
-        _wait_for_finished(path, 3, proc)
+        wait_for_finished(path, 3, proc)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -290,25 +291,6 @@ def _kill_driver_then_resume(tmp_path, digits, executor_source: str, executor) -
     want = _tune(tmp_path / "whole.db", digits, trials=8, rounds=2, max_population=1, base=SLOW)
     assert_same(resumed, want)
     assert_written_once(path, 8, epochs=3)
-
-
-def _wait_for_finished(path: Path, at_least: int, proc, timeout: float = 120) -> int:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError("the tune ended before it could be killed")
-        if path.exists():
-            try:
-                with sqlite3.connect(path, timeout=1) as db:
-                    n = db.execute(
-                        "SELECT COUNT(*) FROM trials WHERE status IN ('finished', 'diverged')"
-                    ).fetchone()[0]
-                if n >= at_least:
-                    return n
-            except sqlite3.OperationalError:
-                pass
-        time.sleep(0.02)
-    raise AssertionError("no trial finished in time")
 
 
 @pytest.mark.slow
