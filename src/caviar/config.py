@@ -186,30 +186,14 @@ class TrainConfig:
     @classmethod
     def from_toml(cls, path: str | Path) -> TrainConfig:
         """Read a TOML file whose top-level keys are the field names."""
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise InvalidArgument(f"{path}: no such configuration file.") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise InvalidArgument(f"{path}: not valid TOML ({e}).") from None
+        data = read_table(path, "configuration", json=False)
         return cls.from_dict(data, source=f"configuration file {path}")
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:
         """Read a ``.json`` file (an object of field names, as ``--json`` prints ``config``)
         or, for any other suffix, a TOML file (:meth:`from_toml`)."""
-        path = Path(path)
-        if path.suffix.lower() != ".json":
-            return cls.from_toml(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise InvalidArgument(f"{path}: no such configuration file.") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise InvalidArgument(f"{path}: not valid JSON ({e}).") from None
-        if not isinstance(data, dict):
-            raise InvalidArgument(f"{path}: a JSON configuration must be an object of keys.")
+        data = read_table(path, "configuration", json=Path(path).suffix.lower() == ".json")
         return cls.from_dict(data, source=f"configuration file {path}")
 
 
@@ -217,6 +201,25 @@ FIELDS = {f.name: f for f in fields(TrainConfig)}
 _FIELD_NAMES = tuple(FIELDS)
 SHAPE_FIELDS = tuple(f.name for f in fields(TrainConfig) if not f.metadata["member"])
 MEMBER_FIELDS = tuple(f.name for f in fields(TrainConfig) if f.metadata["member"])
+
+
+def read_table(path: str | Path, what: str, json: bool = False) -> dict:
+    """The table of keys in the TOML (or, with ``json``, JSON) file at ``path``; a missing,
+    unreadable or malformed file is one InvalidArgument naming it and ``what`` it should be."""
+    import json as json_module
+
+    path = Path(path)
+    kind, parse = ("JSON", json_module.loads) if json else ("TOML", tomllib.loads)
+    errors = (json_module.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError)
+    try:
+        data = parse(path.read_text())
+    except FileNotFoundError:
+        raise InvalidArgument(f"{path}: no such {what} file.") from None
+    except errors as e:
+        raise InvalidArgument(f"{path}: not valid {kind} ({e}).") from None
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"{path}: a {kind} {what} must be an object of keys.")
+    return data
 
 
 def rule(name: str) -> Interval | OneOf | None:

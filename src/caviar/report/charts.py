@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from caviar.report.html import plotly
+from caviar.report.html import plotly, shown
 from caviar.tune.transform import encode, unit_span
 
 SYMBOLS = {"finished": "circle", "diverged": "x", "pruned": "triangle-down", "failed": "square"}
@@ -38,9 +38,9 @@ def axis_type(dim) -> str:
 def hover(t, space) -> str:
     """A trial's configuration for a hover box: results, searched values, shape fields."""
     lines = [f"trial {t.id} (round {t.round + 1}), {t.status}"]
-    lines.append(f"val_acc {_g(t.val_accuracy)}, val_loss {_g(t.val_loss)}")
-    lines += [f"{d.name} = {_g(t.config.get(d.name))}" for d in space.free]
-    lines += [f"{k} = {_g(t.config.get(k))}" for k in SHOWN if k in t.config]
+    lines.append(f"val_acc {shown(t.val_accuracy)}, val_loss {shown(t.val_loss)}")
+    lines += [f"{d.name} = {shown(t.config.get(d.name))}" for d in space.free]
+    lines += [f"{k} = {shown(t.config.get(k))}" for k in SHOWN if k in t.config]
     return "<br>".join(lines)
 
 
@@ -217,7 +217,7 @@ def rounds_plane(trials, rounds, pair):
                 mode="markers",
                 marker={"symbol": [SYMBOLS[t.status] for t in inside], "size": 8},
                 name=f"round {r + 1} trials",
-                text=[f"trial {t.id}, {t.status}, val_acc {_g(t.val_accuracy)}" for t in inside],
+                text=[f"trial {t.id}, {t.status}, val_acc {shown(t.val_accuracy)}" for t in inside],
                 hovertemplate="%{text}<extra></extra>",
             )
         )
@@ -263,13 +263,3 @@ def time_split(total: float, training: float):
     )
     fig.update_layout(height=200, xaxis_title="seconds", margin={"t": 20})
     return fig
-
-
-def _g(v) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, list | tuple):
-        return ",".join(map(str, v))
-    return str(v)

@@ -81,7 +81,7 @@ class Page:
         body = []
         for i, row in enumerate(rows):
             cls = f' class="{row_classes[i]}"' if row_classes else ""
-            cells = "".join(f"<td{_cls(v)}>{html.escape(_show(v))}</td>" for v in row)
+            cells = "".join(f"<td{_cls(v)}>{html.escape(shown(v))}</td>" for v in row)
             body.append(f"<tr{cls}>{cells}</tr>")
         kind = ' class="sortable"' if sortable else ""
         table = f"<table{kind}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -127,7 +127,8 @@ def plotly():
     return go, make_subplots
 
 
-def _show(v) -> str:
+def shown(v) -> str:
+    """A table cell's or hover text's value: ``-`` for None, floats to 4 digits, lists joined."""
     if v is None:
         return "-"
     if isinstance(v, float):

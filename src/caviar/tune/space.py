@@ -34,13 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from caviar._validate import OneOf
-from caviar.config import FIELDS, rule
+from caviar.config import FIELDS, read_table, rule
 from caviar.errors import InvalidArgument
-
-try:
-    import tomllib
-except ImportError:  # Python 3.10
-    import tomli as tomllib
 
 CONTINUOUS = ("uniform", "log", "one_minus_log")
 INTEGER = ("int", "log_int")
@@ -173,12 +168,7 @@ class SearchSpace:
         settings, say); without one, every top-level key is an entry of the space.
         """
         path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise InvalidArgument(f"{path}: no such space file.") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise InvalidArgument(f"{path}: not valid TOML ({e}).") from None
+        data = read_table(path, "space")
         table = data["space"] if isinstance(data.get("space"), Mapping) else data
         if not table:
             raise InvalidArgument(
