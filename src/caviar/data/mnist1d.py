@@ -14,6 +14,8 @@ reference procedure to 1e-15 (not checked against the published pickle). The fir
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from caviar._validate import positive_int
@@ -52,9 +54,17 @@ def templates() -> np.ndarray:
     return (x - x[:, :1]) / 6.0
 
 
+@functools.lru_cache(maxsize=64)
+def _grid(n: int) -> np.ndarray:
+    """``np.linspace(0, 1, n)``, made once per length (read-only)."""
+    g = np.linspace(0, 1, n)
+    g.flags.writeable = False
+    return g
+
+
 def interpolate(x: np.ndarray, N: int) -> np.ndarray:
     """Resample ``x (L,)`` linearly to ``(N,)`` points, both spanning [0, 1]."""
-    return np.interp(np.linspace(0, 1, N), np.linspace(0, 1, len(x)), x)
+    return np.interp(_grid(N), _grid(len(x)), x)
 
 
 def smooth(x: np.ndarray, sigma: float = 2.0) -> np.ndarray:
@@ -62,22 +72,30 @@ def smooth(x: np.ndarray, sigma: float = 2.0) -> np.ndarray:
     radius = int(4.0 * sigma + 0.5)
     k = np.arange(-radius, radius + 1)
     w = np.exp(-0.5 * (k / sigma) ** 2)
-    padded = np.pad(x, radius, mode="symmetric")
+    padded = np.concatenate([x[radius - 1 :: -1], x, x[: -radius - 1 : -1]])  # as np.pad's
     return np.convolve(padded, w / w.sum(), mode="valid")
 
 
-def transform(template: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
-    """One example ``(40,)`` from one template ``(12,)``; draws from ``rng`` in reference order."""
+def stretched(template: np.ndarray, p: int) -> np.ndarray:
+    """The template ``(12,)`` padded with ``p`` zeros and stretched back to 72 points."""
+    x = np.concatenate([template + EPS, np.zeros(p)])
+    return interpolate(x, TEMPLATE_LEN + PADDING[1])
+
+
+def transform(template: np.ndarray, rng: np.random.RandomState, stretch=stretched) -> np.ndarray:
+    """One example ``(40,)`` from one template ``(12,)``; draws from ``rng`` in reference order.
+    ``stretch(template, p)``: :func:`stretched`, or a memo of it (one per template and
+    padding: :func:`generate` makes 250 of them instead of 5,000)."""
     low, high = PADDING
     p = low + int(rng.rand() * (high - low + 1))
-    x = np.concatenate([template + EPS, np.zeros(p)])
-    x = interpolate(x, TEMPLATE_LEN + high)
+    x = stretch(template, p)
     x = x * (1 + SCALE_COEFF * (rng.rand() - 0.5))
-    x = np.roll(x, rng.choice(MAX_TRANSLATION))
+    shift = rng.choice(MAX_TRANSLATION)
+    x = np.concatenate([x[len(x) - shift :], x[: len(x) - shift]])  # np.roll(x, shift)
     signal = x != 0
     x = np.where(signal, x, smooth(CORR_NOISE_SCALE * rng.randn(len(x))))
     x = x + IID_NOISE_SCALE * rng.randn(len(x))
-    x = x - SHEAR_SCALE * (rng.rand() - 0.5) * np.linspace(-0.5, 0.5, len(x))
+    x = x - SHEAR_SCALE * (rng.rand() - 0.5) * (_grid(len(x)) - 0.5)  # linspace(-0.5, 0.5)
     return interpolate(x, FINAL_LENGTH)
 
 
@@ -86,7 +104,16 @@ def generate(n_samples: int = 5000, seed: int = 42) -> tuple[np.ndarray, np.ndar
     rng = np.random.RandomState(seed)  # legacy generator: the reference's stream of draws
     per_class = n_samples // 10
     T = templates()
-    X = np.stack([transform(T[c], rng) for c in range(10) for _ in range(per_class)])
+    memo: dict[tuple[int, int], np.ndarray] = {}
+
+    def stretch(template, p):
+        key = (id(template), p)  # the ten rows of T, alive for the whole loop
+        if key not in memo:
+            memo[key] = stretched(template, p)
+        return memo[key]
+
+    rows = [T[c] for c in range(10)]
+    X = np.stack([transform(rows[c], rng, stretch) for c in range(10) for _ in range(per_class)])
     y = np.repeat(np.arange(10, dtype=np.int64), per_class)
     order = rng.permutation(len(y))
     X, y = X[order], y[order]
