@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -264,6 +265,45 @@ def test_population_size_from_measurements(monkeypatch):
     assert cost.step_seconds(c, 20, 3, K=2) > 0
 
 
+def test_the_candidates_are_powers_of_4_and_the_largest_size_when_far_from_one():
+    from caviar.tune.cost import candidate_sizes
+
+    assert candidate_sizes(1) == [1]
+    assert candidate_sizes(8) == [1, 4]  # 8 is within 2x of 4
+    assert candidate_sizes(32) == [1, 4, 16]
+    assert candidate_sizes(40) == [1, 4, 16, 40]
+    assert candidate_sizes(4096) == [1, 4, 16, 64, 256, 4096]
+
+
+def test_steps_are_timed_in_cpu_seconds_so_time_spent_descheduled_does_not_count(monkeypatch):
+    """A step that loses the core (here: sleeps 50 ms, as when a competing process runs)
+    costs what its arithmetic costs: the measuring thread's CPU time."""
+    from caviar.tune import cost
+
+    def slow_step(*args):
+        time.sleep(0.05)
+
+    c = TrainConfig(hidden=(8,), batch_size=16, epochs=1)
+    wall = cost._Candidate(c, 4, 3, 2, time.perf_counter, "numpy")
+    cpu = cost._Candidate(c, 4, 3, 2, time.thread_time, "numpy")
+    monkeypatch.setattr(cost, "train_step", slow_step)
+    assert min(wall.times()) >= 0.05
+    assert max(cpu.times()) < 0.02
+
+
+def test_the_measurement_runs_on_the_slots_threads_and_restores_them():
+    from threadpoolctl import threadpool_info
+
+    from caviar import backend
+    from caviar.tune import cost
+
+    before = backend.thread_count()
+    with cost.limited_threads(1):
+        assert backend.thread_count() == 1
+        assert all(d["num_threads"] == 1 for d in threadpool_info() if d["user_api"] == "blas")
+    assert backend.thread_count() == before
+
+
 def test_a_trial_the_data_refuses_is_recorded_failed_and_the_tune_goes_on(tmp_path):
     iris = load("iris")  # 105 training rows: 2 steps an epoch at batch 64
     space = {"warmup_steps": {"dist": "int", "low": 0, "high": 3}, "schedule": "warmup_cosine"}
@@ -332,7 +372,7 @@ def test_a_busy_moment_while_one_size_is_timed_does_not_decide_the_population_si
     rounds = dict.fromkeys(per_step, 0)
 
     class Timed:
-        def __init__(self, config, n_features, n_classes, K):
+        def __init__(self, config, n_features, n_classes, K, *clock_and_backend):
             self.K = K
 
         def times(self):

@@ -35,7 +35,7 @@ def tune(
     resume: bool = False,
     target: str | None = None,
     config=None,
-    executor="local",
+    executor="auto",
     **options,
 ) -> StudyResults:
     """Run ``caviar tune`` from Python and return the study's results.
@@ -47,7 +47,8 @@ def tune(
     ``options``: the command's tune settings (``rounds``, ``strategy``, ``sampler``, ``seed``,
     ``halving``, ``top_fraction``, ``max_population``) and any TrainConfig field
     (``epochs=3``, ``hidden=(64, 64)``) fixed for every trial. ``executor``: where the
-    populations train, ``"local"``, ``"processes"``, ``"ray"`` or an
+    populations train, ``"auto"`` (worker processes for a large tune, else this process),
+    ``"local"``, ``"processes"``, ``"ray"`` or an
     :class:`~caviar.tune.executors.Executor` (e.g. ``make_executor("ray", address=...)``).
     """
     from caviar.cli import sources

@@ -114,7 +114,8 @@ def test_two_tunes_started_at_once_never_crash(tmp_path):
         (err,) = [e for code, e in outcomes if code == 2]
         lines = err.strip().splitlines()
         assert "Traceback" not in err and len(lines) == 1, err
-        assert "is tuning this study" in lines[0] or "already holds a tune" in lines[0], err
+        said = ("is tuning this study", "already holds a tune", "another process holds it locked")
+        assert any(s in lines[0] for s in said), err  # the last: both created it at once
 
 
 LONG = """

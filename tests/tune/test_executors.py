@@ -162,6 +162,83 @@ def test_executor_choices_are_checked():
         ProcessesExecutor(workers=0)
 
 
+def test_auto_picks_processes_only_for_a_large_caviar_tune_on_several_cores():
+    from caviar.tune.executors import PROCESSES_ABOVE_SECONDS, choose_executor
+
+    big = 4 * PROCESSES_ABOVE_SECONDS
+    assert choose_executor("caviar", big, 2)[0] == "processes"
+    assert choose_executor("caviar", big, 1) == ("local", "one core")
+    name, why = choose_executor("caviar", PROCESSES_ABOVE_SECONDS / 2, 2)
+    assert name == "local" and "too little" in why
+    assert choose_executor("panda", big, 8)[0] == "local"
+    with pytest.raises(InvalidArgument, match="chosen by the tuner"):
+        make_executor("auto")
+
+
+class _Said(Reporter):
+    def __init__(self):
+        self.lines = []
+
+    def message(self, text):
+        self.lines.append(text)
+
+
+def test_auto_trains_a_small_tune_in_this_process_and_says_why(digits, tmp_path):
+    settings = TuneSettings(data="digits", trials=4, space=SPACE, base=BASE, strategy="caviar")
+    study, settings = open_study(tmp_path / "a.db", settings, resume=False)
+    said = _Said()
+    with study:
+        tuner = Tuner(study, settings, digits, said)  # executor "auto", the default
+        tuner.run()
+    assert tuner.executor.name == "local"
+    assert any(line.startswith("executor auto → local: ") for line in said.lines)
+
+
+@pytest.mark.slow
+def test_auto_starts_one_single_threaded_worker_per_core_for_a_large_tune(
+    digits, local_results, tmp_path, monkeypatch
+):
+    from caviar.tune import executors
+
+    monkeypatch.setattr(executors, "PROCESSES_ABOVE_SECONDS", 0.0)
+    monkeypatch.setattr(executors, "cores", lambda: 2)
+    settings = TuneSettings(data="digits", trials=8, space=SPACE, base=BASE, strategy="caviar")
+    study, settings = open_study(tmp_path / "a.db", settings, resume=False)
+    said = _Said()
+    with study:
+        tuner = Tuner(study, settings, digits, said)
+        tuner.run()
+    assert (tuner.executor.name, tuner.executor.threads) == ("processes", 1)
+    assert any("executor auto → processes" in line for line in said.lines)
+    assert_same(_snapshot(tmp_path / "a.db"), local_results["plain"])
+
+
+@pytest.mark.slow
+def test_worker_processes_write_the_population_checkpoints(digits, tmp_path):
+    """A population training in a worker process checkpoints itself beside the study, as in
+    the driver's process: after every epoch but the last (every = 0 s), atomically."""
+    from caviar.config import TrainConfig
+    from caviar.tune.snapshots import Snapshots
+    from caviar.tune.trials import Prepared
+
+    config = TrainConfig.from_dict(BASE)
+    configs = [config.replace(seed=s, lr=lr).to_dict() for s, lr in ((1, 1e-3), (2, 1e-2))]
+    folder = tmp_path / "s.db.checkpoints"
+    folder.mkdir()
+    task = {
+        "ids": [7, 8], "configs": configs, "data": "d", "epochs": 3, "backend": "numpy",
+        "snapshots": {"folder": str(folder), "every": 0.0},
+    }  # fmt: skip
+    with ProcessesExecutor(workers=1, threads=1) as ex:
+        ex.put_data("d", Prepared.from_dataset(digits, config))
+        ex.submit(task)
+        ((_, outcome),) = list(ex.outcomes())
+    assert outcome["error"] is None
+    (snap,) = Snapshots(folder).stored()
+    assert snap.ids == [7, 8] and snap.epochs == 3 and snap.configs == configs
+    assert snap.state["history/loss"].shape == (2, 2)  # written after epoch 2 of 3
+
+
 def test_without_ray_the_ray_executor_is_one_line_that_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray → ImportError
     with pytest.raises(InvalidArgument, match=r"pip install 'caviar-nn\[ray\]'") as err:
@@ -184,6 +261,24 @@ def test_the_cli_says_so_in_one_line_with_status_2(monkeypatch, tmp_path):
         "(import of ray halted; None in sys.modules)."
     ]
     assert not study.exists()  # refused before the study was written
+
+
+def test_the_cli_reads_workers_as_processes_and_wants_an_executor_for_threads(tmp_path):
+    from click.testing import CliRunner
+
+    from caviar.cli.main import main
+
+    study = tmp_path / "s.db"
+    args = ["tune", "--data", "iris", "--trials", "2", "--epochs", "1", "--study", study]
+    out = CliRunner().invoke(main, [str(a) for a in [*args, "--threads", "1"]])
+    assert out.exit_code == 2 and not study.exists()
+    assert out.output.strip().splitlines() == [
+        "caviar: error: --threads sets the threads of one executor; add --executor local, "
+        "processes or ray."
+    ]
+    out = CliRunner().invoke(main, [str(a) for a in [*args, "--workers", "1", "--json"]])
+    assert out.exit_code == 0, out.output
+    assert "executor auto" not in out.output  # --workers named the processes executor
 
 
 # -- processes ---------------------------------------------------------------------------

@@ -24,7 +24,8 @@ from caviar.errors import InvalidArgument
 from caviar.tune import SAMPLERS, STRATEGIES
 from caviar.tune.study import StudyError
 
-EXECUTORS = ("local", "processes", "ray")  # caviar.tune.executors.EXECUTORS, without its import
+# caviar.tune.executors.EXECUTORS, without its import
+EXECUTORS = ("auto", "local", "processes", "ray")
 # Where the populations train: not part of the tune (the results do not depend on it), so a
 # resumed tune may take other values.
 RUN_OPTIONS = ("executor", "address", "workers", "threads")
@@ -107,9 +108,11 @@ def tune_options(command):
 @click.option(
     "--executor",
     type=click.Choice(EXECUTORS),
-    default="local",
+    default="auto",
     show_default=True,
-    help="Where populations train: this process, several local processes, or Ray.",
+    help="Where populations train: this process, several local processes, or Ray; auto: "
+    "one single-threaded worker process per core for a tune large enough to repay starting "
+    "them, else this process.",
 )
 @click.option(
     "--address",
@@ -159,13 +162,14 @@ def tune(
     model at a time (panda). Every finished trial is kept in the study; a killed tune goes
     on with --study PATH --resume."""
     from caviar.tune import SearchSpace, default_space
-    from caviar.tune.executors import make_executor
     from caviar.tune.tuner import TuneSettings, best_trial, open_study
 
     start = time.perf_counter()
     # join the cluster (or start the workers) before the study is written; closed on exit
-    runner = make_executor(executor, address=address, workers=workers, threads=threads).start()
-    click.get_current_context().call_on_close(runner.close)
+    runner = _executor(executor, address, workers, threads)
+    if runner != "auto":  # auto is chosen by the tuner once it knows the tune's size
+        runner.start()
+        click.get_current_context().call_on_close(runner.close)
     if resume:
         if study_path is None:
             raise InvalidArgument("--resume needs --study PATH (the study to continue).")
@@ -217,6 +221,26 @@ def tune(
     if report_path:
         write_study_report(study.path, report_path)
     return _status(best, trials_done)
+
+
+def _executor(name: str, address, workers, threads):
+    """The executor the options name; ``"auto"`` stays a name unless --address (ray) or
+    --workers (processes) says which one is meant."""
+    from caviar.tune.executors import make_executor
+
+    if name == "auto":
+        if address is not None:
+            name = "ray"
+        elif workers is not None:
+            name = "processes"
+        elif threads is not None:
+            raise InvalidArgument(
+                "--threads sets the threads of one executor; add --executor local, processes "
+                "or ray."
+            )
+        else:
+            return "auto"
+    return make_executor(name, address=address, workers=workers, threads=threads)
 
 
 class _Stopped(BaseException):

@@ -23,6 +23,7 @@ from caviar import backend
 # arrays (parameter, gradient, moments) and coefficients each kernel takes
 _ARRAYS = {"gd": 2, "momentum": 3, "rmsprop": 3, "adam": 4}
 _COEFFICIENTS = {"gd": 1, "momentum": 3, "rmsprop": 4, "adam": 8}
+KERNELS = tuple(_ARRAYS)  # one fused update per optimizer
 _PREPARED: set[tuple[str, str]] = set()
 _KERNELS: dict[str, object] | None = None
 

@@ -83,18 +83,6 @@ class Snapshots:
 
         return write
 
-    def hook(self, ids: list[int], epochs: int):
-        """An executor's ``on_epoch(pop, epoch, history)`` hook: :meth:`writer` for the
-        population the task built."""
-        writers: dict[int, object] = {}
-
-        def on_epoch(pop: Population, epoch: int, history) -> None:
-            if id(pop) not in writers:
-                writers[id(pop)] = self.writer(ids, pop, epochs)
-            writers[id(pop)](epoch, history)
-
-        return on_epoch
-
     def stored(self) -> list[Snapshot]:
         """Every readable population checkpoint; a damaged one is removed (its trials train
         again from the start: nothing else is lost)."""

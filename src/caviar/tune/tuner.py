@@ -22,6 +22,7 @@ from caviar.data import Dataset, train_val_test_split
 from caviar.errors import CaviarError
 from caviar.model import Model
 from caviar.train.population import (
+    ASSUMED_FLOPS,
     Population,
     compute_backend,
     member_flops,
@@ -34,7 +35,7 @@ from caviar.tune.cost import (
     member_bytes,
     population_size,
 )
-from caviar.tune.executors import Executor, make_executor
+from caviar.tune.executors import Executor, choose_executor, make_executor
 from caviar.tune.samplers import sample
 from caviar.tune.settings import TuneSettings, open_study
 from caviar.tune.snapshots import EVERY_SECONDS, Snapshots
@@ -79,7 +80,8 @@ class Reporter:
 class Tuner:
     """Runs (or resumes) the study at ``path`` for ``data``. Each trial is the config
     ``base`` updated with a point sampled from the round's space. ``executor`` is where the
-    populations train: a name of :data:`caviar.tune.executors.EXECUTORS` or an
+    populations train: a name of :data:`caviar.tune.executors.EXECUTORS` (``auto``: local or
+    processes as :func:`~caviar.tune.executors.choose_executor` picks for this tune) or an
     :class:`~caviar.tune.executors.Executor`; the tuner starts and closes it. A population
     training in this process has its state checkpointed beside the study at most every
     ``checkpoint_every`` seconds of training (None: never; :mod:`caviar.tune.snapshots`),
@@ -91,7 +93,7 @@ class Tuner:
         settings: TuneSettings,
         data: Dataset,
         reporter: Reporter | None = None,
-        executor: Executor | str = "local",
+        executor: Executor | str = "auto",
         *,
         checkpoint_every: float | None = EVERY_SECONDS,
     ):
@@ -100,7 +102,9 @@ class Tuner:
         self.snapshots = Snapshots(self._checkpoint_folder(), checkpoint_every)
         self.base = TrainConfig.from_dict(settings.base)
         self.space = SearchSpace.from_dict(settings.space)
-        self.executor = make_executor(executor) if isinstance(executor, str) else executor
+        self.executor = executor
+        if isinstance(executor, str) and executor != "auto":
+            self.executor = make_executor(executor)
         self._prepared: dict[tuple, Prepared] = {}
         self.train_seconds = 0.0
 
@@ -110,6 +114,8 @@ class Tuner:
         session = self.study.start_session()
         self.study.reset_unfinished()
         strategy = self.choose_strategy()
+        if self.executor == "auto":
+            self.executor = self.choose_executor(strategy)
         self.executor.reporter = self.reporter
         with self.executor:
             for r, n in enumerate(self.settings.round_sizes()):
@@ -165,6 +171,15 @@ class Tuner:
             )
         self.reporter.message(f"strategy auto → {choice}: {why}")
         return choice
+
+    def choose_executor(self, strategy: str) -> Executor:
+        """The executor ``auto`` stands for in this tune, and one line saying why."""
+        d = self.data
+        n_train = round(len(d) * (1 - self.base.val_fraction - self.base.test_fraction))
+        flops = member_flops(self.base, d.n_features, d.n_classes, n_train)
+        name, why = choose_executor(strategy, self.settings.trials * flops / ASSUMED_FLOPS)
+        self.reporter.message(f"executor auto → {name}: {why}")
+        return make_executor(name)
 
     def _ensure_round(self, r: int, n: int) -> None:
         """Sample round r (its space narrowed around round r - 1's best) unless it exists."""
@@ -229,19 +244,20 @@ class Tuner:
     def _population_size(self, config: TrainConfig, data: Prepared, n: int) -> tuple[int, str]:
         """K as memory and measurement choose it for one executor slot, and no more than
         keeps every slot busy."""
+        slots, cap = self.executor.slots, self.settings.max_population
+        busy = math.ceil(n / slots)  # no more than keeps every slot busy
         K, why = choose_population_size(
             config,
             data.n_features,
             data.n_classes,
             n,
             data.n_train,
-            self.settings.max_population,
+            busy if slots > 1 and (cap is None or busy < cap) else cap,
             memory=self.executor.memory_per_slot(),
+            threads=self.executor.threads,
         )
-        slots = self.executor.slots
-        if slots > 1 and K > math.ceil(n / slots):
-            K = math.ceil(n / slots)
-            why += f"; K = {K} to keep {slots} {self.executor.name} slots busy"
+        if slots > 1 and K == busy < n:
+            why += f"; at most {busy} to keep {slots} {self.executor.name} slots busy"
         return K, why
 
     def _submit(self, group: Group, key: tuple, epochs: int) -> None:
@@ -260,10 +276,14 @@ class Tuner:
             "memory": member_bytes(c, data.n_features, data.n_classes) * len(group.ids),
         }
         self.study.mark_running(group.ids)
-        hooks = [self._epoch_reporter(len(group.ids), c.epochs)]
-        if self.snapshots.every is not None and not self.settings.halving:
-            hooks.append(self.snapshots.hook(group.ids, epochs))  # in-process executors only
-        self.executor.submit(task, _each(hooks))
+        if (
+            self.snapshots.every is not None
+            and not self.settings.halving
+            and self.executor.shares_files
+        ):  # where the task trains writes its checkpoint (an executor on this machine)
+            folder, every = str(self.snapshots.folder), self.snapshots.every
+            task["snapshots"] = {"folder": folder, "every": every}
+        self.executor.submit(task, self._epoch_reporter(len(group.ids), c.epochs))
 
     def _settle(self, task: dict, outcome: dict) -> None:
         """Record a population's outcome. Members the data refuses together (a
@@ -460,16 +480,6 @@ def regroup(groups: list[Group], picks: list[tuple[int, int]]) -> Group:
         [groups[p].configs[k] for p, k in picks],
         stack_states([select_state(groups[p].state, [k]) for p, k in picks]),
     )
-
-
-def _each(hooks):
-    """One ``on_epoch(pop, epoch, history)`` hook calling every one of ``hooks``."""
-
-    def on_epoch(pop, epoch: int, history) -> None:
-        for hook in hooks:
-            hook(pop, epoch, history)
-
-    return on_epoch
 
 
 def _val_loss(member: tuple) -> float:

@@ -1,7 +1,9 @@
 """Executors: where a tune's populations train (see :mod:`caviar.tune.executors.base`).
 
-``local`` trains them one after another in this process (the default); ``processes``
-several at once on this machine, one process each; ``ray`` as tasks on a Ray cluster.
+``local`` trains them one after another in this process; ``processes`` several at once on
+this machine, one process each; ``ray`` as tasks on a Ray cluster. ``auto`` (the default of
+``caviar tune`` and :func:`caviar.tune`) is :func:`choose_executor`'s pick between the first
+two, made by the tuner once it knows the tune's size.
 Every executor runs the same pure task (:func:`train_population`) with the same backend
 choice per member, so a trial's numbers do not depend on where it ran.
 """
@@ -9,9 +11,39 @@ choice per member, so a trial's numbers do not depend on where it ran.
 from __future__ import annotations
 
 from caviar.errors import InvalidArgument
-from caviar.tune.executors.base import RETRIES, Executor, train_population
+from caviar.tune.executors.base import RETRIES, Executor, cores, train_population
 
-EXECUTORS = ("local", "processes", "ray")
+EXECUTORS = ("auto", "local", "processes", "ray")
+# ``auto`` starts worker processes for a tune whose estimated compute (trials × one member's
+# model FLOP at ASSUMED_FLOPS) is at least this many seconds: below it, spawning them and
+# loading caviar and Numba there (about a second) costs more than the second core gives back.
+PROCESSES_ABOVE_SECONDS = 10.0
+
+
+def choose_executor(strategy: str, compute_seconds: float, n_cores: int | None = None):
+    """``(name, why)``: the executor ``auto`` stands for, for a tune of ``strategy`` whose
+    trials come to ``compute_seconds`` at the cost model's rate, on ``n_cores`` cores.
+
+    ``processes`` with one single-threaded worker per core for a large caviar tune on
+    several cores, else ``local``. For the mid-sized layers a tune usually trains, two
+    single-threaded populations get more done than one population on two threads: a
+    two-thread BLAS call on a ``(128, 256) × (256, 256)`` product reaches 57 % of the
+    two-core peak, a one-thread call 74 % of one core's, and the elementwise work and the
+    Python between calls run on both cores instead of one (row 8 of the benchmarks: 30.4 s
+    in process, 19.0 s on two workers; ``docs/performance.md``)."""
+    n_cores = cores() if n_cores is None else n_cores
+    if strategy == "panda":
+        return "local", "panda trains one model at a time, in this process"
+    if n_cores < 2:
+        return "local", "one core"
+    if compute_seconds < PROCESSES_ABOVE_SECONDS:
+        return "local", (
+            f"~{compute_seconds:.1f} s of compute: too little to repay starting worker processes"
+        )
+    return "processes", (
+        f"~{compute_seconds:.0f} s of compute on {n_cores} cores: {n_cores} worker "
+        "processes of one thread each"
+    )
 
 
 def make_executor(
@@ -23,7 +55,13 @@ def make_executor(
     retries: int = RETRIES,
 ) -> Executor:
     """The executor called ``name``: ``address`` (``HOST:PORT``) is the Ray cluster to join,
-    ``workers`` the processes of ``processes``, ``threads`` each population's threads."""
+    ``workers`` the processes of ``processes``, ``threads`` each population's threads.
+    ``auto`` is not made here: the tuner resolves it (:func:`choose_executor`)."""
+    if name == "auto":
+        raise InvalidArgument(
+            "executor 'auto' is chosen by the tuner from the tune's size; give it to Tuner or "
+            "caviar.tune as the string 'auto', or name local, processes or ray here."
+        )
     if name not in EXECUTORS:
         raise InvalidArgument(f"The 'executor' parameter must be one of {EXECUTORS}. Got {name!r}.")
     if address is not None and name != "ray":
@@ -45,4 +83,12 @@ def make_executor(
     return RayExecutor(address, threads, retries=retries)
 
 
-__all__ = ["EXECUTORS", "RETRIES", "Executor", "make_executor", "train_population"]
+__all__ = [
+    "EXECUTORS",
+    "PROCESSES_ABOVE_SECONDS",
+    "RETRIES",
+    "Executor",
+    "choose_executor",
+    "make_executor",
+    "train_population",
+]

@@ -7,7 +7,9 @@ data, so that it travels to another process or machine without caviar objects in
     {"ids": [study trial ids, member order], "configs": [TrainConfig.to_dict(), ...],
      "data": data key, "epochs": train up to this epoch, "backend": "numpy" | "numba",
      "state": None (fresh members) or the population's state {name: (K, ...) array},
-     "attempt": 0, 1, ... (how often it was started again after a lost worker)}
+     "attempt": 0, 1, ... (how often it was started again after a lost worker),
+     "snapshots": absent, or {"folder": path, "every": seconds}: write the population's
+     checkpoint there (:mod:`caviar.tune.snapshots`; executors on the driver's machine)}
 
 :func:`train_population` is the pure function every executor calls on it, with the prepared
 data as a dict of arrays (:func:`data_arrays`). What it returns is plain data too: the
@@ -31,6 +33,7 @@ from dataclasses import asdict, dataclass, field
 from caviar.config import TrainConfig
 from caviar.errors import CaviarError, InvalidArgument
 from caviar.train.population import Population
+from caviar.tune.snapshots import Snapshots
 from caviar.tune.trials import Prepared, member_results
 
 RETRIES = 2  # starts after the first, per task, when its worker or node is lost
@@ -62,8 +65,11 @@ def train_population(task: dict, data: dict | Prepared, on_epoch=None) -> dict:
             pop = Population.build(configs, *shape, backend=task["backend"])
         else:
             pop = Population.from_state(configs, *shape, task["state"], task["backend"])
-        hook = None if on_epoch is None else (lambda e, h: on_epoch(pop, e, h))
-        data.train(pop, task["epochs"], hook)
+        hooks = [] if on_epoch is None else [lambda e, h: on_epoch(pop, e, h)]
+        if task.get("snapshots"):
+            snaps = Snapshots(task["snapshots"]["folder"], task["snapshots"]["every"])
+            hooks.append(snaps.writer(task["ids"], pop, task["epochs"]))
+        data.train(pop, task["epochs"], _each(hooks) if hooks else None)
         results = member_results(pop, data)
     except CaviarError as err:
         outcome["error"] = str(err)
@@ -72,6 +78,14 @@ def train_population(task: dict, data: dict | Prepared, on_epoch=None) -> dict:
         outcome["results"] = [(str(s), r, m) for s, r, m in results]
     outcome["seconds"] = time.perf_counter() - start
     return outcome
+
+
+def _each(hooks):
+    def on_epoch(epoch: int, history) -> None:
+        for hook in hooks:
+            hook(epoch, history)
+
+    return on_epoch
 
 
 def node_name() -> str:
@@ -100,12 +114,15 @@ class Executor:
     base class retries lost tasks, counts progress and reports it to ``reporter``
     (``populations(running, done, retried, per_node)``).
 
-    ``slots`` is how many populations train at once; ``threads`` the kernel and BLAS
-    threads each uses (slots × threads = the cores they have); :meth:`memory_per_slot`
-    the bytes a population may take (the tuner sizes populations from it).
+    ``shares_files``: the tasks run on the driver's machine and may write beside the study
+    (population checkpoints). ``slots`` is how many populations train at once; ``threads``
+    the kernel and BLAS threads each uses (slots × threads = the cores they have);
+    :meth:`memory_per_slot` the bytes a population may take (the tuner sizes populations
+    from it).
     """
 
     name = "executor"
+    shares_files = True
 
     def __init__(self, retries: int = RETRIES):
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:

@@ -55,6 +55,12 @@ class ProcessesExecutor(Executor):
     def _start(self) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="caviar-data-")
         self._new_pool()
+        # start every worker now: each imports caviar and Numba, then loads the kernels for
+        # the data's dtype (_put), about a second in all, while the driver prepares the data
+        # and sizes the populations, instead of after
+        with _environment(self._worker_environment()):
+            for _ in range(self.slots):
+                self._pool.submit(_warm)
 
     def _close(self) -> None:
         if self._pool is not None:
@@ -79,6 +85,8 @@ class ProcessesExecutor(Executor):
         folder.mkdir()
         for name in _ARRAYS:
             np.save(folder / f"{name}.npy", getattr(data, name))
+        for _ in range(self.slots):  # load the kernels for this dtype before the first task
+            self._pool.submit(_warm, data.X_train.dtype.name)
         return {"folder": str(folder), "n_classes": data.n_classes}
 
     def _launch(self, task: dict, data, on_epoch) -> None:
@@ -110,6 +118,24 @@ class ProcessesExecutor(Executor):
 
 def _start_worker(threads: int) -> None:
     backend.set_threads(threads)
+
+
+def _warm(dtype: str | None = None) -> None:
+    """Import what a task needs and, for ``dtype``, load the compiled kernels when Numba is
+    installed (a failure here shows again, and is reported, in the task)."""
+    import caviar.tune.executors.base  # noqa: F401
+
+    if dtype is None or not backend.available():
+        return
+    from caviar.nn import kernels as layer_kernels
+    from caviar.optim import kernels as optimizer_kernels
+
+    try:
+        layer_kernels.prepare(dtype)
+        for name in optimizer_kernels.KERNELS:
+            optimizer_kernels.prepare(name, dtype)
+    except Exception:  # noqa: BLE001 - the task itself reports what went wrong
+        pass
 
 
 def _run(task: dict, data: dict) -> dict:

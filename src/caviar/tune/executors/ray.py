@@ -49,6 +49,7 @@ class RayExecutor(Executor):
     with ``cpus`` CPUs, default all). Each task takes ``threads`` CPUs (default 1)."""
 
     name = "ray"
+    shares_files = False  # tasks may run on other machines
 
     def __init__(
         self,
