@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
@@ -252,56 +251,24 @@ def test_kill_9_then_resume_loses_nothing_and_finds_the_same_best(tmp_path, digi
     assert best_trial(whole).val_loss == best_trial(resumed).val_loss
 
 
-def test_population_size_from_measurements(monkeypatch):
+def test_the_cost_model_stacks_until_the_fixed_per_step_cost_is_small():
+    """Small members: as many as there are trials; mid-sized ones a few; large ones one or
+    two. The choice depends on the shapes only (nothing timed), and the bounds win."""
     from caviar.tune import cost
 
-    c = TrainConfig(hidden=(16,), batch_size=32, epochs=1)
-    K, why = cost.choose_population_size(c, 20, 3, n_trials=8, n_train=100)
-    assert K == 8 and "too small a tune" in why
-    monkeypatch.setattr(cost, "MEASURE_ABOVE_SECONDS", 0.0)
-    monkeypatch.setattr(cost, "_MEASURED", {})
-    K, why = cost.choose_population_size(c, 20, 3, n_trials=8, n_train=100)
-    assert K in (1, 4, 8) and "measured" in why and "K=1:" in why
-    assert cost.step_seconds(c, 20, 3, K=2) > 0
-
-
-def test_the_candidates_are_powers_of_4_and_the_largest_size_when_far_from_one():
-    from caviar.tune.cost import candidate_sizes
-
-    assert candidate_sizes(1) == [1]
-    assert candidate_sizes(8) == [1, 4]  # 8 is within 2x of 4
-    assert candidate_sizes(32) == [1, 4, 16]
-    assert candidate_sizes(40) == [1, 4, 16, 40]
-    assert candidate_sizes(4096) == [1, 4, 16, 64, 256, 4096]
-
-
-def test_steps_are_timed_in_cpu_seconds_so_time_spent_descheduled_does_not_count(monkeypatch):
-    """A step that loses the core (here: sleeps 50 ms, as when a competing process runs)
-    costs what its arithmetic costs: the measuring thread's CPU time."""
-    from caviar.tune import cost
-
-    def slow_step(*args):
-        time.sleep(0.05)
-
-    c = TrainConfig(hidden=(8,), batch_size=16, epochs=1)
-    wall = cost._Candidate(c, 4, 3, 2, time.perf_counter, "numpy")
-    cpu = cost._Candidate(c, 4, 3, 2, time.thread_time, "numpy")
-    monkeypatch.setattr(cost, "train_step", slow_step)
-    assert min(wall.times()) >= 0.05
-    assert max(cpu.times()) < 0.02
-
-
-def test_the_measurement_runs_on_the_slots_threads_and_restores_them():
-    from threadpoolctl import threadpool_info
-
-    from caviar import backend
-    from caviar.tune import cost
-
-    before = backend.thread_count()
-    with cost.limited_threads(1):
-        assert backend.thread_count() == 1
-        assert all(d["num_threads"] == 1 for d in threadpool_info() if d["user_api"] == "blas")
-    assert backend.thread_count() == before
+    small = TrainConfig(hidden=(16,), batch_size=32, epochs=1)
+    K, why = cost.choose_population_size(small, 20, 3, n_trials=8)
+    assert K == 8 and "the trials' limit" in why
+    mid = TrainConfig(hidden=(256, 256), batch_size=128)
+    assert cost.model_population_size(mid, 40, 10) == 8  # row 8's tune
+    K, why = cost.choose_population_size(mid, 40, 10, n_trials=64)
+    assert K == 8 and "cost model" in why
+    big = TrainConfig(hidden=(256, 256), batch_size=256)
+    assert cost.model_population_size(big, 784, 10) in (1, 2)
+    assert cost.choose_population_size(mid, 40, 10, n_trials=64, cap=3)[0] == 3
+    one = cost.member_bytes(mid, 40, 10)
+    K, why = cost.choose_population_size(mid, 40, 10, n_trials=64, memory=5 * one)
+    assert K == 2 and "memory" in why  # half of 5 members' worth
 
 
 def test_a_trial_the_data_refuses_is_recorded_failed_and_the_tune_goes_on(tmp_path):
@@ -361,25 +328,3 @@ def test_counts_name_every_status_and_best_is_the_one_ranking(tmp_path, digits):
         assert counts[Status.FAILED] == sum(t.status == "failed" for t in trials) > 0
         assert study.best(1) == [best_trial(trials)]
         assert all(t.status.is_final for t in study.trials())
-
-
-def test_a_busy_moment_while_one_size_is_timed_does_not_decide_the_population_size(monkeypatch):
-    """Interleaved rounds, each size's fastest step: a competing process that slows the one
-    round of K = 16 (4x) leaves K = 16, the truly fastest per member, the choice."""
-    from caviar.tune import cost
-
-    per_step = {1: 1.0e-3, 4: 3.2e-3, 16: 11e-3, 64: 60e-3}  # seconds: 16 is best per member
-    rounds = dict.fromkeys(per_step, 0)
-
-    class Timed:
-        def __init__(self, config, n_features, n_classes, K, *clock_and_backend):
-            self.K = K
-
-        def times(self):
-            rounds[self.K] += 1
-            busy = 4.0 if self.K == 16 and rounds[16] == 1 else 1.0
-            return [per_step[self.K] * busy] * cost.STEPS
-
-    monkeypatch.setattr(cost, "_Candidate", Timed)
-    rates = cost.measure_rates(TrainConfig(), 40, 10, sorted(per_step))
-    assert max(rates, key=rates.get) == 16 and set(rounds.values()) == {cost.ROUNDS}

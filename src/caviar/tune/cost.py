@@ -1,53 +1,41 @@
-"""How many trials to stack into one population: memory bounds it, measurement chooses it.
+"""How many trials to stack into one population: memory bounds it, a model of the step's
+cost chooses it.
 
-Memory: ``K ≤ ⌊0.5 · available / member_bytes⌋``. Stacking is not free: at small batches the
-per-member elementwise and optimizer work grows with K while the matrix products stop getting
-more efficient, and a loop of K = 1 steps can win. So for a large enough tune the tuner times
-training steps of candidate sizes ``1, 4, 16, 64, …`` up to what memory holds, on random data
-of the trials' shape, and keeps the size with the most member-steps per second. Small tunes
-skip the measurement (it would cost more than it could save) and stack as many as memory holds.
-The FLOP model is :func:`caviar.train.population.member_flops`.
+Memory: ``K ≤ ⌊0.5 · available / member_bytes⌋``. Within that, what stacking buys is the
+per-step cost that does not grow with K: the Python between the NumPy and kernel calls and
+each call's set-up, about STEP_OVERHEAD_PER_LAYER per layer and step whatever K is. The
+arithmetic does not get cheaper per member with K (each member's products are their own
+BLAS calls), while the population's arrays take more cache. So the tuner takes the smallest
+power of two K at which that fixed cost is at most OVERHEAD_SHARE of the step::
 
-The steps are timed as the executor's slots will run them, on its ``threads`` (BLAS and
-caviar's kernels limited to that many for the measurement), and in CPU seconds, not wall
-seconds: on one thread (the ``processes`` executor's workers) the measuring thread's own
-CPU time (``time.thread_time``), on more the process's (``time.process_time``). A busy
-machine must not make it choose badly, and a competing process that takes a core for a
-while stretches the wall time of whichever candidate is being timed then, but not the CPU
-time that candidate's arithmetic needs. On top of that the candidates are timed in
-interleaved rounds (1, 4, 16, 64, 1, 4, …) and each keeps its fastest step. Sizes within
-TIE (5 %) of the best rate count as equal (two measurements of one size differ by that
-much), and the smallest of them wins: its members' arrays take less cache, which matters
-more when every core runs a population than one measurement alone shows (row 8's tune on
-two workers: 18.8 s at K = 4, 18.7 at 8, 21.3 at 16, where the measured rates were within
-5 %), its trials finish and are recorded sooner, and the slots share the work more evenly.
+    K ≥ layers · STEP_OVERHEAD_PER_LAYER / (OVERHEAD_SHARE · 6 · P · B / PRODUCT_FLOPS)
+
+(P parameters per member, B the batch). Nothing is timed, so a busy machine cannot make it
+choose badly, and choosing costs nothing. The constants were measured on this project's
+2-core machines (one thread, 2026-12-02; ``python -m benchmarks.profile``): a step of one
+40-256-256-10 member at batch 128 takes 1.05 ms alone and 0.90 ms per member at K = 4, of
+one 64-64-64-10 member at batch 64 0.20 ms alone for 0.5 MFLOP of products, of one
+784-256-256-10 member at batch 256 4.0 ms alone and 3.7 ms per member at K = 4: 60 to 110 µs
+per layer outside the products, which run at about 100 GFLOP/s on one thread. Around the
+chosen K the cost is flat (row 8's tune on two workers: 20.2 s at K = 2, 18.8 at 4, 18.7 at
+8, 21.3 at 16; ``python -m benchmarks.population_choice``), so the constants need not be
+exact for another machine of this class.
 """
 
 from __future__ import annotations
 
+import math
 import os
-import time
-from contextlib import contextmanager
 
 import numpy as np
 
-from caviar import backend
 from caviar.config import TrainConfig
 from caviar.optim import OPTIMIZERS
-from caviar.train import Batcher, epoch_order, train_step
-from caviar.train.population import (
-    ASSUMED_FLOPS,
-    Population,
-    compute_backend,
-    member_flops,
-    parameter_count,
-)
+from caviar.train.population import parameter_count
 
-# Measure only when the tune's estimated compute exceeds this many seconds at ASSUMED_FLOPS.
-MEASURE_ABOVE_SECONDS = 20.0
-ROUNDS, STEPS = 2, 2  # interleaved rounds over the candidates, timed steps per round
-TIE = 0.95  # a size with at least this share of the best rate counts as equally fast
-_MEASURED: dict[tuple, tuple[int, str]] = {}
+STEP_OVERHEAD_PER_LAYER = 80e-6  # seconds per layer and training step, whatever K is
+PRODUCT_FLOPS = 100e9  # FLOP/s the layers' matrix products reach on one thread
+OVERHEAD_SHARE = 0.05  # the most of a step the fixed cost may take at the chosen K
 
 
 def member_bytes(config: TrainConfig, n_features: int, n_classes: int) -> int:
@@ -93,87 +81,13 @@ def population_size(
     return max(1, min(K, n_trials, cap or n_trials))
 
 
-class _Candidate:
-    """K members shaped like ``config`` on random data, ready to time training steps."""
-
-    def __init__(
-        self, config: TrainConfig, n_features: int, n_classes: int, K: int, clock, backend: str
-    ):
-        rng = np.random.default_rng(0)
-        B = config.batch_size
-        n = B * (STEPS + 1)
-        configs = [config.replace(seed=k) for k in range(K)]
-        self.pop = Population.build(configs, n_features, n_classes, n, backend)
-        X, Y = self.pop.net.prepare(
-            rng.standard_normal((n, n_features)), rng.integers(0, n_classes, size=n)
-        )
-        self.batches = list(Batcher(X, Y, B).epoch(epoch_order(n, 0, 0)))
-        self.lr, self.clock = config.lr, clock
-        self.step(self.batches[-1])  # the first step creates the workspaces: untimed
-
-    def step(self, batch) -> float:
-        start = self.clock()
-        with np.errstate(all="ignore"):
-            train_step(self.pop.net, self.pop.optimizer, *batch, self.lr)
-        return self.clock() - start
-
-    def times(self) -> list[float]:
-        return [self.step(b) for b in self.batches[:STEPS]]
-
-
-def step_seconds(
-    config: TrainConfig, n_features: int, n_classes: int, K: int, steps: int = STEPS
-) -> float:
-    """The fastest of ``steps`` training steps of K members shaped like ``config`` (wall
-    seconds)."""
-    c = _Candidate(config, n_features, n_classes, K, time.perf_counter, "auto")
-    return min(c.times()[:steps])
-
-
-@contextmanager
-def limited_threads(threads: int):
-    """BLAS and caviar's kernels on at most ``threads`` threads inside the block."""
-    from threadpoolctl import threadpool_limits
-
-    before = backend.thread_count()
-    backend.set_threads(threads)
-    try:
-        with threadpool_limits(threads, user_api="blas"):
-            yield
-    finally:
-        backend.set_threads(before)
-
-
-def measure_rates(
-    config: TrainConfig,
-    n_features: int,
-    n_classes: int,
-    sizes,
-    threads: int = 1,
-    backend: str = "auto",
-) -> dict:
-    """Member-steps per CPU second of each population size in ``sizes`` on ``threads``
-    threads and the compute ``backend`` the trials will train with (``auto``: the kernels
-    when installed), each from its fastest step over ROUNDS interleaved rounds of STEPS
-    steps."""
-    clock = time.thread_time if threads == 1 else time.process_time
-    with limited_threads(threads):
-        candidates = {
-            K: _Candidate(config, n_features, n_classes, K, clock, backend) for K in sizes
-        }
-        best = dict.fromkeys(sizes, float("inf"))
-        for _ in range(ROUNDS):
-            for K, c in candidates.items():
-                best[K] = min(best[K], *c.times())
-    return {K: K / max(t, 1e-9) for K, t in best.items()}
-
-
-def candidate_sizes(K_max: int) -> list[int]:
-    """The sizes to time: the powers of 4 below ``K_max``, and ``K_max`` itself unless a
-    power of 4 is within a factor of 2 of it (it would cost a measurement and, with the
-    smallest of the tied sizes chosen, seldom win)."""
-    below = [k for k in (1, 4, 16, 64, 256) if k < K_max]
-    return below if below and 2 * below[-1] >= K_max else [*below, K_max]
+def model_population_size(config: TrainConfig, n_features: int, n_classes: int) -> int:
+    """The smallest power of two K whose step spends at most OVERHEAD_SHARE of its time in
+    the per-step cost that does not grow with K (the module's docstring)."""
+    layers = len(config.hidden) + 1
+    member = 6 * parameter_count(config, n_features, n_classes) * config.batch_size
+    need = layers * STEP_OVERHEAD_PER_LAYER / (OVERHEAD_SHARE * member / PRODUCT_FLOPS)
+    return 2 ** max(0, math.ceil(math.log2(max(need, 1.0))))
 
 
 def choose_population_size(
@@ -181,29 +95,25 @@ def choose_population_size(
     n_features: int,
     n_classes: int,
     n_trials: int,
-    n_train: int,
     cap: int | None = None,
     memory: int | None = None,
-    threads: int = 1,
 ) -> tuple[int, str]:
-    """``(K, why)``: the population size for ``n_trials`` trials shaped like ``config``, in
-    ``memory`` bytes (default: what is available here), for a slot of ``threads`` threads."""
-    K_mem = population_size(config, n_features, n_classes, n_trials, cap, memory)
-    flops = member_flops(config, n_features, n_classes, n_train)
-    if K_mem == 1 or n_trials * flops / ASSUMED_FLOPS < MEASURE_ABOVE_SECONDS:
-        return K_mem, f"K = {K_mem}: as many as memory holds (too small a tune to measure)"
-    key = (config.shape(), n_features, n_classes, K_mem, threads)
-    if key not in _MEASURED:
-        rates = measure_rates(
-            config, n_features, n_classes, candidate_sizes(K_mem), threads, compute_backend(flops)
+    """``(K, why)``: the population size for ``n_trials`` trials shaped like ``config``:
+    :func:`model_population_size`, at most ``n_trials``, ``cap`` and what half of ``memory``
+    bytes hold (default: what is available here)."""
+    memory = available_memory() if memory is None else memory
+    K_model = model_population_size(config, n_features, n_classes)
+    bounds = {
+        "the cost model's": K_model,
+        "the trials'": n_trials,
+        "the cap's": cap or n_trials,
+        "the memory's": int(0.5 * memory // member_bytes(config, n_features, n_classes)),
+    }
+    name, K = min(bounds.items(), key=lambda kv: kv[1])  # the first of equal bounds
+    K = max(1, K)
+    if name == "the cost model's":
+        return K, (
+            f"K = {K}: from there on the per-step overhead is at most {OVERHEAD_SHARE:.0%} "
+            "of a step (the cost model)"
         )
-        best = min(K for K, r in rates.items() if r >= TIE * max(rates.values()))
-        measured = ", ".join(f"K={k}: {r:.0f}" for k, r in rates.items())
-        _MEASURED[key] = (
-            best,
-            (
-                f"K = {best} (member-steps per CPU second, measured on {threads} thread"
-                f"{'s' if threads > 1 else ''}: {measured})"
-            ),
-        )
-    return _MEASURED[key]
+    return K, f"K = {K}, {name} limit (the cost model asks for {K_model})"

@@ -242,22 +242,20 @@ class Tuner:
             self._settle(task, outcome)
 
     def _population_size(self, config: TrainConfig, data: Prepared, n: int) -> tuple[int, str]:
-        """K as memory and measurement choose it for one executor slot, and no more than
+        """K as the cost model and memory choose it for one executor slot, and no more than
         keeps every slot busy."""
-        slots, cap = self.executor.slots, self.settings.max_population
-        busy = math.ceil(n / slots)  # no more than keeps every slot busy
         K, why = choose_population_size(
             config,
             data.n_features,
             data.n_classes,
             n,
-            data.n_train,
-            busy if slots > 1 and (cap is None or busy < cap) else cap,
+            self.settings.max_population,
             memory=self.executor.memory_per_slot(),
-            threads=self.executor.threads,
         )
-        if slots > 1 and K == busy < n:
-            why += f"; at most {busy} to keep {slots} {self.executor.name} slots busy"
+        slots = self.executor.slots
+        if slots > 1 and K > math.ceil(n / slots):
+            K = math.ceil(n / slots)
+            why = f"K = {K}, to keep {slots} {self.executor.name} slots busy; was {why}"
         return K, why
 
     def _submit(self, group: Group, key: tuple, epochs: int) -> None:
