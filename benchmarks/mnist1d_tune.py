@@ -69,12 +69,14 @@ def run_caviar(caviar: list[str], env: dict, root: Path, trials: int, epochs: in
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     accs = [t["val_accuracy"] for t in out["trials"] if t["val_accuracy"] is not None]
     chosen = [ln for ln in proc.stderr.splitlines() if "trials of one shape" in ln]
+    executor = [ln for ln in proc.stderr.splitlines() if ln.startswith("executor auto")]
     return {
         "status": "ok",
         "seconds": seconds,
         "best_val_accuracy": max(accs) if accs else None,
         "val_accuracy_of_best_loss": (out["best"] or {}).get("val_accuracy"),
         "population_choice": chosen[-1] if chosen else None,
+        "executor": executor[-1] if executor else None,
     }
 
 
@@ -180,11 +182,13 @@ def rows(R: dict, quick: bool, sgemm, stream, med, fmt, missing, Row) -> tuple[l
             )
         )
     choices = sorted({r.get("population_choice") for r in c if r.get("population_choice")})
+    executors = sorted({r.get("executor") for r in c if r.get("executor")})
     of_best = [fmt(med(x, "val_accuracy_of_best_loss"), ".4f", "", missing(x)) for x in (c, p)]
     notes = [
         f"mnist1d tune: limit {fmt(limit, '.2f', ' s', '—')} for {s['trials']} trials "
         f"(6 FLOP/weight/example at the sgemm peak + 28 B/parameter/step at stream); "
-        f"population sizes caviar chose: {'; '.join(choices) or '—'}; accuracy of the trial "
+        f"caviar's {'; '.join(executors) or 'executor: —'}; population sizes it chose: "
+        f"{'; '.join(choices) or '—'}; accuracy of the trial "
         f"with the lowest validation loss: caviar {of_best[0]}, peer {of_best[1]}."
     ]
     return out, notes

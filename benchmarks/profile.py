@@ -2,8 +2,9 @@
 784,256,256,10] | --tune``.
 
 Runs the step that ``caviar.fit`` runs (loss, backward, optimizer step) on synthetic data for
-the network ``--sizes`` (default 784-256-256-10; row 8's is ``--sizes 40,256,256,10 --K 16
---batch 128``) and prints, per step: milliseconds and minor page faults of the forward
+the network ``--sizes`` (default 784-256-256-10; row 8's is ``--sizes 40,256,256,10 --K 8
+--batch 128``, on one thread as its workers run: ``OPENBLAS_NUM_THREADS=1
+CAVIAR_THREADS=1``) and prints, per step: milliseconds and minor page faults of the forward
 pass (with the loss), the backward pass and the Adam step, and every layer's calls. With
 ``--tune``, runs the benchmark's tune (32 trials × 3 epochs of 64-64-10 on digits, in-process)
 six times and prints the mean milliseconds of its parts. Set the thread variables first
