@@ -17,9 +17,9 @@ choose badly, and choosing costs nothing. The constants were measured on this pr
 one 64-64-64-10 member at batch 64 0.20 ms alone for 0.5 MFLOP of products, of one
 784-256-256-10 member at batch 256 4.0 ms alone and 3.7 ms per member at K = 4: 60 to 110 µs
 per layer outside the products, which run at about 100 GFLOP/s on one thread. Around the
-chosen K the cost is flat (row 8's tune on two workers: 20.2 s at K = 2, 18.8 at 4, 18.7 at
-8, 21.3 at 16; ``python -m benchmarks.population_choice``), so the constants need not be
-exact for another machine of this class.
+chosen K the cost is flat (row 8's tune on two workers: 20.5, 18.1, 17.2, 17.4, 17.2 and
+16.9 s at K = 1, 2, 4, 8, 16, 32; ``python -m benchmarks.population_choice --tunes``), so the
+constants need not be exact for another machine of this class.
 """
 
 from __future__ import annotations
