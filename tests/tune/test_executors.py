@@ -175,6 +175,24 @@ def test_auto_picks_processes_only_for_a_large_caviar_tune_on_several_cores():
         make_executor("auto")
 
 
+def test_auto_never_spawns_workers_that_would_rerun_an_unguarded_script(tmp_path):
+    """spawn imports the main script in every worker: without an ``if __name__ ==
+    "__main__":`` guard a tune at its top level would start again in each, so auto trains in
+    this process and says how to get the workers."""
+    from caviar.tune.executors import choose_executor
+
+    probe = "from caviar.tune.executors import main_reruns_in_workers as m\n{guard}print(m())\n"
+    answers = {}
+    for name, guard in (("plain", ""), ("guarded", 'if __name__ == "__main__":\n    ')):
+        script = tmp_path / f"{name}.py"
+        script.write_text(probe.format(guard=guard))
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
+        answers[name] = out.stdout.strip()
+    assert answers == {"plain": "True", "guarded": "False"}
+    name, why = choose_executor("caviar", 100.0, 2, spawn_safe=False)
+    assert name == "local" and 'if __name__ == "__main__":' in why
+
+
 class _Said(Reporter):
     def __init__(self):
         self.lines = []

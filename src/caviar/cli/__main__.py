@@ -2,4 +2,5 @@
 
 from caviar.cli.main import main
 
-main()
+if __name__ == "__main__":
+    main()

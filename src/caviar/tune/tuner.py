@@ -35,7 +35,12 @@ from caviar.tune.cost import (
     member_bytes,
     population_size,
 )
-from caviar.tune.executors import Executor, choose_executor, make_executor
+from caviar.tune.executors import (
+    Executor,
+    choose_executor,
+    main_reruns_in_workers,
+    make_executor,
+)
 from caviar.tune.samplers import sample
 from caviar.tune.settings import TuneSettings, open_study
 from caviar.tune.snapshots import EVERY_SECONDS, Snapshots
@@ -177,7 +182,8 @@ class Tuner:
         d = self.data
         n_train = round(len(d) * (1 - self.base.val_fraction - self.base.test_fraction))
         flops = member_flops(self.base, d.n_features, d.n_classes, n_train)
-        name, why = choose_executor(strategy, self.settings.trials * flops / ASSUMED_FLOPS)
+        seconds = self.settings.trials * flops / ASSUMED_FLOPS
+        name, why = choose_executor(strategy, seconds, spawn_safe=not main_reruns_in_workers())
         self.reporter.message(f"executor auto → {name}: {why}")
         return make_executor(name)
 

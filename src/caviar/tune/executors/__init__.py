@@ -10,6 +10,10 @@ choice per member, so a trial's numbers do not depend on where it ran.
 
 from __future__ import annotations
 
+import re
+import sys
+from pathlib import Path
+
 from caviar.errors import InvalidArgument
 from caviar.tune.executors.base import RETRIES, Executor, cores, train_population
 
@@ -20,9 +24,31 @@ EXECUTORS = ("auto", "local", "processes", "ray")
 PROCESSES_ABOVE_SECONDS = 10.0
 
 
-def choose_executor(strategy: str, compute_seconds: float, n_cores: int | None = None):
+def main_reruns_in_workers() -> bool:
+    """Whether a spawned worker would run this program's main script again: a script (run
+    by path, or by ``python -m`` as a plain module) whose source has no ``if __name__ ==
+    "__main__":`` guard. ``spawn`` imports such a script in every worker, and a tune at its
+    top level would start there again. Interactive sessions, notebooks, ``python -c`` and a
+    package's ``__main__`` (``python -m caviar.cli``) are not re-run."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    spec = getattr(main, "__spec__", None)
+    name = getattr(spec, "name", None) or ""
+    if path is None or name == "__main__" or name.endswith(".__main__"):
+        return False
+    try:
+        source = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return True
+    return re.search(r"""if\s+__name__\s*==\s*['"]__main__['"]\s*:""", source) is None
+
+
+def choose_executor(
+    strategy: str, compute_seconds: float, n_cores: int | None = None, spawn_safe: bool = True
+):
     """``(name, why)``: the executor ``auto`` stands for, for a tune of ``strategy`` whose
-    trials come to ``compute_seconds`` at the cost model's rate, on ``n_cores`` cores.
+    trials come to ``compute_seconds`` at the cost model's rate, on ``n_cores`` cores;
+    ``spawn_safe``: worker processes may be spawned (see :func:`main_reruns_in_workers`).
 
     ``processes`` with one single-threaded worker per core for a large caviar tune on
     several cores, else ``local``. For the mid-sized layers a tune usually trains, two
@@ -39,6 +65,11 @@ def choose_executor(strategy: str, compute_seconds: float, n_cores: int | None =
     if compute_seconds < PROCESSES_ABOVE_SECONDS:
         return "local", (
             f"~{compute_seconds:.1f} s of compute: too little to repay starting worker processes"
+        )
+    if not spawn_safe:
+        return "local", (
+            "worker processes would run this script's top level again: put the tune under "
+            '`if __name__ == "__main__":` to let them train it'
         )
     return "processes", (
         f"~{compute_seconds:.0f} s of compute on {n_cores} cores: {n_cores} worker "
@@ -89,6 +120,7 @@ __all__ = [
     "RETRIES",
     "Executor",
     "choose_executor",
+    "main_reruns_in_workers",
     "make_executor",
     "train_population",
 ]
