@@ -9,8 +9,9 @@ Three things, printed; nothing asserted:
 - for comparison, what timing the candidates would say: member-steps per second of K = 1,
   2, 4, 8, 16 and 32 on one thread (as a worker runs them), in wall seconds and in the
   thread's CPU seconds, the fastest of a few steps each, interleaved;
-- with ``--tunes``, the whole tune at K = 2, 4, 8 and 16 (``--max-population``), quiet, so
-  that the model's pick can be read against the cost curve it sits on (about 20 s each).
+- with ``--tunes``, the whole tune at K = 2, 4, 8 and 16 (``--max-population``), quiet and
+  with one competing loop, so that the model's pick can be read against the cost curve it
+  sits on (about 20 s each).
 """
 
 from __future__ import annotations
@@ -126,8 +127,15 @@ def main(argv=None) -> int:
                 loop.kill()
                 loop.wait()
     if args.tunes:
-        for K in (2, 4, 8, 16):
-            print(f"the whole tune at K = {K}: {tune_seconds(K):.2f} s")
+        for label, n_loops in (("quiet", 0), ("with a competing loop on one core", 1)):
+            loops = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(n_loops)]
+            try:
+                for K in (2, 4, 8, 16):
+                    print(f"{label}: the whole tune at K = {K}: {tune_seconds(K):.2f} s")
+            finally:
+                for loop in loops:
+                    loop.kill()
+                    loop.wait()
     return 0
 
 
