@@ -89,7 +89,8 @@ def tune_options(command):
     "--max-population",
     type=click.IntRange(min=1),
     metavar="K",
-    help="Cap on members per population [default: what memory holds].",
+    help="Cap on members per population [default: the cost model's size, at most what "
+    "memory holds].",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @click.option(

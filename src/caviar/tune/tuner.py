@@ -88,7 +88,8 @@ class Tuner:
     populations train: a name of :data:`caviar.tune.executors.EXECUTORS` (``auto``: local or
     processes as :func:`~caviar.tune.executors.choose_executor` picks for this tune) or an
     :class:`~caviar.tune.executors.Executor`; the tuner starts and closes it. A population
-    training in this process has its state checkpointed beside the study at most every
+    training on this machine (``local``, ``processes``) has its state checkpointed beside the
+    study, by the process that trains it, at most every
     ``checkpoint_every`` seconds of training (None: never; :mod:`caviar.tune.snapshots`),
     and a resumed tune continues it."""
 
