@@ -16,7 +16,6 @@ import os
 import platform
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from benchmarks import mnist1d_tune
 from benchmarks.sizes import FLOP_PER_SAMPLE, SIZES, sizes
+from benchmarks.table import Row, accuracy_row, fmt, med, missing, ok
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -246,39 +246,6 @@ def _brief(r: dict) -> str:
 
 
 # -- summarising ----------------------------------------------------------------------------
-def ok(results: list[dict]) -> list[dict]:
-    """The successful results (records without a status, e.g. sub-records, count as such)."""
-    return [r for r in results if r.get("status", "ok") == "ok"]
-
-
-def med(results: list[dict], key: str, sub: str | None = None):
-    vals = [r.get(key) if sub is None else r.get(key, {}).get(sub) for r in ok(results)]
-    vals = [v for v in vals if v is not None]
-    return statistics.median(vals) if vals else None
-
-
-def missing(results: list[dict]) -> str:
-    """What the peer column says when there is no number."""
-    if not results:
-        return "not run"
-    if any(r.get("status") == "not installed" for r in results):
-        return "not installed"
-    return "error"
-
-
-class Row:
-    def __init__(self, workload, caviar, peer="—", ratio="—", limit="—", goal="—", met=None):
-        self.cells = [workload, caviar, peer, ratio, limit, goal]
-        self.met = met
-
-    def as_list(self) -> list[str]:
-        return self.cells + [{True: "yes", False: "NO", None: "—"}[self.met]]
-
-
-def fmt(x, spec: str, unit: str = "", none: str = "error") -> str:
-    return none if x is None else f"{x:{spec}}{unit}"
-
-
 def summarise(data: dict) -> tuple[list[Row], list[str], dict]:
     lim = data["limits"]
     sgemm = max((r["gflops"] for r in ok(lim["sgemm"])), default=None)
@@ -310,18 +277,7 @@ def summarise(data: dict) -> tuple[list[Row], list[str], dict]:
                 None if ratio is None else ratio >= 30,
             )
         )
-        acc_ok = None if ca is None or pa is None else ca >= pa - 0.005
-        rows.append(
-            Row(
-                "1. tune: best validation accuracy",
-                fmt(ca, ".4f"),
-                fmt(pa, ".4f", "", missing(p)),
-                fmt(None if acc_ok is None else ca - pa, "+.4f", "", "—"),
-                "—",
-                ">= peer − 0.005",
-                acc_ok,
-            )
-        )
+        rows.append(accuracy_row("1. tune: best validation accuracy", c, p))
         rows.append(
             Row(
                 "1. tune: whole `caviar tune` command (s)",
@@ -436,9 +392,7 @@ def summarise(data: dict) -> tuple[list[Row], list[str], dict]:
         )  # fmt: skip
 
     if "tune-mnist1d" in R:
-        more_rows, more_notes = mnist1d_tune.rows(
-            R, data["quick"], sgemm, stream, med, fmt, missing, Row
-        )
+        more_rows, more_notes = mnist1d_tune.rows(R, data["quick"], sgemm, stream)
         rows += more_rows
         notes += more_notes
 

@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.table import Row, accuracy_row, fmt, med, missing
+
 HIDDEN = (256, 256)
 N_FEATURES, N_CLASSES = 40, 10
 BATCH = 128
@@ -132,7 +134,7 @@ def tune_torch(quick: bool) -> dict:
     }
 
 
-def rows(R: dict, quick: bool, sgemm, stream, med, fmt, missing, Row) -> tuple[list, list]:
+def rows(R: dict, quick: bool, sgemm, stream) -> tuple[list, list]:
     """The table rows and notes of row 8 from the measurements ``R["tune-mnist1d"]``."""
     s = shape(quick)
     got = R["tune-mnist1d"]
@@ -153,19 +155,7 @@ def rows(R: dict, quick: bool, sgemm, stream, med, fmt, missing, Row) -> tuple[l
             None if ratio is None or share is None else ratio >= 4 and share >= 70,
         )
     ]
-    ca, pa = med(c, "best_val_accuracy"), med(p, "best_val_accuracy")
-    acc_ok = None if ca is None or pa is None else ca >= pa - 0.005
-    out.append(
-        Row(
-            "8. tune: best validation accuracy",
-            fmt(ca, ".4f"),
-            fmt(pa, ".4f", "", missing(p)),
-            fmt(None if acc_ok is None else ca - pa, "+.4f", "", "—"),
-            "—",
-            ">= peer − 0.005",
-            acc_ok,
-        )
-    )
+    out.append(accuracy_row("8. tune: best validation accuracy", c, p))
     for k in s["scales"]:
         t = med(got.get(f"x{k}", []), "seconds")
         lim = limit_seconds(k * s["trials"], s["epochs"], sgemm, stream) if limit else None

@@ -24,7 +24,7 @@ from caviar.tune.executors import make_executor
 from caviar.tune.executors.processes import ProcessesExecutor
 from caviar.tune.study import Study
 from caviar.tune.tuner import Reporter, Tuner, TuneSettings, open_study
-from tests.studies import wait_for_finished
+from tests.studies import trial_numbers, wait_for_finished
 
 SPACE = {
     "lr": {"dist": "log", "low": 1e-4, "high": 1e-1},
@@ -58,30 +58,18 @@ def _tune(path, data, executor="local", **kw):
 
 def _snapshot(path) -> dict:
     """Every trial of the study by (round, number): config, status, results, metrics."""
-    with Study(path) as study:
-        return {
-            (t.round, t.number): (
-                t.config,
-                t.status.value,
-                t.train_loss,
-                t.val_loss,
-                t.val_accuracy,
-                t.epochs,
-                study.metrics(t.id),
-            )
-            for t in study.trials()
-        }
+    return trial_numbers(path, key=lambda t: (t.round, t.number))
 
 
 def assert_same(got: dict, want: dict) -> None:
     assert got.keys() == want.keys()
     for key in want:
         a, b = got[key], want[key]
-        assert a[:2] == b[:2] and a[5] == b[5], key  # config, status, epochs
+        assert a[:2] == b[:2] and a[5:7] == b[5:7], key  # config, status, epochs, diverged
         for x, y in zip(a[2:5], b[2:5], strict=True):
             assert (x is None and y is None) or abs(x - y) <= 1e-12 * max(1, abs(y)), key
-        assert len(a[6]) == len(b[6]), key
-        for m, n in zip(a[6], b[6], strict=True):
+        assert len(a[7]) == len(b[7]), key
+        for m, n in zip(a[7], b[7], strict=True):
             for name in ("train_loss", "val_loss", "val_accuracy", "lr"):
                 x, y = m[name], n[name]
                 assert (x is None and y is None) or abs(x - y) <= 1e-12 * max(1, abs(y))

@@ -16,8 +16,8 @@ import pytest
 
 from caviar.data import load
 from caviar.tune import snapshots
-from caviar.tune.study import Study
 from caviar.tune.tuner import Reporter, Tuner, TuneSettings, open_study
+from tests.studies import trial_numbers
 
 SPACE = {"lr": {"dist": "log", "low": 1e-4, "high": 1.0}}
 BASE = {"hidden": [32], "epochs": 4, "batch_size": 64, "keep_prob": 0.9}
@@ -44,24 +44,6 @@ def _tune(path, data, resume=False, every=0.0, reporter=None, **kw):
     study, settings = open_study(path, settings, resume=resume)
     with study:
         return Tuner(study, settings, data, reporter, checkpoint_every=every).run()
-
-
-def _numbers(path) -> dict:
-    """Every trial's training numbers and per-epoch metrics (not its wall-clock seconds)."""
-    with Study(path) as study:
-        return {
-            t.id: (
-                t.config,
-                t.status,
-                t.train_loss,
-                t.val_loss,
-                t.val_accuracy,
-                t.epochs,
-                t.diverged_step,
-                study.metrics(t.id),
-            )
-            for t in study.trials()
-        }
 
 
 class Killed(Exception):
@@ -98,7 +80,7 @@ def test_resume_mid_population_equals_an_uninterrupted_tune(tmp_path, digits, mo
     said = Messages()
     _tune(tmp_path / "cut.db", digits, resume=True, reporter=said)
     assert any("continue from epoch" in line for line in said.lines), said.lines
-    assert _numbers(tmp_path / "cut.db") == _numbers(tmp_path / "whole.db")
+    assert trial_numbers(tmp_path / "cut.db") == trial_numbers(tmp_path / "whole.db")
     assert not folder.exists()  # removed once its trials are recorded
 
 
@@ -125,7 +107,7 @@ def test_a_damaged_population_checkpoint_is_dropped_and_its_trials_train_again(
     (ck,) = (tmp_path / "cut.db.checkpoints").iterdir()
     ck.write_bytes(ck.read_bytes()[:100])  # truncated
     _tune(tmp_path / "cut.db", digits, resume=True)
-    assert _numbers(tmp_path / "cut.db") == _numbers(tmp_path / "whole.db")
+    assert trial_numbers(tmp_path / "cut.db") == trial_numbers(tmp_path / "whole.db")
 
 
 KILLABLE = textwrap.dedent("""
@@ -175,7 +157,7 @@ def test_kill_9_at_ten_seeded_moments_loses_nothing_and_changes_nothing(tmp_path
             kills += 1
         finally:
             out.append(proc.communicate(timeout=60)[0])
-        now = {i: v for i, v in _numbers(path).items() if v[1] != "pending" and v[1] != "running"}
+        now = {i: v for i, v in trial_numbers(path).items() if v[1] not in ("pending", "running")}
         assert all(now[i] == v for i, v in kept.items()), "a finished trial was lost or changed"
         kept = now
     subprocess.run([sys.executable, str(script), str(path), "resume"], check=True, timeout=300)
@@ -189,7 +171,7 @@ def test_kill_9_at_ten_seeded_moments_loses_nothing_and_changes_nothing(tmp_path
     study, settings = open_study(whole, settings, resume=False)
     with study:
         Tuner(study, settings, digits, checkpoint_every=None).run()
-    assert _numbers(path) == _numbers(whole)
+    assert trial_numbers(path) == trial_numbers(whole)
     assert not (tmp_path / "killed.db.checkpoints").exists()
 
 
