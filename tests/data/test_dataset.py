@@ -95,8 +95,10 @@ def test_bad_shapes_are_refused():
 
 
 def test_bad_labels_are_refused():
-    with pytest.raises(DataError, match=r"labels must be integers or strings; y holds 0.5"):
+    with pytest.raises(DataError, match=r"the target y is continuous .*does not regress"):
         Dataset.from_arrays(_X(2), [0.5, 1.0])
+    with pytest.raises(DataError, match=r"labels must be integers or strings; y holds nan"):
+        Dataset.from_arrays(_X(2), [np.nan, 1.0])
     with pytest.raises(DataError, match=r"all integers or all strings"):
         Dataset.from_arrays(_X(2), np.array([1, "a"], dtype=object))
 
@@ -133,3 +135,26 @@ def test_subset_keeps_classes_and_names():
     assert part.name == "head" and part.classes.tolist() == [0, 1, 2]
     assert part.feature_names == IRIS_NAMES and part.y.tolist() == [0, 1]
     assert "n_samples=2" in repr(part)
+
+
+def test_a_continuous_target_is_refused_not_classified():
+    """A measurement as the target (statsmodels' fair.csv 'affairs': 77 distinct floats)
+    was once trained as a 77-class model; now it is one line that says how to bin it."""
+    rng = np.random.default_rng(0)
+    values = np.round(rng.exponential(size=200), 4)
+    with pytest.raises(DataError, match=r"the target 'affairs' is continuous.*pandas.cut"):
+        Dataset.from_arrays(_X(200), values.astype(str), name="fair", target="affairs")
+    with pytest.raises(DataError, match=r"is continuous"):
+        Dataset.from_arrays(_X(200), values)
+    # floats that are integers stay labels; strings that are not numbers stay labels
+    assert Dataset.from_arrays(_X(4), [1.0, 2.0, 1.0, 2.0]).n_classes == 2
+    assert Dataset.from_arrays(_X(4), ["1.5a", "b", "1.5a", "b"]).n_classes == 2
+
+
+def test_nearly_one_class_per_row_is_refused():
+    ids = np.arange(100)
+    with pytest.raises(DataError, match=r"100 distinct values in 100 rows.*identifier"):
+        Dataset.from_arrays(_X(100), ids)
+    # few rows, or many rows per class, are labels
+    assert Dataset.from_arrays(_X(20), np.arange(20)).n_classes == 20
+    assert Dataset.from_arrays(_X(200), np.arange(200) % 50).n_classes == 50

@@ -310,3 +310,11 @@ def test_idx_longer_than_its_header(tmp_path):
     path.write_bytes(_idx_bytes(np.zeros(3, dtype=np.uint8)) + b"\0")
     with pytest.raises(DataError, match=_in(path) + r" is longer than its header says"):
         read_idx_array(path)
+
+
+def test_csv_continuous_target_names_the_column(tmp_path):
+    rows = "\n".join(f"{i % 7},{i * 0.37:.2f}" for i in range(60))
+    path = _write(tmp_path, "rating,affairs\n" + rows + "\n")
+    with pytest.raises(DataError, match=r"data.csv: .*the target 'affairs' is continuous"):
+        read_csv(path, "affairs")
+    assert read_csv(path, "rating").n_classes == 7

@@ -17,6 +17,10 @@ import numpy as np
 from caviar.errors import DataError
 
 _SHOWN = 10  # how many offending labels a message lists
+# A target with more classes than this, and more than MAX_CLASS_SHARE of its rows as classes,
+# is an identifier or a measurement, not a label (fewer than two rows per class on average)
+MIN_CLASSES_REFUSED = 20
+MAX_CLASS_SHARE = 0.5
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -63,30 +67,49 @@ class Dataset:
 
     @classmethod
     def from_arrays(
-        cls, X, y, name: str = "data", feature_names=None, classes=None, test_start=None
+        cls,
+        X,
+        y,
+        name: str = "data",
+        feature_names=None,
+        classes=None,
+        test_start=None,
+        target: str | None = None,
     ) -> Dataset:
         """Check ``X (n, d)`` and raw labels ``y (n,)`` once and build a data set.
 
         ``y`` may hold any ints or strings; they are mapped to codes ``0..C-1`` in sorted order.
         Pass ``classes`` (sorted, unique) to fix the code of every label, e.g. for a test part
-        that lacks a class; otherwise the classes are those found in ``y``.
+        that lacks a class; otherwise the classes are those found in ``y``. ``target`` names
+        the label column in messages.
+
+        caviar classifies: a target that is a measurement is refused, not turned into one
+        class per distinct value. That is a numeric target with values that are not all
+        integers (scikit-learn's ``type_of_target`` calls it ``continuous``; strings that all
+        read as such numbers count too), or one with more than ``MIN_CLASSES_REFUSED`` classes
+        and more classes than ``MAX_CLASS_SHARE`` of its rows.
 
         Raises:
             DataError: X is not 2-D or not numeric (naming the column), holds NaN or infinity
-                (naming row and column), is empty, differs in length from y; y has fewer than
-                two classes, or labels outside ``classes``.
+                (naming row and column), is empty, differs in length from y; y is continuous,
+                has fewer than two classes or nearly one class per row, or labels outside
+                ``classes``.
         """
         X = np.asarray(X)
         names = _feature_names(feature_names, X.shape[1], name) if X.ndim == 2 else ()
         X = _features(X, name, names)
         _check_finite(X, names, name)
-        raw = _labels(y, name)
+        raw = _labels(y, name, target)
         if raw.shape[0] != X.shape[0]:
             raise DataError(
                 f"Data set '{name}': X has {X.shape[0]} rows but y has {raw.shape[0]} labels; "
                 "they must match one to one"
             )
-        classes = np.unique(raw) if classes is None else _classes(classes, name)
+        if classes is None:
+            classes = np.unique(raw)
+            _refuse_measurement(raw, classes, name, target)
+        else:
+            classes = _classes(classes, name)
         if classes.shape[0] < 2:
             raise DataError(
                 f"Data set '{name}' holds only one class ({_show(classes[0])}); "
@@ -211,8 +234,8 @@ def _check_finite(X: np.ndarray, names: tuple[str, ...], name: str) -> None:
         )
 
 
-def _labels(y, name: str) -> np.ndarray:
-    """Raw labels as a 1-D int64 or str array."""
+def _labels(y, name: str, target: str | None = None) -> np.ndarray:
+    """Raw labels as a 1-D int64 or str array; a continuous target is a DataError."""
     y = np.asarray(y)
     if y.ndim != 1:
         raise DataError(f"Data set '{name}': y must be 1-D (n,); got shape {y.shape}")
@@ -220,17 +243,57 @@ def _labels(y, name: str) -> np.ndarray:
     if kind in "biu":
         return y.astype(np.int64)
     if kind == "f":
-        if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-            bad = y[~np.isfinite(y) | (y != np.round(y))][0]
+        if not np.all(np.isfinite(y)):
+            bad = y[~np.isfinite(y)][0]
             raise DataError(
                 f"Data set '{name}': labels must be integers or strings; y holds {_show(bad)}"
             )
+        if np.any(y != np.round(y)):
+            _refuse_continuous(y, name, target)
         return y.astype(np.int64)
     if kind in "US":
+        _refuse_numeric_strings(y.astype(str), name, target)
         return y.astype(str)
     if kind == "O":
         return _object_labels(y, name)
     raise DataError(f"Data set '{name}': labels must be integers or strings; y has {y.dtype}")
+
+
+def _refuse_numeric_strings(y: np.ndarray, name: str, target: str | None) -> None:
+    """Strings that all read as numbers, some of them not integers (a CSV column of
+    measurements) are a continuous target."""
+    values = np.unique(y)
+    if not values.size:
+        return
+    try:
+        numbers_ = values.astype(np.float64)
+    except ValueError:
+        return
+    if np.all(np.isfinite(numbers_)) and np.any(numbers_ != np.round(numbers_)):
+        _refuse_continuous(numbers_, name, target)
+
+
+def _refuse_continuous(values: np.ndarray, name: str, target: str | None) -> None:
+    distinct = np.unique(values)
+    shown = ", ".join(f"{v:g}" for v in distinct[:3])
+    column = f"the target {target!r}" if target else "the target y"
+    raise DataError(
+        f"Data set '{name}': {column} is continuous ({distinct.size} distinct numbers such as "
+        f"{shown}, not all integers): caviar classifies, it does not regress; to classify "
+        f"ranges of it, bin it into a label column first (e.g. pandas.cut(column, bins=4)) "
+        "and give that column as the target"
+    )
+
+
+def _refuse_measurement(raw: np.ndarray, classes: np.ndarray, name: str, target) -> None:
+    C, n = classes.shape[0], raw.shape[0]
+    if C > MIN_CLASSES_REFUSED and C > MAX_CLASS_SHARE * n:
+        column = f"the target {target!r}" if target else "the target y"
+        raise DataError(
+            f"Data set '{name}': {column} has {C} distinct values in {n} rows, fewer than two "
+            f"rows per class: it looks like an identifier or a measurement, not a label; "
+            "choose the label column (--target NAME), or bin it into fewer classes first"
+        )
 
 
 def _object_labels(y: np.ndarray, name: str) -> np.ndarray:

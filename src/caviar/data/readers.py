@@ -138,7 +138,7 @@ def read_csv(path, target: str | None = None, delimiter: str = ",") -> Dataset:
     y = _csv_labels(cells[:, t], header[t], lines, path)
     names = [header[j] for j in features]
     with _about(path):
-        return Dataset.from_arrays(X, y, name=path.stem, feature_names=names)
+        return Dataset.from_arrays(X, y, name=path.stem, feature_names=names, target=header[t])
 
 
 def _csv_rows(path: Path, delimiter: str) -> tuple[list[str], list[list[str]], list[int]]:
