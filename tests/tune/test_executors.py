@@ -4,6 +4,7 @@ retried a bounded number of times; a killed driver resumed; every trial written 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -398,6 +399,63 @@ def _kill_driver_then_resume(tmp_path, digits, executor_source: str, executor) -
 def test_a_killed_processes_driver_resumes_to_the_same_study(digits, tmp_path):
     source = "__import__('caviar.tune.executors', fromlist=['x']).make_executor('processes')"
     _kill_driver_then_resume(tmp_path, digits, source, ProcessesExecutor(workers=2, threads=1))
+
+
+def _children(pid: int) -> list[int]:
+    """The pids whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie left for an init that does not reap counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_workers_end_when_their_driver_is_killed(tmp_path):
+    """kill -9 of the driver alone (not its process group): its worker processes must not
+    train on, orphaned under pid 1; they end within seconds."""
+    path = tmp_path / "orphans.db"
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    command = [sys.executable, "-m", "caviar.cli", "tune", "--data", "digits", "--trials", "64"]
+    command += ["--epochs", "200", "--hidden", "64,64", "--executor", "processes"]
+    command += ["--workers", "2", "--study", str(path)]
+    proc = subprocess.Popen(command, start_new_session=True, env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline, workers = time.time() + 60, []
+        while time.time() < deadline and len(workers) < 2:
+            time.sleep(0.1)
+            assert proc.poll() is None, "the tune ended before it could be killed"
+            workers = [
+                c
+                for c in _children(proc.pid)
+                if "resource_tracker" not in Path(f"/proc/{c}/cmdline").read_text()
+            ]
+        assert len(workers) >= 2, "the driver started no worker processes"
+        time.sleep(1.0)  # the workers are importing or training
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.time() + 15
+        while time.time() < deadline and any(_alive(w) for w in workers):
+            time.sleep(0.1)
+        assert not any(_alive(w) for w in workers), "workers outlived their killed driver"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 # -- Ray: a two-node cluster on 127.0.0.1 ---------------------------------------------------

@@ -8,17 +8,20 @@ NumPy is imported there. The prepared data is written once per data key as ``.np
 in a temporary folder; each worker maps them (read-only, shared through the page cache) the
 first time a task needs them. A worker that dies (``BrokenProcessPool``) takes the pool
 with it: the pool is made again and the tasks it held are started again, at most
-``retries`` times each.
+``retries`` times each. A worker whose driver dies (kill -9 included, which runs no clean-up
+in the driver) ends itself within moments: a thread in each worker waits on the parent's
+sentinel, so no orphaned worker trains on under pid 1.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from multiprocessing import get_context
+from multiprocessing import connection, get_context, parent_process
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +124,23 @@ class ProcessesExecutor(Executor):
 
 def _start_worker(threads: int) -> None:
     backend.set_threads(threads)
+    _end_with_parent()
+
+
+def _end_with_parent() -> None:
+    """End this worker as soon as its driver dies: a daemon thread waits on the parent
+    process's sentinel (readable once the parent is gone, however it died) and exits with
+    status 1. A task half done is lost, as it is with its driver; the study keeps what was
+    recorded and ``--resume`` continues."""
+    parent = parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+
+    def watch() -> None:
+        connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="caviar-parent-watch", daemon=True).start()
 
 
 def _warm(dtype: str | None = None) -> None:
