@@ -328,3 +328,24 @@ def test_counts_name_every_status_and_best_is_the_one_ranking(tmp_path, digits):
         assert counts[Status.FAILED] == sum(t.status == "failed" for t in trials) > 0
         assert study.best(1) == [best_trial(trials)]
         assert all(t.status.is_final for t in study.trials())
+
+
+def test_a_study_written_before_the_slots_column_reads_and_gains_it(tmp_path):
+    """Studies written before sessions recorded their workers read as one worker each."""
+    import sqlite3
+
+    from caviar.tune.study import SCHEMA, Study
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA.replace(",\n    slots INTEGER", ""))
+        db.execute("INSERT INTO sessions (started, seconds, train_seconds) VALUES (0, 10, 9)")
+    with Study(path, readonly=True) as s:
+        spent = s.time_spent()
+    assert (spent.wall, spent.training, spent.capacity, spent.workers) == (10, 9, 10, 1)
+    with Study(path) as s:
+        session = s.start_session()
+        s.end_session(session, 5.0, 8.0, slots=2)
+        spent = s.time_spent()
+    assert (spent.wall, spent.training, spent.capacity) == (15, 17, 20)
+    assert "on 1.33 workers" in spent.sentence() and "17.0 s training (85 %)" in spent.sentence()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -75,10 +76,29 @@ def test_any_trial_reproduces_with_caviar_train(cli, tuned):
 def test_study_show(cli, tuned):
     _, study, _ = tuned
     text = cli("study show", study).stdout
-    assert "best trials" in text and "round 3 space" in text and "overhead" in text
+    assert "best trials" in text and "round 3 space" in text and "tuner's own work" in text
     shown = json.loads(cli("study show --json", study).stdout)
     assert shown["counts"]["finished"] + shown["counts"]["diverged"] == 9
-    assert shown["train_seconds"] <= shown["seconds"]
+    assert shown["train_seconds"] <= shown["seconds"] == shown["worker_seconds"]
+
+
+@pytest.mark.slow
+def test_a_processes_study_shows_worker_seconds_never_a_negative_overhead(cli, tmp_path):
+    """Two workers train at once, so their training seconds add up to more than the wall
+    time; the figures are worker-seconds against the wall time times the workers."""
+    study = tmp_path / "p.db"
+    args = "tune --data digits --trials 16 --epochs 30 --hidden 64,64 --max-population 2"
+    cli(args, "--executor processes --workers 2 --study", study)
+    shown = json.loads(cli("study show --json", study).stdout)
+    assert shown["worker_seconds"] == pytest.approx(2 * shown["seconds"])
+    assert 0 < shown["train_seconds"] <= shown["worker_seconds"]
+    line = next(x for x in cli("study show", study).stdout.splitlines() if x.startswith("time:"))
+    assert "on 2 workers" in line and "worker-seconds" in line, line
+    assert not re.search(r"-\d", line), line  # no negative figure
+    from caviar.report.study import study_page
+
+    html = study_page(study, test=False).render()
+    assert "on 2 workers" in html and "worker-seconds" in html
 
 
 def test_resume_a_finished_study_runs_nothing_more(cli, tuned):

@@ -506,7 +506,7 @@ def show(path, top_n, as_json, trial_id, toml_only):
     try:
         with Study(path, readonly=True) as s:
             ranked, rounds, counts = s.best(top_n), s.rounds(), s.counts()
-            total, training = s.time_spent()
+            spent = s.time_spent()
     except sqlite3.Error as err:
         raise study_error(Path(path), err) from None
     counts = {str(status): n for status, n in counts.items()}
@@ -517,16 +517,17 @@ def show(path, top_n, as_json, trial_id, toml_only):
                     "best": [t.as_dict() for t in ranked],
                     "counts": counts,
                     "rounds": [{"round": r, "space": sp} for r, sp in rounds],
-                    "seconds": total,
-                    "train_seconds": training,
+                    "seconds": spent.wall,
+                    "train_seconds": spent.training,
+                    "worker_seconds": spent.capacity,
                 }
             )
         )
         return
-    _show_tables(path, ranked, rounds, counts, total, training)
+    _show_tables(path, ranked, rounds, counts, spent)
 
 
-def _show_tables(path, best, rounds, counts, total, training) -> None:
+def _show_tables(path, best, rounds, counts, spent) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -551,12 +552,8 @@ def _show_tables(path, best, rounds, counts, total, training) -> None:
     out.print(table)
     for r, space in rounds:
         out.print(f"round {r + 1} space: {_space_line(space)}", soft_wrap=True, highlight=False)
-    if total > 0:
-        out.print(
-            f"time: {total:.1f} s, {training:.1f} s training ({100 * training / total:.0f} %), "
-            f"{total - training:.1f} s the tuner's own overhead "
-            f"({100 * (total - training) / total:.0f} %)"
-        )
+    if spent.wall > 0:
+        out.print(f"time: {spent.sentence()}", soft_wrap=True, highlight=False)
 
 
 def _fmt(v) -> str:

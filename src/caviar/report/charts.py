@@ -251,15 +251,19 @@ def learning_curves(curves: dict):
     return fig
 
 
-def time_split(total: float, training: float):
+def time_split(spent):
+    """Training against the rest of the workers' time (a :class:`~caviar.tune.study.TimeSpent`),
+    as worker-seconds, each labelled with its share."""
     go, _ = plotly()
+    parts = [spent.training, spent.other]
     fig = go.Figure(
         go.Bar(
-            x=[training, max(total - training, 0.0)],
-            y=["training", "tuner overhead"],
+            x=parts,
+            y=["training", "tuner's own work, idle workers"],
             orientation="h",
-            text=[f"{training:.2f} s", f"{total - training:.2f} s"],
+            text=[f"{v:.2f} s ({100 * spent.share(v):.0f} %)" for v in parts],
         )
     )
-    fig.update_layout(height=200, xaxis_title="seconds", margin={"t": 20})
+    unit = "seconds" if round(spent.workers, 2) == 1 else "worker-seconds"
+    fig.update_layout(height=200, xaxis_title=unit, margin={"t": 20})
     return fig

@@ -30,7 +30,7 @@ def study_page(path, test: bool = True) -> Page:
     with Study(path, readonly=True) as s:
         trials, rounds, space = s.trials(), s.rounds(), searched(s)
         settings = s.settings().get("tune", {})
-        total, training = s.time_spent()
+        spent = s.time_spent()
         page = Page(f"caviar study report: {s.path.name}")
         _summary(page, settings, trials)
         _best(page, s, trials, space, test)
@@ -39,7 +39,7 @@ def study_page(path, test: bool = True) -> Page:
         )[:5]
         curves = {t.id: s.metrics(t.id) for t in top}
     _charts(page, trials, rounds, space, curves)
-    _time(page, total, training)
+    _time(page, spent)
     _table(page, trials, space)
     return page
 
@@ -149,16 +149,17 @@ def _charts(page: Page, trials, rounds, space, curves) -> None:
         page.text("No finished trial has stored metrics.")
 
 
-def _time(page: Page, total: float, training: float) -> None:
+def _time(page: Page, spent) -> None:
     page.heading("Training time against the tuner's own overhead")
-    if total <= 0:
+    if spent.wall <= 0:
         page.text("No tuning session ended in this study yet.")
         return
     page.text(
-        f"{total:.2f} s in all: {training:.2f} s training ({100 * training / total:.0f} %), "
-        f"{total - training:.2f} s the tuner's own work (sampling, grouping, data, storage)."
+        f"{spent.sentence(2)}. With several workers the figures are worker-seconds: "
+        "training summed over the populations, against the wall time times the workers; "
+        "the tuner's own work is sampling, grouping, data and storage."
     )
-    page.figure(charts.time_split(total, training))
+    page.figure(charts.time_split(spent))
 
 
 def _table(page: Page, trials, space) -> None:

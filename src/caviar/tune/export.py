@@ -71,12 +71,13 @@ def to_csv(study: Study, path: str | Path) -> Path:
 def to_json(study: Study, path: str | Path) -> Path:
     """Write the whole study as one JSON object: settings, rounds, time, and every trial with
     its configuration and per-epoch metrics."""
-    total, training = study.time_spent()
+    spent = study.time_spent()
     doc = {
         "settings": study.settings(),
         "rounds": [{"round": r, "space": s} for r, s in study.rounds()],
-        "seconds": total,
-        "train_seconds": training,
+        "seconds": spent.wall,
+        "train_seconds": spent.training,
+        "worker_seconds": spent.capacity,
         "trials": [t.as_dict() | {"metrics": study.metrics(t.id)} for t in study.trials()],
     }
     text = json.dumps(_finite(doc), indent=1)

@@ -36,8 +36,11 @@ CREATE TABLE IF NOT EXISTS metrics (
     train_loss REAL, val_loss REAL, val_accuracy REAL, lr REAL,
     PRIMARY KEY (trial, epoch));
 CREATE TABLE IF NOT EXISTS sessions (
-    id INTEGER PRIMARY KEY, started REAL NOT NULL, seconds REAL, train_seconds REAL);
+    id INTEGER PRIMARY KEY, started REAL NOT NULL, seconds REAL, train_seconds REAL,
+    slots INTEGER);
 """
+# columns added after a table was first written, with their type: added on opening for writing
+_ADDED = {"sessions": {"slots": "INTEGER"}}
 
 
 class Status(str, Enum):
@@ -120,6 +123,7 @@ class Study:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            _add_columns(self.db)
             if fresh:
                 self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         except sqlite3.Error as e:
@@ -292,20 +296,72 @@ class Study:
                 "INSERT INTO sessions (started) VALUES (?)", (time.time(),)
             ).lastrowid
 
-    def end_session(self, session: int, seconds: float, train_seconds: float) -> None:
+    def end_session(
+        self, session: int, seconds: float, train_seconds: float, slots: int = 1
+    ) -> None:
+        """Session ``session`` took ``seconds`` of wall time, in which ``slots`` populations
+        could train at once (the executor's workers) for ``train_seconds`` in all."""
         with self._tx():
             self.db.execute(
-                "UPDATE sessions SET seconds = ?, train_seconds = ? WHERE id = ?",
-                (seconds, train_seconds, session),
+                "UPDATE sessions SET seconds = ?, train_seconds = ?, slots = ? WHERE id = ?",
+                (seconds, train_seconds, slots, session),
             )
 
-    def time_spent(self) -> tuple[float, float]:
-        """``(total seconds, seconds spent training)`` over every session that ended."""
+    def time_spent(self) -> TimeSpent:
+        """The wall time, training time and worker capacity of every session that ended."""
+        has_slots = "slots" in _columns(self.db, "sessions")
+        capacity = "seconds * COALESCE(slots, 1)" if has_slots else "seconds"
         row = self.db.execute(
-            "SELECT COALESCE(SUM(seconds), 0), COALESCE(SUM(train_seconds), 0) FROM sessions "
-            "WHERE seconds IS NOT NULL"
+            "SELECT COALESCE(SUM(seconds), 0), COALESCE(SUM(train_seconds), 0), "
+            f"COALESCE(SUM({capacity}), 0) FROM sessions WHERE seconds IS NOT NULL"
         ).fetchone()
-        return float(row[0]), float(row[1])
+        return TimeSpent(*(float(v) for v in row))
+
+
+@dataclass(frozen=True)
+class TimeSpent:
+    """Where a study's time went, in seconds.
+
+    ``training`` is summed over the populations, wherever they trained: with several workers
+    at once it is worker time and may exceed ``wall``. ``capacity`` is the wall time times
+    the workers each session had (``wall`` for one), so ``training / capacity`` is the share
+    of the workers' time spent training, and ``capacity - training`` the workers' time spent
+    otherwise: waiting for the tuner (sampling, grouping, data, storage) or idle.
+    """
+
+    wall: float
+    training: float
+    capacity: float
+
+    @property
+    def workers(self) -> float:
+        """The workers on average over the wall time (1 for the local executor)."""
+        return self.capacity / self.wall if self.wall > 0 else 1.0
+
+    @property
+    def other(self) -> float:
+        """Worker seconds not spent training (never below 0)."""
+        return max(self.capacity - self.training, 0.0)
+
+    def share(self, seconds: float) -> float:
+        """``seconds`` as a share of the workers' capacity."""
+        return seconds / self.capacity if self.capacity > 0 else 0.0
+
+    def sentence(self, digits: int = 1) -> str:
+        """One line: the wall time, then training and the rest as shares of the workers'."""
+        f = f".{digits}f"
+        if round(self.workers, 2) == 1:
+            where = f"{self.wall:{f}} s"
+        else:
+            where = (
+                f"{self.wall:{f}} s of wall time on {self.workers:.3g} workers "
+                f"({self.capacity:{f}} worker-seconds)"
+            )
+        return (
+            f"{where}: {self.training:{f}} s training ({100 * self.share(self.training):.0f} %), "
+            f"{self.other:{f}} s the tuner's own work and idle workers "
+            f"({100 * self.share(self.other):.0f} %)"
+        )
 
 
 # "CAVI" in ASCII: SQLite's header field for the program that owns a file (PRAGMA application_id)
@@ -341,6 +397,19 @@ def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
         if not wal.exists() or wal.stat().st_size == 0:
             return sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None)
     return sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None, timeout=30)
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """Add the columns of :data:`_ADDED` that a study written before them lacks."""
+    for table, added in _ADDED.items():
+        have = _columns(db, table)
+        for column, kind in added.items():
+            if column not in have:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 def _check_is_study(db: sqlite3.Connection, path: Path) -> bool:

@@ -135,7 +135,9 @@ class Tuner:
                         self._run_panda(trial)
                 else:
                     self._run_caviar(pending)
-        self.study.end_session(session, time.perf_counter() - start, self.train_seconds)
+        self.study.end_session(
+            session, time.perf_counter() - start, self.train_seconds, self.executor.slots
+        )
         self.snapshots.tidy()  # the checkpoints are gone once their trials are recorded
         return self.study.trials()
 
