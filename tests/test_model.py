@@ -194,3 +194,22 @@ def test_a_checkpoint_of_the_previous_format_is_refused_with_the_reason(tmp_path
     )
     with pytest.raises(CheckpointError, match="older caviar .format 1.*train the model again"):
         checkpoint.load(path)
+
+
+def test_evaluate_scores_the_test_split_of_the_models_own_data(digits, tmp_path):
+    """Scoring the whole data set a model trained on would count its training rows: for its
+    own data, evaluate scores the test part (as ``caviar evaluate`` does) and says so."""
+    from caviar.errors import InvalidArgument
+
+    train, val, test = digits
+    model = Model.create(TrainConfig(epochs=2), train)
+    model.source = {"data": "digits", "target": None}
+    model.fit(train, val)
+    everything = load("digits")
+    auto, whole = model.evaluate(everything), model.evaluate(everything, split="all")
+    assert (auto["split"], auto["n"], whole["split"], whole["n"]) == ("test", 359, "all", 1797)
+    assert auto["accuracy"] == model.evaluate(test)["accuracy"]
+    assert model.evaluate(everything, split="train")["n"] == len(train)
+    assert model.evaluate(test)["split"] == "all"  # another data set: every row of it
+    with pytest.raises(InvalidArgument, match=r"'split' parameter must be one of"):
+        model.evaluate(test, split="testing")

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from caviar import __version__, checkpoint
 from caviar.config import FIELDS, TrainConfig
-from caviar.data import Dataset, Standardizer
+from caviar.data import Dataset, Standardizer, train_val_test_split
 from caviar.errors import CheckpointError, DataError, InvalidArgument
 from caviar.optim import SCHEDULES, Plateau
 from caviar.train import History, evaluate
@@ -28,6 +29,10 @@ from caviar.train.population import Population, schedule_for
 CHANGEABLE = ("lr", "schedule", "epochs", "early_stopping") + tuple(
     name for name, f in FIELDS.items() if set(f.metadata["to"]) & set(SCHEDULES)
 )
+
+
+# the rows Model.evaluate scores: "auto" is the test part for the model's own data
+EVALUATED_SPLITS = ("auto", "train", "val", "test", "all")
 
 
 class Model:
@@ -189,16 +194,57 @@ class Model:
         """Predicted labels ``(n,)`` (the original labels, not codes)."""
         return self.classes[np.argmax(self.predict_proba(X), axis=1)]
 
-    def evaluate(self, ds: Dataset) -> dict:
-        """``{"loss", "accuracy", "confusion"}`` on ``ds``; ``confusion[i, j]`` counts examples
-        of class i predicted as j."""
-        X, y = self._arrays(ds)
+    def evaluate(self, ds: Dataset, split: str = "auto") -> dict:
+        """``{"loss", "accuracy", "confusion", "split", "n"}`` on rows of ``ds``;
+        ``confusion[i, j]`` counts examples of class i predicted as j.
+
+        ``split`` says which rows: ``"all"`` of them, or ``"train"``, ``"val"`` or ``"test"``,
+        the part of the model's own split cut from ``ds`` as training cut it (its fractions
+        and data seed). ``"auto"`` (the default) scores the test part when ``ds`` is the data
+        the model was trained on (as ``caviar evaluate`` does), so a model is never scored on
+        its training rows by accident, and every row of any other data set. The result says
+        which (``split``) and how many rows (``n``).
+        """
+        rows, split = self._rows(ds, split)
+        X, y = self._arrays(rows)
         loss, acc = evaluate(self.net, X, y, self.config.batch_size)  # as training does
         with np.errstate(all="ignore"):  # a diverged model predicts garbage, quietly
             pred = np.argmax(self.net.predict_proba(X)[0], axis=1)
         C = len(self.classes)
         confusion = np.bincount(y * C + pred, minlength=C * C).reshape(C, C)
-        return {"loss": float(loss[0]), "accuracy": float(acc[0]), "confusion": confusion}
+        return {
+            "loss": float(loss[0]),
+            "accuracy": float(acc[0]),
+            "confusion": confusion,
+            "split": split,
+            "n": len(rows),
+        }
+
+    def _rows(self, ds: Dataset, split: str) -> tuple[Dataset, str]:
+        """The rows of ``ds`` that :meth:`evaluate` scores for ``split``, and the split."""
+        if split not in EVALUATED_SPLITS:
+            raise InvalidArgument(
+                f"The 'split' parameter must be one of {list(EVALUATED_SPLITS)}. Got {split!r}."
+            )
+        if split == "auto":
+            split = "test" if self._trained_on(ds) else "all"
+        if split == "all":
+            return ds, split
+        return dict(zip(("train", "val", "test"), self._split(ds), strict=True))[split], split
+
+    def _split(self, ds: Dataset) -> tuple[Dataset, Dataset, Dataset]:
+        c = self.config
+        return train_val_test_split(ds, c.val_fraction, c.test_fraction, c.data_seed)
+
+    def _trained_on(self, ds: Dataset) -> bool:
+        """Whether ``ds`` is the data this model records it was trained on: the same name (a
+        bundled name, or a file's stem), columns, and training-part size once split."""
+        data = self.source.get("data")
+        if not data or ds.n_features != self.net.sizes[0] or ds.name not in (data, Path(data).stem):
+            return False
+        if self.feature_names and tuple(ds.feature_names) != self.feature_names:
+            return False
+        return len(self._split(ds)[0]) == self.n_train
 
     def _features(self, X) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)

@@ -287,7 +287,7 @@ def _model_data(model_file, data, target, split):
 def evaluate(model_file, data, target, split, as_json):
     """Accuracy, loss and confusion matrix of MODEL on DATA."""
     model, ds, src, split = _model_data(model_file, data, target, split)
-    scores = model.evaluate(ds)
+    scores = model.evaluate(ds, split="all")
     labels = model.classes.tolist()
     if as_json:
         result = {

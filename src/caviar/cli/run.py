@@ -117,7 +117,7 @@ def results(model, parts: dict, seconds: float) -> dict:
     out: dict = {}
     for name, ds in parts.items():
         with np.errstate(all="ignore"):  # a diverged model is reported below, not warned about
-            scores = model.evaluate(ds) if ds is not None and len(ds) else {}
+            scores = model.evaluate(ds, split="all") if ds is not None and len(ds) else {}
         out[f"{name}_loss"] = number(scores.get("loss"))
         out[f"{name}_accuracy"] = number(scores.get("accuracy"))
     diverged = bool(d is not None and not d.active.all())

@@ -25,7 +25,7 @@ def model_page(model, name: str = "model", dataset=None) -> Page:
         page.text(note, note=True)
     else:
         with np.errstate(all="ignore"):  # a diverged model scores NaN, shown as such
-            scores = model.evaluate(rows)
+            scores = model.evaluate(rows, split="all")
         page.text(f"{note}: accuracy {scores['accuracy']:.4f}, loss {scores['loss']:.4f}.")
         page.figure(confusion_figure(scores["confusion"], model.classes))
         page.table(

@@ -26,7 +26,8 @@ class Retrained:
         """``{"val_loss", "val_accuracy", "test_loss", "test_accuracy"}`` of the model."""
         out = {}
         for name, ds in zip(("val", "test"), self.parts[1:], strict=True):
-            s = self.model.evaluate(ds) if len(ds) else {"loss": None, "accuracy": None}
+            empty = {"loss": None, "accuracy": None}
+            s = self.model.evaluate(ds, split="all") if len(ds) else empty
             out[f"{name}_loss"], out[f"{name}_accuracy"] = s["loss"], s["accuracy"]
         return out
 

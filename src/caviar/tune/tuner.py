@@ -441,7 +441,7 @@ class Tuner:
         model.fit(train, val, on_epoch=lambda e, h: (model.save(ckpt), report(e, h)))
         seconds = time.perf_counter() - start
         self.train_seconds += seconds
-        train_loss = model.evaluate(train)["loss"]
+        train_loss = model.evaluate(train, split="all")["loss"]
         self._finish(trial.id, *member_result(model.history, 0, seconds, train_loss))
         ckpt.unlink(missing_ok=True)
 
