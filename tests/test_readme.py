@@ -35,3 +35,13 @@ def test_the_python_block_of_tuning_and_models_scores_the_test_split(tmp_path):
     assert (split, n) == ("test", "359") and 0.9 < float(accuracy) < 1
     assert 0.9 < float(out[-1]) <= 1  # split="all": every row
     assert (tmp_path / "study.html").stat().st_size > 100_000
+
+
+def test_the_readme_commands_keep_the_editable_install_and_the_readme():
+    """Pasted in the order written, the README's commands must not break its test command:
+    a plain ``pip install '.[extra]'`` replaces the editable install (pytest then fails with
+    "import file mismatch"), and ``ruff format .`` rewrites README.md itself."""
+    first = README.index("pip install -e '.[test]' && pytest")
+    plain = re.findall(r"pip install (?!-e )['\"]?\.\[", README[first:])
+    assert not plain, "install this checkout with -e after the set-up commands"
+    assert not re.search(r"ruff (format|check)( --check)? \.(\s|`)", README)
