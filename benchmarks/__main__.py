@@ -1,9 +1,13 @@
-"""``python -m benchmarks [--quick] [--only NAME ...] [--reps N]``: caviar against its peers.
+"""``python -m benchmarks [--quick] [--only NAME ...] [--reps N] [--out DIR | --write-latest]``:
+caviar against its peers.
 
 Every figure comes from a fresh process (``python -m benchmarks.worker WORKLOAD IMPL``, or
 the ``caviar`` command itself), caviar and its peer interleaved (A B A B ...), with two
 threads for both; the table shows medians over the repetitions (the limits: the best).
-It is printed and written to ``benchmarks/latest.md`` and ``benchmarks/latest.json``.
+It is printed and written to ``latest.md`` and ``latest.json`` in ``--out`` (default
+``benchmarks/results/``, which git ignores), so a run never changes the checkout; only
+``--write-latest`` (a full run: every row, not ``--quick``) writes the tracked
+``benchmarks/latest.md`` and ``latest.json`` that the project README quotes.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from benchmarks.sizes import FLOP_PER_SAMPLE, SIZES, sizes
 from benchmarks.table import Row, accuracy_row, fmt, med, missing, ok
 
 HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"  # where a run writes unless --write-latest (git ignores it)
 ROOT = HERE.parent
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 UNSET_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -600,7 +605,23 @@ def main(argv=None) -> int:
         help=f"rows to run: {', '.join(ROWS)}, limits (memory comes with k128)",
     )
     ap.add_argument("--reps", type=int, help="repetitions per figure (default 5, --quick 3)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS,
+        metavar="DIR",
+        help="folder for latest.md and latest.json (default: benchmarks/results, untracked)",
+    )
+    ap.add_argument(
+        "--write-latest",
+        action="store_true",
+        help="write the tracked benchmarks/latest.md and latest.json (a full run only)",
+    )
     args = ap.parse_args(argv)
+    if args.write_latest and (args.quick or args.only):
+        ap.error("--write-latest replaces the tracked full table: run every row, without --quick")
+    out = HERE if args.write_latest else args.out
+    out.mkdir(parents=True, exist_ok=True)
     reps = args.reps or (3 if args.quick else 5)
     rows = [("k128" if r == "memory" else r) for r in (args.only or ROWS)]
     rows = list(dict.fromkeys(rows))
@@ -617,19 +638,19 @@ def main(argv=None) -> int:
     data["load_after"] = loadavg()
     data["revision_after"] = caviar_revision()
     data["seconds"] = time.perf_counter() - t0
-    (HERE / "latest.json").write_text(json.dumps(data, indent=1) + "\n")  # raw, in case
+    (out / "latest.json").write_text(json.dumps(data, indent=1) + "\n")  # raw, in case
     table, notes, limits = summarise(data)
     head = header(data, limits, reps, args.quick)
     show(head, table, notes)
-    (HERE / "latest.md").write_text(markdown(head, table, notes))
+    (out / "latest.md").write_text(markdown(head, table, notes))
     data.update(
         limits_summary=limits,
         header=head,
         table=[dict(zip(COLUMNS, r.as_list(), strict=True)) for r in table],
         notes=notes,
     )
-    (HERE / "latest.json").write_text(json.dumps(data, indent=1) + "\n")
-    say(f"wrote {HERE / 'latest.md'} and {HERE / 'latest.json'} in {data['seconds']:.0f} s")
+    (out / "latest.json").write_text(json.dumps(data, indent=1) + "\n")
+    say(f"wrote {out / 'latest.md'} and {out / 'latest.json'} in {data['seconds']:.0f} s")
     return 0
 
 
