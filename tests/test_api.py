@@ -97,3 +97,31 @@ def test_caviar_tune_is_callable_whether_or_not_the_package_was_imported():
         "import caviar.tune.tuner; assert callable(caviar.tune); caviar.tune.SearchSpace"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_tune_from_python_says_what_the_command_says(capsys, tmp_path):
+    """A tune from Python was silent for half a minute: it now writes the executor's and the
+    strategy's why, the rounds and the best trial on standard error; verbose=False is quiet."""
+    caviar.tune("iris", SPACE, trials=4, epochs=2, hidden=(8,), study=tmp_path / "a.db")
+    err = capsys.readouterr().err
+    assert "strategy auto → caviar" in err and "executor auto → local" in err
+    assert "round 1/1: 4 of 4 trials to run" in err and "best (lowest val_loss): trial" in err
+    caviar.tune("iris", SPACE, trials=4, epochs=2, study=tmp_path / "b.db", verbose=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_the_populations_bar_advances_over_what_was_submitted():
+    """``populations 0/?`` never moved: the bar counts done of submitted populations."""
+    import io
+
+    from rich.console import Console
+
+    from caviar.tune.progress import ConsoleReporter
+
+    out = io.StringIO()
+    view = ConsoleReporter(8, Console(file=out, force_terminal=True, width=150))
+    with view:
+        view.populations(2, 1, 0, {"here": {"running": 2, "done": 1}})
+        view.progress.refresh()
+    shown = out.getvalue()
+    assert "populations" in shown and "1/3" in shown and "0/?" not in shown

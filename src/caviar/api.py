@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def tune(
     target: str | None = None,
     config=None,
     executor="auto",
+    verbose: bool = True,
     **options,
 ) -> StudyResults:
     """Run ``caviar tune`` from Python and return the study's results.
@@ -50,6 +52,9 @@ def tune(
     populations train, ``"auto"`` (worker processes for a large tune, else this process),
     ``"local"``, ``"processes"``, ``"ray"`` or an
     :class:`~caviar.tune.executors.Executor` (e.g. ``make_executor("ray", address=...)``).
+    ``verbose``: say on standard error what ``caviar tune`` says (the strategy and executor
+    chosen and why, each round, the best trial at the end) with its progress bars on a
+    terminal or in a notebook; False: silent.
     """
     from caviar.cli import sources
     from caviar.tune.tuner import Tuner, open_study
@@ -69,8 +74,19 @@ def tune(
     with s:
         if resume:
             ds = sources.load({"data": settings.data, "target": settings.target})
-        Tuner(s, settings, ds, executor=executor).run()
-    return StudyResults(study, _keep=keep)
+        if not verbose:
+            Tuner(s, settings, ds, executor=executor).run()
+        else:
+            from caviar.tune.progress import ConsoleReporter
+
+            with ConsoleReporter(settings.trials) as reporter:
+                start = time.perf_counter()
+                Tuner(s, settings, ds, reporter, executor).run()
+                seconds = time.perf_counter() - start
+    results = StudyResults(study, _keep=keep)
+    if verbose:
+        reporter.message(results.summary(seconds))
+    return results
 
 
 def _settings(data, target, space, trials, config, options):
@@ -169,6 +185,22 @@ class StudyResults:
         from caviar.report import write_report
 
         return write_report(self.path, path, test=test)
+
+    def summary(self, seconds: float) -> str:
+        """One line: the trials, the time, and the best trial by validation loss."""
+        best = self.best_trial
+        line = f"{len(self.trials)} trials in {seconds:.1f} s"
+        if best is None:
+            return f"{line}; no trial finished with a finite validation loss"
+        return (
+            f"{line}; best (lowest val_loss): trial {best.id}, val_accuracy "
+            f"{best.val_accuracy:.4f}, val_loss {best.val_loss:.4f} ("
+            + ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in self.best_params.items()
+            )
+            + ")"
+        )
 
     def __repr__(self) -> str:
         best = self.best_trial

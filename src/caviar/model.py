@@ -55,6 +55,9 @@ class Model:
         # where the training data came from, e.g. {"data": "digits", "target": None}; saved
         # in the checkpoint so that `caviar resume` can find the data again
         self.source: dict = {}
+        # what the command line showed while it trained ({"live", "log_every"}), so that
+        # `caviar resume` shows the same
+        self.display: dict = {}
 
     # the population's parts, by the names a single model's users know
     config = property(lambda self: self.pop.configs[0])
@@ -276,6 +279,7 @@ class Model:
         return {
             "config": self.config.to_dict(),
             "source": self.source,
+            "display": self.display,
             "n_features": self.net.sizes[0],
             "n_train": self.n_train,
             "feature_names": list(self.feature_names),
@@ -315,6 +319,8 @@ class Model:
         )
         model.pop.load_state(arrays)
         model.source = meta.get("source", {})
+        display = meta.get("display")
+        model.display = display if isinstance(display, dict) else {}
         if meta["best"] is not None:
             names = [k for k in arrays if k.startswith(("param/", "buffer/"))]
             best = {k: arrays[f"best/{k}"] for k in names}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 from rich.console import Console
@@ -128,10 +129,57 @@ def test_live_learning_curves_on_a_terminal(cli, monkeypatch):
     assert "training loss" in shown and "validation accuracy" in shown and "3/3" in shown
 
 
+def test_epoch_lines_stay_in_the_log_also_off_a_terminal(cli):
+    """Keras' convention: one line per epoch (or every N) with loss, val_loss, val_accuracy."""
+    result = cli("train --data iris --hidden 8 --epochs 5 --log-every 2 --json")
+    lines = result.stderr.splitlines()
+    assert [ln.split(" - ")[0] for ln in lines] == ["epoch 2/5", "epoch 4/5", "epoch 5/5"]
+    assert all(" - val_loss " in ln and " - val_accuracy " in ln for ln in lines)
+    final = last_json(result)
+    assert f"val_accuracy {final['val_accuracy']:.4f}" in lines[-1]
+    verbose = cli("train --data iris --hidden 8 --epochs 3 -v").stderr.splitlines()
+    assert [ln.split(" - ")[0] for ln in verbose] == ["epoch 1/3", "epoch 2/3", "epoch 3/3"]
+
+
+def test_resume_shows_what_the_run_showed(cli, monkeypatch, tmp_path):
+    """A run started with --live (or --log-every) resumes with it unless told otherwise."""
+    saved = tmp_path / "run.npz"
+    cli("train --data iris --hidden 8 --epochs 2 --live --log-every 1 --save", saved)
+    out = _terminal(monkeypatch)
+    cli("resume", saved, "--epochs 3")
+    shown = out.getvalue()
+    assert "training loss" in shown and "epoch 3/3 - " in shown
+    out.truncate(0)
+    cli("resume", saved, "--epochs 4 --no-live --log-every 0")
+    assert "training loss" not in out.getvalue() and "epoch 4/4 - " not in out.getvalue()
+
+
+def test_the_live_view_keeps_typed_keys_off_its_frame(monkeypatch):
+    """An echoed ^C wrapped the frame's full-width last line and left its top border on the
+    screen twice: while a display is drawn, the terminal echoes nothing."""
+    import pty
+    import termios
+
+    primary, secondary = pty.openpty()
+    try:
+        monkeypatch.setattr(live.sys, "stdin", os.fdopen(os.dup(secondary)))
+        before = termios.tcgetattr(secondary)[3]
+        bar = live.reporter(3, 1, 0, console=Console(file=io.StringIO(), force_terminal=True))
+        with bar:
+            during = termios.tcgetattr(secondary)[3]
+        assert before & termios.ECHO and before & termios.ECHOCTL
+        assert not during & termios.ECHO and not during & termios.ECHOCTL
+        assert termios.tcgetattr(secondary)[3] == before
+    finally:
+        os.close(primary)
+        os.close(secondary)
+
+
 def test_chart_draws_eighth_blocks_between_the_extremes():
     rows = live.chart([4.0, 2.0, 0.0], width=3, height=2).plain.splitlines()
-    assert rows == ["█   4", "██▁ 0"]
-    assert live.chart([], width=2, height=1).plain == "  "
+    assert rows == ["█   4", "██▁ 0", "1 3 epoch"]  # under it, the epochs of its columns
+    assert live.chart([], width=2, height=1).plain == "  \n  "
     many = live.chart(np.linspace(1, 0, 500), width=10, height=3).plain.splitlines()
-    assert [r[10:] for r in many] == [" 0.9509", " ", " 0.0491"]  # 500 epochs averaged in 10
-    assert many[0][0] == "█" and " " not in many[-1][:10]  # every column shows
+    assert [r[10:] for r in many[:3]] == [" 0.9509", " ", " 0.0491"]  # 500 epochs in 10
+    assert many[3] == "1      500 epoch"
+    assert many[0][0] == "█" and " " not in many[-2][:10]  # every column shows

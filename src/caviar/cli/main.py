@@ -125,7 +125,23 @@ def _run_options(fallback: str, save: str = " (.npz)"):
                 help="Also write the checkpoint after every N-th epoch.",
             ),
             click.option("--json", "as_json", is_flag=True, help="End with one JSON line."),
-            click.option("--live", is_flag=True, help="Draw learning curves while training."),
+            click.option(
+                "--live/--no-live",
+                default=None,
+                help="Draw learning curves while training [default: no; resume: as the "
+                "checkpoint's run].",
+            ),
+            click.option(
+                "--log-every",
+                type=click.IntRange(min=0),
+                metavar="N",
+                help="Write one line every N epochs that stays in the scrollback (loss, "
+                "val_loss, val_accuracy, lr), also when not on a terminal; 0: none "
+                "[default: 0; resume: as the checkpoint's run].",
+            ),
+            click.option(
+                "-v", "--verbose", is_flag=True, help="One line per epoch: --log-every 1."
+            ),
             click.option("--interrupt-after", type=click.IntRange(min=1), hidden=True),
         ]
     )
@@ -162,6 +178,8 @@ def train(
     checkpoint_every,
     as_json,
     live,
+    log_every,
+    verbose,
     interrupt_after,
     **flags,
 ):
@@ -178,6 +196,7 @@ def train(
     train_set, val_set, test_set = sources.split(sources.load(src), config)
     model = Model.create(config, train_set)
     model.source = src
+    model.display = _display(model.display, live, log_every, verbose)
     status = run.fit_and_report(
         model,
         (train_set, val_set, test_set),
@@ -185,7 +204,8 @@ def train(
         checkpoint=checkpoint or save or run.DEFAULT_CHECKPOINT,
         every=checkpoint_every,
         as_json=as_json,
-        live=live,
+        live=model.display["live"],
+        log_every=model.display["log_every"],
         stop_after=interrupt_after,
     )
     if report_path and status == codes.OK:  # a diverged or interrupted run has no model to show
@@ -213,6 +233,8 @@ def resume(
     checkpoint_every,
     as_json,
     live,
+    log_every,
+    verbose,
     interrupt_after,
 ):
     """Continue training CHECKPOINT exactly where it stopped.
@@ -234,6 +256,7 @@ def resume(
             f"was trained on {model.n_train}. Resume with the data it was trained on."
         )
     model.change(lr=lr, schedule=schedule, epochs=epochs)
+    model.display = _display(model.display, live, log_every, verbose)
     return run.fit_and_report(
         model,
         parts,
@@ -241,9 +264,20 @@ def resume(
         checkpoint=checkpoint or save or checkpoint_file,
         every=checkpoint_every,
         as_json=as_json,
-        live=live,
+        live=model.display["live"],
+        log_every=model.display["log_every"],
         stop_after=interrupt_after,
     )
+
+
+def _display(before: dict, live, log_every, verbose) -> dict:
+    """What a run shows (``{"live", "log_every"}``): the flags given, else what the run
+    showed before (``before``, from its checkpoint), else nothing but the progress bar."""
+    if verbose and log_every is None:
+        log_every = 1
+    live = before.get("live", False) if live is None else live
+    log_every = before.get("log_every", 0) if log_every is None else log_every
+    return {"live": bool(live), "log_every": int(log_every)}
 
 
 def _source(model, path, data, target) -> dict:

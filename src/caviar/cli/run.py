@@ -72,6 +72,7 @@ def train(
     checkpoint: str,
     every: int | None = None,
     show_live: bool = False,
+    log_every: int = 0,
     stop_after: int | None = None,
 ) -> Outcome:
     """Fit ``model`` (fresh or resumed) to ``config.epochs``; on a signal, save to
@@ -97,7 +98,7 @@ def train(
 
     start = time.perf_counter()
     stop = StopRequest(stop_after)
-    report = live.reporter(model.config.epochs, spe, h.steps, live=show_live)
+    report = live.reporter(model.config.epochs, spe, h.steps, live=show_live, log_every=log_every)
     with stop, report:
         model.fit(train_set, val_set, on_epoch=on_epoch, should_stop=should_stop)
     seconds = time.perf_counter() - start
@@ -140,7 +141,9 @@ def number(x) -> float | None:
     return float(x) if x is not None and math.isfinite(float(x)) else None
 
 
-def fit_and_report(model, parts, *, save, checkpoint, every, as_json, live, stop_after) -> int:
+def fit_and_report(
+    model, parts, *, save, checkpoint, every, as_json, live, stop_after, log_every=0
+) -> int:
     """Train ``model`` on ``parts = (train, val, test)`` unless it is done, save it, say how
     it went: a summary or one JSON line on standard output, a resume hint on standard error.
     Returns the exit status (:mod:`caviar.cli.codes`): a diverged model is not saved (an
@@ -162,6 +165,7 @@ def fit_and_report(model, parts, *, save, checkpoint, every, as_json, live, stop
             checkpoint=checkpoint,
             every=every,
             show_live=live,
+            log_every=log_every,
             stop_after=stop_after,
         )
     bad = diverged(model)

@@ -278,12 +278,13 @@ def _drive(study, settings, ds, executor) -> int | None:
     disk or a damaged file mid-tune is one line saying what is kept and how to go on."""
     import sqlite3
 
+    from caviar.tune.progress import ConsoleReporter
     from caviar.tune.study import FINAL, study_error
     from caviar.tune.tuner import Tuner
 
     again = f"caviar tune --study {shlex.quote(str(study.path))} --resume"
     try:
-        with _stop_on_signals(), _Progress(settings.trials) as progress:
+        with _stop_on_signals(), ConsoleReporter(settings.trials) as progress:
             Tuner(study, settings, ds, progress, executor).run()
     except _Stopped as stop:
         click.echo(
@@ -407,72 +408,6 @@ def _print_best(best, trials, seconds, path, keys=TRIAL_KEYS) -> None:
             f"most accurate: trial {top.id}, val_accuracy {top.val_accuracy:.4f}, val_loss "
             f"{top.val_loss:.4f} (caviar study show {path} --trial {top.id} --toml)"
         )
-
-
-class _Progress:
-    """The live view: a rich progress bar over trials with the best so far and divergences."""
-
-    def __init__(self, total: int):
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        self.console = Console(stderr=True)
-        self.progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
-            console=self.console,
-            disable=not self.console.is_terminal,
-        )
-        self.task = self.progress.add_task("tune", total=total, status="")
-        self.running = self.progress.add_task("tune", total=1, status="", visible=False)
-        self.pops = self.progress.add_task("populations", total=None, status="", visible=False)
-        self.best: float | None = None
-        self.best_acc: float | None = None
-        self.diverged = 0
-        self.retried = 0
-
-    def __enter__(self):
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self.progress.__exit__(*exc)
-
-    def message(self, text: str) -> None:
-        self.console.print(text, soft_wrap=True, highlight=False)
-
-    def epoch_done(self, members, epoch, epochs, diverged, best_val_accuracy) -> None:
-        best = "—" if best_val_accuracy is None else f"{best_val_accuracy:.4f}"
-        self.progress.update(
-            self.running,
-            description="running",
-            completed=epoch + 1,
-            total=epochs,
-            visible=True,
-            status=f"{members} members, epoch {epoch + 1}/{epochs}, top val_acc now {best}, "
-            f"{diverged} diverged",
-        )
-
-    def populations(self, running: int, done: int, retried: int, per_node: dict) -> None:
-        nodes = "; ".join(
-            f"{node}: {c.get('running', 0)} running, {c.get('done', 0)} done"
-            + (f", {c['retried']} retried" if c.get("retried") else "")
-            for node, c in sorted(per_node.items())
-        )
-        status = f"{running} running, {done} done, {retried} retried · {nodes}"
-        self.progress.update(self.pops, visible=True, status=status)
-        if retried > self.retried:  # worth a line of its own, in a log too
-            self.retried = retried
-            self.message(f"a population's worker was lost; started it again ({status})")
-
-    def trial_done(self, trial, done: int, total: int) -> None:
-        self.diverged += trial.status == "diverged"
-        if trial.val_loss is not None and (self.best is None or trial.val_loss < self.best):
-            self.best, self.best_acc = trial.val_loss, trial.val_accuracy
-        best = "—" if self.best is None else f"lowest val_loss: val_acc {self.best_acc:.4f}"
-        self.progress.update(self.task, completed=done, status=f"{best} · {self.diverged} diverged")
 
 
 @click.group()
