@@ -166,14 +166,14 @@ def _timed(fn) -> float:
 # -- row 1: tuning ----------------------------------------------------------------------
 def caviar_tune(trials: int, epochs: int) -> tuple[list, dict]:
     """Row 1's caviar tune: ``trials`` trials × ``epochs`` epochs of 64-64-10 with batch
-    norm and Adam on digits, default space, seed 0. Returns the trials and the measured
-    window (opening the study and running the tune; data and imports before it)."""
+    norm and Adam on digits, the notes' space (lr, β1, β2), seed 0. Returns the trials and
+    the measured window (opening the study and running the tune; data and imports before)."""
     import tempfile
     from pathlib import Path
 
     import caviar.data
     from caviar.config import TrainConfig
-    from caviar.tune import default_space
+    from caviar.tune import notes_space
     from caviar.tune.tuner import Tuner, TuneSettings, open_study
 
     ds = caviar.data.load("digits")
@@ -182,7 +182,7 @@ def caviar_tune(trials: int, epochs: int) -> tuple[list, dict]:
     settings = TuneSettings(
         data="digits",
         trials=trials,
-        space=default_space().to_dict(),
+        space=notes_space().to_dict(),
         base=base.to_dict(),
         strategy="caviar",
         seed=0,

@@ -186,3 +186,24 @@ def test_study_show_counts_failed_trials(cli, tmp_path):
     assert sum(shown["counts"].values()) == 6 and shown["counts"]["failed"] > 0
     text = cli("study show", tmp_path / "s.db").stdout
     assert f"{shown['counts']['failed']} failed" in text
+
+
+def test_the_tune_says_what_it_searches_and_what_it_holds_fixed(tmp_path):
+    """A tune that disappoints against one run must say what it did not search."""
+    from click.testing import CliRunner
+
+    from caviar.cli.main import main
+    from caviar.report.study import study_page
+
+    study = tmp_path / "s.db"
+    args = ["tune", "--data", "iris", "--trials", "4", "--epochs", "2", "--hidden", "8"]
+    result = CliRunner().invoke(main, [*args, "--study", str(study)])
+    assert result.exit_code == 0, result.stderr
+    err = result.stderr
+    assert "searching lr log [0.0001, 1]; beta1 one_minus_log [0.9, 0.999]; " in err
+    assert "keep_prob uniform [0.5, 1]" in err  # the default space includes dropout
+    fixed = next(x for x in err.splitlines() if x.startswith("held fixed: "))
+    assert "hidden 8, " in fixed and "epochs 2" in fixed and "optimizer adam" in fixed
+    assert "decay_rate" not in fixed and "seed" not in fixed  # unused and bookkeeping
+    html = study_page(study, test=False).render()
+    assert "Held fixed for every trial: hidden 8, " in html and "Searched: lr log" in html

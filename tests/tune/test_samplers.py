@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import qmc
 
 from caviar.errors import InvalidArgument
-from caviar.tune import SearchSpace, default_space, grid_unit, random_unit, sample, sobol_unit
+from caviar.tune import SearchSpace, grid_unit, notes_space, random_unit, sample, sobol_unit
 
 
 @pytest.mark.parametrize("unit", [random_unit, sobol_unit])
@@ -51,7 +51,7 @@ def test_grid_is_truncated_in_lexicographic_order():
 
 
 def test_sample_is_random_unless_a_grid_is_asked_for():
-    space = default_space()
+    space = notes_space()
     assert sample(space, 27) == sample(space, 27, method="random", seed=0)
     grid = sample(space, 27, method="grid")
     assert len({c["lr"] for c in grid}) == 3
@@ -60,7 +60,7 @@ def test_sample_is_random_unless_a_grid_is_asked_for():
 
 
 def test_sample_decodes_sobol_points():
-    space = default_space()
+    space = notes_space()
     configs = sample(space, 16, method="sobol", seed=3)
     assert [c["lr"] for c in configs] == [c["lr"] for c in sample(space, 16, "sobol", seed=3)]
     assert all(1e-4 <= c["lr"] <= 1 and 0.9 <= c["beta1"] <= 0.999 for c in configs)
@@ -74,9 +74,9 @@ def test_a_space_of_fixed_values_gives_copies():
 
 def test_bad_sampler_arguments_are_refused():
     with pytest.raises(InvalidArgument, match="The 'method' parameter must be one of"):
-        sample(default_space(), 4, method="latin")
+        sample(notes_space(), 4, method="latin")
     with pytest.raises(InvalidArgument, match="The 'n' parameter must be an integer >= 1"):
-        sample(default_space(), 0)
+        sample(notes_space(), 0)
     with pytest.raises(InvalidArgument, match="The 'seed' parameter must be an integer >= 0"):
         random_unit(4, 2, seed=-1)
     with pytest.raises(InvalidArgument, match="must be a SearchSpace"):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from caviar.errors import InvalidArgument
-from caviar.tune import Dimension, SearchSpace, default_space
+from caviar.tune import Dimension, SearchSpace, default_space, notes_space
 
 SPACE = {
     "lr": {"dist": "log", "low": 1e-4, "high": 1},
@@ -86,13 +86,15 @@ def test_from_toml_names_the_file_in_errors(tmp_path):
         SearchSpace.from_toml(path)
 
 
-def test_default_space_is_the_notes_scales():
-    space = default_space()
-    assert space.to_dict() == {
+def test_default_space_is_the_notes_scales_and_dropout():
+    notes = {
         "lr": {"dist": "log", "low": 1e-4, "high": 1.0},
         "beta1": {"dist": "one_minus_log", "low": 0.9, "high": 0.999},
         "beta2": {"dist": "one_minus_log", "low": 0.99, "high": 0.9999},
     }
+    assert notes_space().to_dict() == notes
+    keep = {"dist": "uniform", "low": 0.5, "high": 1.0}
+    assert default_space().to_dict() == notes | {"keep_prob": keep}
 
 
 def _log(low, high):

@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from caviar.experiments._digits import adam_val_accuracy, digits
-from caviar.tune import default_space, sample
+from caviar.tune import notes_space, sample
 
 CLAIM = "with enough compute, training many models in parallel beats babysitting one"
 HIDDEN = (64, 64)
@@ -58,7 +58,7 @@ def _spend(configs: list[dict], block: int, budget: float, epochs: int, seed: in
 
 def run(seed: int = 0, quick: bool = False) -> dict:
     budget, population, epochs = (1.0, 32, 3) if quick else (12.0, 64, 5)
-    configs = sample(default_space(), 8192, method="random", seed=seed)
+    configs = sample(notes_space(), 8192, method="random", seed=seed)
     digits(seed)  # load the data before either clock starts
     return {
         "budget_seconds": budget,

@@ -12,6 +12,7 @@ import numpy as np
 from caviar.report import charts
 from caviar.report.html import Page
 from caviar.tune.export import searched
+from caviar.tune.space import searched_and_fixed
 from caviar.tune.study import Study
 from caviar.tune.tuner import best_trial
 
@@ -51,6 +52,10 @@ def _summary(page: Page, settings: dict, trials) -> None:
         f"{settings.get('rounds', '?')} round(s), sampler {settings.get('sampler', '?')}, "
         f"strategy {settings.get('strategy', '?')}."
     )
+    if "space" in settings:
+        searched, fixed = searched_and_fixed(settings["space"], settings.get("base", {}))
+        page.text(f"Searched: {'; '.join(searched) or 'nothing'}.")
+        page.text(f"Held fixed for every trial: {', '.join(fixed)}.")
     page.table(list(counts), [list(counts.values())])
 
 

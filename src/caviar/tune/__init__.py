@@ -14,7 +14,7 @@ import sys
 import types
 
 from caviar.tune.samplers import SAMPLERS, grid_unit, random_unit, sample, sobol_unit
-from caviar.tune.space import DISTS, Dimension, SearchSpace, default_space
+from caviar.tune.space import DISTS, Dimension, SearchSpace, default_space, notes_space
 from caviar.tune.transform import decode, encode, from_unit, to_unit, unit_span
 from caviar.tune.zoom import narrow
 
@@ -29,6 +29,7 @@ __all__ = [
     "SearchSpace",
     "decode",
     "default_space",
+    "notes_space",
     "encode",
     "from_unit",
     "grid_unit",

@@ -4,8 +4,8 @@ The notes: "try random values, don't use a grid". :func:`random_unit` is the def
 :func:`sobol_unit` spreads the same budget more evenly (scrambled Sobol, a quasi-random
 sequence); :func:`grid_unit` exists for comparison and is used only when asked for by name.
 
->>> from caviar.tune.space import default_space
->>> configs = sample(default_space(), 4, method="sobol", seed=1)
+>>> from caviar.tune.space import notes_space
+>>> configs = sample(notes_space(), 4, method="sobol", seed=1)
 >>> len(configs), sorted(configs[0])
 (4, ['beta1', 'beta2', 'lr'])
 """

@@ -35,7 +35,7 @@ from typing import Any
 
 from caviar._validate import OneOf
 from caviar.config import FIELDS, read_table, rule
-from caviar.errors import InvalidArgument
+from caviar.errors import InvalidArgument, did_you_mean
 
 CONTINUOUS = ("uniform", "log", "one_minus_log")
 INTEGER = ("int", "log_int")
@@ -185,16 +185,12 @@ class SearchSpace:
         return {dim.name: dim.to_entry() for dim in self.dims}
 
 
-def default_space() -> SearchSpace:
+def notes_space() -> SearchSpace:
     """The notes' first three hyperparameters on their scales: ``lr`` log-uniform in
     [1e-4, 1], ``beta1`` with 1 − β1 log-uniform in [1e-3, 1e-1], ``beta2`` with 1 − β2
-    log-uniform in [1e-4, 1e-2].
+    log-uniform in [1e-4, 1e-2]. The experiments and the benchmark's row 1 search this.
 
-    Everything else keeps the base configuration's value: the architecture, batch size and
-    epochs are shape fields (varying them would split a round into several populations), and
-    regularisation is a second-round decision once the learning rate is known.
-
-    >>> default_space().names
+    >>> notes_space().names
     ('lr', 'beta1', 'beta2')
     """
     return SearchSpace.from_dict(
@@ -203,6 +199,26 @@ def default_space() -> SearchSpace:
             "beta1": {"dist": "one_minus_log", "low": 0.9, "high": 0.999},
             "beta2": {"dist": "one_minus_log", "low": 0.99, "high": 0.9999},
         },
+        source="the notes' space",
+    )
+
+
+def default_space() -> SearchSpace:
+    """What ``caviar tune`` searches without ``--space``: the notes' three (:func:`notes_space`)
+    and dropout's keep probability, uniform in [0.5, 1] (1: no dropout). Without dropout a
+    tune of a network as wide as the data allows overfits where one regularised run does not
+    (on mnist1d a 256-256 network with keep 0.8 beat every trial of the three-dimensional
+    space; ``docs/design.md``).
+
+    Everything else keeps the base configuration's value: the architecture, batch size and
+    epochs are shape fields (varying them would split a round into several populations), and
+    the tune says which values it holds fixed.
+
+    >>> default_space().names
+    ('lr', 'beta1', 'beta2', 'keep_prob')
+    """
+    return SearchSpace.from_dict(
+        notes_space().to_dict() | {"keep_prob": {"dist": "uniform", "low": 0.5, "high": 1.0}},
         source="default space",
     )
 
@@ -230,8 +246,8 @@ def _dimension(name, entry, source: str) -> Dimension:
 def _known_name(name, source: str) -> None:
     if not isinstance(name, str) or name not in _FIELDS:
         raise InvalidArgument(
-            f"The '{name}' entry of the {source}: '{name}' is not a TrainConfig hyperparameter; "
-            f"known names: {', '.join(sorted(_FIELDS))}."
+            f"The '{name}' entry of the {source}: '{name}' is not a TrainConfig hyperparameter"
+            f"{did_you_mean(name, _FIELDS)}; known names: {', '.join(sorted(_FIELDS))}."
         )
 
 
@@ -369,3 +385,53 @@ def _in_range(at: str, name: str, x, what: str) -> None:
 def _plain(value):
     """A stored value as JSON and TOML write it (tuples become lists)."""
     return list(value) if isinstance(value, tuple) else value
+
+
+# Fields a tune does not list as held fixed: bookkeeping, not hyperparameters (each trial
+# has its own seed; the split and the dtype are the data's and the engine's)
+_NOT_SHOWN = ("seed", "data_seed", "dtype", "val_fraction", "test_fraction")
+
+
+def dimension_text(name: str, entry) -> str:
+    """One entry of a space's dict (:meth:`SearchSpace.to_dict`) as text:
+    ``lr log [0.0001, 1]``, ``schedule choice ['constant', 'exponential']``, ``epochs = 3``."""
+    if isinstance(entry, Mapping) and "low" in entry:
+        return f"{name} {entry['dist']} [{entry['low']:.4g}, {entry['high']:.4g}]"
+    if isinstance(entry, Mapping):
+        return f"{name} {entry.get('dist')} {entry.get('choices')}"
+    return f"{name} = {_value_text(entry)}"
+
+
+def searched_and_fixed(space: Mapping, base: Mapping) -> tuple[list[str], list[str]]:
+    """What a tune searches and what every trial takes from its base configuration.
+
+    ``space``: a space's dict; ``base``: a full configuration's dict. The first list has
+    one :func:`dimension_text` per searched dimension; the second ``name value`` for each
+    hyperparameter held fixed that acts on these trials: the space's fixed entries, and the
+    base's fields that are not searched, minus bookkeeping (seeds, split, dtype), the
+    arguments of optimizers and schedules the trials do not use, and batch norm's momentum
+    without batch norm.
+    """
+    searched = [dimension_text(k, v) for k, v in space.items() if isinstance(v, Mapping)]
+    values = dict(base) | {k: v for k, v in space.items() if not isinstance(v, Mapping)}
+    used = set()
+    for kind in ("optimizer", "schedule"):
+        entry = space.get(kind, values.get(kind))
+        used |= set(entry.get("choices", ())) if isinstance(entry, Mapping) else {entry}
+    fixed = []
+    for name, value in values.items():
+        if name in _NOT_SHOWN or isinstance(space.get(name), Mapping) or name not in FIELDS:
+            continue
+        feeds = set(FIELDS[name].metadata["to"]) - {"network"}
+        if feeds and not feeds & used:
+            continue
+        if name == "bn_momentum" and not values.get("batchnorm", True):
+            continue
+        fixed.append(f"{name} {_value_text(value)}")
+    return searched, fixed
+
+
+def _value_text(value) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

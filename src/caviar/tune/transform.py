@@ -125,8 +125,8 @@ def decode(space: SearchSpace, U) -> list[dict]:
     Fixed dimensions are included; integers come back as ``int``, reals as ``float`` and
     hidden layers as tuples of ints.
 
-    >>> from caviar.tune.space import default_space
-    >>> [{k: round(v, 9) for k, v in c.items()} for c in decode(default_space(), [[0.5] * 3])]
+    >>> from caviar.tune.space import notes_space
+    >>> [{k: round(v, 9) for k, v in c.items()} for c in decode(notes_space(), [[0.5] * 3])]
     [{'lr': 0.01, 'beta1': 0.99, 'beta2': 0.999}]
     """
     U = _cube(space, U)

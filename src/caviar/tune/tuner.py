@@ -44,7 +44,7 @@ from caviar.tune.executors import (
 from caviar.tune.samplers import sample
 from caviar.tune.settings import TuneSettings, open_study
 from caviar.tune.snapshots import EVERY_SECONDS, Snapshots
-from caviar.tune.space import SearchSpace
+from caviar.tune.space import SearchSpace, searched_and_fixed
 from caviar.tune.study import FINAL, Status, Study, StudyError, Trial, rank_key
 from caviar.tune.trials import Prepared, member_result
 from caviar.tune.zoom import narrow
@@ -119,6 +119,9 @@ class Tuner:
         start = time.perf_counter()
         session = self.study.start_session()
         self.study.reset_unfinished()
+        searched, fixed = searched_and_fixed(self.settings.space, self.settings.base)
+        self.reporter.message(f"searching {'; '.join(searched) or 'nothing'}")
+        self.reporter.message(f"held fixed: {', '.join(fixed)}")
         strategy = self.choose_strategy()
         if self.executor == "auto":
             self.executor = self.choose_executor(strategy)

@@ -8,8 +8,8 @@ w the current space's width (both in the original's coordinates)::
 
     [max(0, min u - margin · w), min(1, max u + margin · w)]  →  [low, high]
 
->>> from caviar.tune.space import default_space
->>> space = default_space()
+>>> from caviar.tune.space import notes_space
+>>> space = notes_space()
 >>> narrowed = narrow(space, space, [{"lr": 1e-3, "beta1": 0.99, "beta2": 0.999}], margin=0.25)
 >>> narrowed["lr"].low, narrowed["lr"].high  # 10^(-3 ± 0.25 · 4): geometric, around 1e-3
 (0.0001, 0.01)
