@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from caviar._files import usual_mode
 from caviar.errors import CheckpointError
 
 META_KEY = "__meta__"
@@ -36,6 +37,7 @@ def save(path: str | Path, arrays: dict[str, np.ndarray], meta: dict) -> Path:
     fd, tmp = tempfile.mkstemp(
         prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
     )
+    usual_mode(fd)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **payload)
@@ -73,7 +75,7 @@ def load(path: str | Path, required: tuple[str, ...] = ()) -> tuple[dict[str, np
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file.")
     if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"{path}: truncated or corrupt checkpoint (not an .npz archive).")
+        raise CheckpointError(f"{path}: {_what_it_is(path)}")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
@@ -95,6 +97,31 @@ def load(path: str | Path, required: tuple[str, ...] = ()) -> tuple[dict[str, np
             f"{path}: lacks the array(s) {missing}; it is not a model of this kind."
         )
     return arrays, meta
+
+
+def _what_it_is(path: Path) -> str:
+    """What a file that is no ``.npz`` archive looks like, and what to give instead."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    instead = "give a model saved by caviar train --save (an .npz file)"
+    if head.startswith(b"SQLite format 3\0"):
+        return (
+            f"an SQLite database (a caviar study?), not a model; {instead}, or take one out "
+            "of a study with caviar study train STUDY --trial N --save MODEL.npz"
+        )
+    if path.suffix.lower() == ".onnx":
+        return (
+            "an ONNX graph (what caviar export --onnx writes), not a caviar model; run it with "
+            f"onnxruntime, or {instead}"
+        )
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if head and text is not None and "\x00" not in text:
+        kind = "a CSV file" if path.suffix.lower() == ".csv" or "," in text else "a text file"
+        return f"{kind}, not a model: data goes after --data; {instead} as MODEL"
+    return f"truncated or corrupt checkpoint (not an .npz archive); {instead}"
 
 
 def _meta(path: Path, raw) -> dict:

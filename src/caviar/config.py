@@ -26,7 +26,7 @@ from pathlib import Path
 
 from caviar import _validate as check
 from caviar._validate import Interval, OneOf
-from caviar.errors import InvalidArgument
+from caviar.errors import InvalidArgument, did_you_mean
 from caviar.nn.activations import ACTIVATIONS
 from caviar.nn.network import DTYPES, INITS
 from caviar.optim import OPTIMIZERS, SCHEDULES
@@ -176,7 +176,8 @@ class TrainConfig:
         unknown = sorted(set(d) - set(FIELDS))
         if unknown:
             raise InvalidArgument(
-                f"The {source} has unknown key(s) {unknown}; known keys: {sorted(FIELDS)}."
+                f"The {source} has unknown key(s) {unknown}{did_you_mean(unknown[0], FIELDS)}; "
+                f"known keys: {sorted(FIELDS)}."
             )
         values = {k: _coerce(k, v, FIELDS[k].default, source) for k, v in d.items()}
         for k, v in values.items():

@@ -17,6 +17,11 @@ class InvalidArgument(CaviarError, ValueError):
     """A hyperparameter, shape or option is outside what caviar accepts."""
 
 
+class UnknownParameter(CaviarError, TypeError):
+    """A keyword that a caviar function or class does not take; the message names caviar's
+    own name for it when there is one. Also a ``TypeError``, as Python's own is."""
+
+
 class DataError(CaviarError, ValueError):
     """A data set or file cannot be used as it is (NaN, ragged rows, one class, ...)."""
 
@@ -30,3 +35,11 @@ class DivergedError(CaviarError):
     there is nothing to use. The command line exits with status 3 for it."""
 
     exit_code = 3
+
+
+def did_you_mean(name, known) -> str:
+    """`` (did you mean 'hidden'?)`` for the closest of ``known`` to ``name``, or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -23,11 +23,27 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from caviar import _validate as check
 from caviar.config import TrainConfig
 from caviar.data import Dataset, train_val_test_split
-from caviar.errors import DataError
+from caviar.errors import DataError, UnknownParameter
 from caviar.model import Model
 
 # TrainConfig fields that are no estimator parameter: fit trains on all the data it is given.
 SPLIT_FIELDS = ("val_fraction", "test_fraction")
+# scikit-learn's MLPClassifier names a user reaches for, and what caviar calls them. They are
+# refused with caviar's name, not taken as aliases: an estimator's parameters are its
+# __init__'s names (get_params, clone), and one thing with two names would break them.
+SKLEARN_NAMES = {
+    "hidden_layer_sizes": "hidden",
+    "max_iter": "epochs",
+    "random_state": "seed",
+    "learning_rate_init": "lr",
+    "learning_rate": "schedule",
+    "alpha": "l2",
+    "beta_1": "beta1",
+    "beta_2": "beta2",
+    "epsilon": "eps",
+    "solver": "optimizer",
+    "n_iter_no_change": "early_stopping",
+}
 _DTYPES = (np.float64, np.float32)
 
 
@@ -66,6 +82,12 @@ class Classifier(ClassifierMixin, BaseEstimator):
         >>> bool(clf.score(X, y) > 0.9)
         True
     """
+
+    def __new__(cls, *args, **kwargs):
+        # Python would refuse an unknown keyword with a bare TypeError from __init__; say it
+        # in caviar's words first, naming caviar's parameter (__init__ then runs as usual)
+        _refuse_unknown(cls, kwargs)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -276,3 +298,30 @@ def _model_from_bytes(data: bytes) -> Model:
         path = Path(tmp) / "model.npz"
         path.write_bytes(data)
         return Model.load(path)
+
+
+def _refuse_unknown(cls, kwargs: dict) -> None:
+    """An UnknownParameter for the first keyword ``cls.__init__`` does not take: caviar's
+    name for a scikit-learn name, else the closest of its own names."""
+    import difflib
+    import inspect
+
+    known = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    for name, value in kwargs.items():
+        if name in known:
+            continue
+        what = f"caviar.Classifier has no parameter {name!r}"
+        if name == "verbose":
+            raise UnknownParameter(
+                f"{what}: fit trains silently; its epochs are in model_.history after fit "
+                "(loss, val_loss, val_accuracy, lr per epoch)"
+            )
+        ours = SKLEARN_NAMES.get(name)
+        if ours is not None:
+            raise UnknownParameter(
+                f"{what} (scikit-learn's MLPClassifier name); did you mean {ours}={value!r}? "
+                f"See help(caviar.Classifier) for what {ours} means here"
+            )
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]}={value!r}?" if close else ";"
+        raise UnknownParameter(f"{what}{hint} it takes {', '.join(known)}")

@@ -163,9 +163,12 @@ def tune(
     model at a time (panda). Every finished trial is kept in the study; a killed tune goes
     on with --study PATH --resume."""
     from caviar.tune import SearchSpace, default_space
+    from caviar.tune.settings import check_study
     from caviar.tune.tuner import TuneSettings, best_trial, open_study
 
     start = time.perf_counter()
+    if study_path is not None:  # a study it would refuse is refused before Ray starts
+        check_study(study_path, resume)
     # join the cluster (or start the workers) before the study is written; closed on exit
     runner = _executor(executor, address, workers, threads)
     if runner != "auto":  # auto is chosen by the tuner once it knows the tune's size
@@ -496,12 +499,6 @@ def _fmt(v) -> str:
 
 
 def _space_line(space: dict) -> str:
-    parts = []
-    for name, entry in space.items():
-        if isinstance(entry, dict) and "low" in entry:
-            parts.append(f"{name} {entry['dist']} [{entry['low']:.4g}, {entry['high']:.4g}]")
-        elif isinstance(entry, dict):
-            parts.append(f"{name} {entry.get('dist')} {entry.get('choices')}")
-        else:
-            parts.append(f"{name} = {entry}")
-    return "; ".join(parts)
+    from caviar.tune.space import dimension_text
+
+    return "; ".join(dimension_text(name, entry) for name, entry in space.items())

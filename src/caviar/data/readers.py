@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from caviar.data.dataset import Dataset
-from caviar.errors import DataError, InvalidArgument
+from caviar.errors import DataError, InvalidArgument, did_you_mean
 
 IDX_NAMES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -195,7 +195,10 @@ def _target_index(header: list[str], target: str | None, path: Path) -> int:
     if target is None:
         return len(header) - 1
     if target not in header:
-        raise DataError(f"{path}: no column is called {target!r}; the columns are {header}")
+        raise DataError(
+            f"{path}: no column is called {target!r}{did_you_mean(target, header)}; "
+            f"the columns are {header}"
+        )
     return header.index(target)
 
 

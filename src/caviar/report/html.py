@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from caviar._files import usual_mode
 from caviar.errors import InvalidArgument
 
 STYLE = """
@@ -105,6 +106,7 @@ class Page:
             raise InvalidArgument(f"{out} is a folder; give the report's file name (.html).")
         text = self.render()
         fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".part")
+        usual_mode(fd)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(text)

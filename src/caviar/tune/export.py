@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from caviar._files import usual_mode
 from caviar.errors import InvalidArgument
 from caviar.tune.space import SearchSpace
 from caviar.tune.study import Study, Trial
@@ -104,6 +105,7 @@ def _atomic(path: str | Path, write: Callable) -> Path:
     if path.is_dir():
         raise InvalidArgument(f"{path} is a folder; give a file name to write.")
     fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=".part")
+    usual_mode(fd)
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
             write(f)

@@ -114,19 +114,39 @@ def open_study(
 
 def _settings(study: Study, path: Path, settings: TuneSettings | None, resume: bool):
     stored = study.settings()
+    _refuse_contents(path, stored, resume)
     if resume:
-        if not stored:
-            raise StudyError(
-                f"{path}: no tune to resume in this study; start one without --resume."
-            )
         return TuneSettings(**stored["tune"])
-    if stored:
+    study.save_settings({"tune": asdict(settings)})
+    return settings
+
+
+def _refuse_contents(path: Path, stored: dict, resume: bool) -> None:
+    """A StudyError when a study's stored settings do not fit starting (none) or resuming."""
+    if resume and not stored:
+        raise StudyError(f"{path}: no tune to resume in this study; start one without --resume.")
+    if not resume and stored:
         raise StudyError(
             f"{path}: this study already holds a tune; add --resume to continue it, or choose "
             "another --study path."
         )
-    study.save_settings({"tune": asdict(settings)})
-    return settings
+
+
+def check_study(path: str | Path, resume: bool) -> None:
+    """Refuse, reading only, a study that :func:`open_study` would refuse for what it holds
+    (a missing file to resume, a tune to start over, a file that is no study), so that a
+    command can say so before it starts workers or joins a cluster (seconds, for Ray)."""
+    path = Path(path)
+    if resume and not path.is_file():
+        raise StudyError(f"{path}: no such study file; start a tune without --resume.")
+    if not path.is_file() or path.stat().st_size == 0:
+        return  # a new study
+    try:
+        with Study(path, readonly=True) as study:
+            stored = study.settings()
+    except sqlite3.Error as err:
+        raise study_error(path, err) from None
+    _refuse_contents(path, stored, resume)
 
 
 def _holds_a_tune(study: Study) -> bool:
