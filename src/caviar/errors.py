@@ -37,9 +37,36 @@ class DivergedError(CaviarError):
     exit_code = 3
 
 
+# Other libraries' names for caviar's hyperparameters (Keras, PyTorch, scikit-learn): a
+# suggestion by meaning beats one by spelling ('learning_rate' is closest to 'decay_rate')
+OTHER_NAMES = {
+    "learning_rate": "lr",
+    "learning_rate_init": "lr",
+    "alpha": "l2",
+    "hidden_layer_sizes": "hidden",
+    "hidden_layers": "hidden",
+    "layers": "hidden",
+    "max_iter": "epochs",
+    "n_epochs": "epochs",
+    "random_state": "seed",
+    "dropout": "keep_prob",
+    "momentum": "beta1",
+    "beta_1": "beta1",
+    "beta_2": "beta2",
+    "epsilon": "eps",
+    "batch": "batch_size",
+    "solver": "optimizer",
+    "patience": "early_stopping",
+}
+
+
 def did_you_mean(name, known) -> str:
-    """`` (did you mean 'hidden'?)`` for the closest of ``known`` to ``name``, or ``""``."""
+    """`` (did you mean 'hidden'?)`` for what ``name`` means among ``known`` (another
+    library's name for it, else the closest spelling), or ``""``."""
     import difflib
 
-    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)
+    known = [str(k) for k in known]
+    if OTHER_NAMES.get(str(name)) in known:
+        return f" (did you mean {OTHER_NAMES[str(name)]!r}?)"
+    close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""

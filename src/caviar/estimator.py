@@ -9,6 +9,7 @@ Shapes: n rows, d features, C classes.
 
 from __future__ import annotations
 
+import inspect
 import tempfile
 import warnings
 from dataclasses import fields
@@ -304,7 +305,6 @@ def _refuse_unknown(cls, kwargs: dict) -> None:
     """An UnknownParameter for the first keyword ``cls.__init__`` does not take: caviar's
     name for a scikit-learn name, else the closest of its own names."""
     import difflib
-    import inspect
 
     known = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     for name, value in kwargs.items():
@@ -325,3 +325,10 @@ def _refuse_unknown(cls, kwargs: dict) -> None:
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"; did you mean {close[0]}={value!r}?" if close else ";"
         raise UnknownParameter(f"{what}{hint} it takes {', '.join(known)}")
+
+
+# inspect.signature(Classifier) would read __new__'s (*args, **kwargs); scikit-learn's checks
+# read the class's signature for its parameters, which are __init__'s
+Classifier.__signature__ = inspect.signature(Classifier.__init__).replace(
+    parameters=list(inspect.signature(Classifier.__init__).parameters.values())[1:]
+)

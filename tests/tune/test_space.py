@@ -115,7 +115,8 @@ BAD = [
     ({"lr": _log(1, 1e-4)}, r"'lr' entry .* low must not exceed high, got low = 1 and high"),
     (
         {"learning_rate": _log(1e-4, 1)},
-        r"'learning_rate' entry .* is not a TrainConfig hyperparameter; known names: .*lr, ",
+        r"'learning_rate' entry .* is not a TrainConfig hyperparameter "
+        r"\(did you mean 'lr'\?\); known names: .*lr, ",
     ),
     ({"lr": {"dist": "logarithmic", "low": 1, "high": 2}}, r"'lr' entry .* unknown dist"),
     (
