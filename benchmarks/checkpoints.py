@@ -1,7 +1,7 @@
 """What population checkpoints cost: ``python -m benchmarks.checkpoints``.
 
 Runs the same tune with checkpoints off, at the default throttle
-(:data:`caviar.tune.snapshots.EVERY_SECONDS`) and at every epoch end, interleaved, in one
+(:data:`caviar.tuning.snapshots.EVERY_SECONDS`) and at every epoch end, interleaved, in one
 process, ``--reps`` times each (the order reversed every other repetition); prints the median
 wall time of each and its ratio to the tune without checkpoints, the direct cost (time inside
 the checkpoint hook, as a share of the tune's wall time: the figure the noise of a shared
@@ -25,9 +25,9 @@ from pathlib import Path
 
 from caviar import checkpoint
 from caviar.data import load
-from caviar.tune import snapshots
-from caviar.tune.executors import local
-from caviar.tune.tuner import Tuner, TuneSettings, open_study
+from caviar.tuning import snapshots
+from caviar.tuning.executors import local
+from caviar.tuning.tuner import Tuner, TuneSettings, open_study
 
 
 def one_tune(folder: Path, name: str, every, trials: int, epochs: int, data) -> dict:

@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 
 from caviar.data import load
-from caviar.tune.executors import make_executor
-from caviar.tune.study import Study
-from caviar.tune.tuner import Tuner, TuneSettings, open_study
+from caviar.tuning.executors import make_executor
+from caviar.tuning.study import Study
+from caviar.tuning.tuner import Tuner, TuneSettings, open_study
 
 SPACE = {
     "lr": {"dist": "log", "low": 1e-4, "high": 1e-1},
@@ -81,7 +81,7 @@ def spawn_seconds() -> float:
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    from caviar.tune.executors import processes
+    from caviar.tuning.executors import processes
 
     start = time.perf_counter()
     with ProcessPoolExecutor(
@@ -92,7 +92,7 @@ def spawn_seconds() -> float:
 
 
 def _import_task(_) -> int:
-    import caviar.tune.executors.base  # noqa: F401  what a task imports
+    import caviar.tuning.executors.base  # noqa: F401  what a task imports
 
     time.sleep(0.2)  # hold this worker, so that the other one is spawned too
     return os.getpid()

@@ -5,7 +5,7 @@ rows, 64 trials on two single-threaded workers), on this machine as it is, with 
 
 Three things, printed; nothing asserted:
 
-- the cost model's choice (:func:`caviar.tune.cost.choose_population_size`: nothing timed);
+- the cost model's choice (:func:`caviar.tuning.cost.choose_population_size`: nothing timed);
 - for comparison, what timing the candidates would say: member-steps per second of K = 1,
   2, 4, 8, 16 and 32 on one thread (as a worker runs them), in wall seconds and in the
   thread's CPU seconds, the fastest of a few steps each, interleaved;
@@ -36,7 +36,7 @@ def config():
 
 
 def model_choice(repeats: int) -> list[tuple[int, str, float]]:
-    from caviar.tune import cost
+    from caviar.tuning import cost
 
     out = []
     for _ in range(repeats):

@@ -94,7 +94,7 @@ def tune_parts(repeats: int = 6, numba: bool = False) -> None:
     from caviar.nn.network import Network
     from caviar.optim.base import Optimizer
     from caviar.train import population
-    from caviar.tune import trials, tuner
+    from caviar.tuning import trials, tuner
 
     acc: dict[str, float] = defaultdict(float)
     parts = [

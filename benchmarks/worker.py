@@ -173,8 +173,8 @@ def caviar_tune(trials: int, epochs: int) -> tuple[list, dict]:
 
     import caviar.data
     from caviar.config import TrainConfig
-    from caviar.tune import notes_space
-    from caviar.tune.tuner import Tuner, TuneSettings, open_study
+    from caviar.tuning import notes_space
+    from caviar.tuning.tuner import Tuner, TuneSettings, open_study
 
     ds = caviar.data.load("digits")
     base = TrainConfig(hidden=(64,), batchnorm=True, optimizer="adam", batch_size=64)
@@ -197,7 +197,7 @@ def caviar_tune(trials: int, epochs: int) -> tuple[list, dict]:
 
 
 def tune_caviar(s: dict) -> dict:
-    from caviar.tune.tuner import best_trial
+    from caviar.tuning.tuner import best_trial
 
     trials, w = caviar_tune(s["tune_trials"], s["tune_epochs"])
     done = [t for t in trials if t.status == "finished" and t.val_accuracy is not None]

@@ -7,7 +7,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from caviar.tune.study import Study
+from caviar.tuning.study import Study
 
 
 def wait_for_finished(path: Path, at_least: int, proc, timeout: float = 120) -> int:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import caviar
-from caviar.tune.tuner import best_trial
+from caviar.tuning.tuner import best_trial
 
 SPACE = {"lr": {"dist": "log", "low": 1e-3, "high": 0.3}, "beta1": 0.9}
 
@@ -90,11 +90,12 @@ def test_load_gives_a_model_to_predict_with(results, tmp_path):
     assert 0 < model.evaluate(test)["accuracy"] <= 1 and len(model.history.val_accuracy) == 3
 
 
-def test_caviar_tune_is_callable_whether_or_not_the_package_was_imported():
+def test_caviar_tune_is_the_function_and_caviar_tuning_the_package_in_any_import_order():
     code = (
         "import sys, caviar; assert 'caviar.api' not in sys.modules;"
         "assert callable(caviar.tune) and callable(caviar.load);"
-        "import caviar.tune.tuner; assert callable(caviar.tune); caviar.tune.SearchSpace"
+        "import caviar.tuning.tuner, caviar.api; assert caviar.tune is caviar.api.tune;"
+        "caviar.tuning.SearchSpace"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -116,7 +117,7 @@ def test_the_populations_bar_advances_over_what_was_submitted():
 
     from rich.console import Console
 
-    from caviar.tune.progress import ConsoleReporter
+    from caviar.tuning.progress import ConsoleReporter
 
     out = io.StringIO()
     view = ConsoleReporter(8, Console(file=out, force_terminal=True, width=150))

@@ -3,6 +3,7 @@ the optimizers do not import the layers, and each knob has one default."""
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 from pathlib import Path
@@ -62,3 +63,27 @@ def test_every_field_declares_a_rule_and_what_it_feeds():
         assert {"help", "rule", "member", "to"} <= set(f.metadata), name
         if f.metadata["member"] and name not in ("lr",):
             assert f.metadata["to"], f"{name} is per member but feeds nothing"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports (at the top or inside a function), as dotted names."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def test_no_library_module_imports_caviar_cli():
+    """The command line asks the library; the library never imports the command line."""
+    src = ROOT / "src/caviar"
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in src.rglob("*.py")
+        if "cli" not in path.relative_to(src).parts
+        for name in sorted(_imported_modules(path))
+        if name == "caviar.cli" or name.startswith("caviar.cli.")
+    ]
+    assert offenders == []

@@ -16,10 +16,10 @@ from caviar.config import TrainConfig
 from caviar.data import load
 from caviar.model import Model
 from caviar.train.population import Population
-from caviar.tune.cost import member_bytes, population_size
-from caviar.tune.study import Study, StudyError
-from caviar.tune.trials import Prepared, member_results
-from caviar.tune.tuner import Group, Tuner, TuneSettings, best_trial, open_study, regroup
+from caviar.tuning.cost import member_bytes, population_size
+from caviar.tuning.study import Study, StudyError
+from caviar.tuning.trials import Prepared, member_results
+from caviar.tuning.tuner import Group, Tuner, TuneSettings, best_trial, open_study, regroup
 from tests.studies import wait_for_finished
 
 SPACE = {
@@ -204,7 +204,7 @@ def test_a_study_refuses_to_start_twice_and_to_resume_nothing(tmp_path, digits):
 KILLABLE = textwrap.dedent("""
     import sys
     from caviar.data import load
-    from caviar.tune.tuner import Tuner, TuneSettings, open_study
+    from caviar.tuning.tuner import Tuner, TuneSettings, open_study
     settings = TuneSettings(data="digits", trials=12, rounds=2, strategy="caviar",
                             max_population=1, space={space!r}, base={base!r})
     study, settings = open_study(sys.argv[1], settings, resume=False)
@@ -254,7 +254,7 @@ def test_kill_9_then_resume_loses_nothing_and_finds_the_same_best(tmp_path, digi
 def test_the_cost_model_stacks_until_the_fixed_per_step_cost_is_small():
     """Small members: as many as there are trials; mid-sized ones a few; large ones one or
     two. The choice depends on the shapes only (nothing timed), and the bounds win."""
-    from caviar.tune import cost
+    from caviar.tuning import cost
 
     small = TrainConfig(hidden=(16,), batch_size=32, epochs=1)
     K, why = cost.choose_population_size(small, 20, 3, n_trials=8)
@@ -305,7 +305,7 @@ def test_halving_still_runs_when_some_trials_cannot_be_built(tmp_path, digits):
 
 
 def test_a_finished_trial_is_never_written_again(tmp_path, digits):
-    from caviar.tune.study import Status
+    from caviar.tuning.study import Status
 
     trials = _tune(tmp_path / "w.db", digits, strategy="caviar", trials=2)
     with Study(tmp_path / "w.db") as study:
@@ -317,7 +317,7 @@ def test_a_finished_trial_is_never_written_again(tmp_path, digits):
 
 
 def test_counts_name_every_status_and_best_is_the_one_ranking(tmp_path, digits):
-    from caviar.tune.study import Status
+    from caviar.tuning.study import Status
 
     space = {"warmup_steps": {"dist": "choice", "choices": [0, 100000]}}
     base = {**BASE, "epochs": 1, "schedule": "warmup_cosine"}
@@ -334,7 +334,7 @@ def test_a_study_written_before_the_slots_column_reads_and_gains_it(tmp_path):
     """Studies written before sessions recorded their workers read as one worker each."""
     import sqlite3
 
-    from caviar.tune.study import SCHEMA, Study
+    from caviar.tuning.study import SCHEMA, Study
 
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as db:

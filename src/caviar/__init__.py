@@ -27,18 +27,14 @@ def __getattr__(name: str):
         from caviar.estimator import Classifier
 
         return Classifier
+    if name in ("load", "tune"):  # the functions of caviar.api; the package is caviar.tuning
+        from caviar import api
+
+        return getattr(api, name)
     if name == "Model":
         from caviar.model import Model
 
         return Model
-    if name == "load":
-        from caviar.api import load
-
-        return load
-    if name == "tune":  # the package, callable as caviar.api.tune
-        import importlib
-
-        return importlib.import_module("caviar.tune")
     raise AttributeError(f"module 'caviar' has no attribute {name!r}")
 
 

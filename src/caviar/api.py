@@ -43,7 +43,7 @@ def tune(
     """Run ``caviar tune`` from Python and return the study's results.
 
     ``data``: a bundled name or a file path, as ``--data``. ``space``: a dict like the TOML
-    ``[space]`` table, a TOML path or a :class:`~caviar.tune.SearchSpace` (default: lr, β1,
+    ``[space]`` table, a TOML path or a :class:`~caviar.tuning.SearchSpace` (default: lr, β1,
     β2). ``study``: the SQLite file (default: a new one in a temporary folder, kept as long as
     the returned object). ``config``: a TOML/JSON path or dict of fixed TrainConfig keys.
     ``options``: the command's tune settings (``rounds``, ``strategy``, ``sampler``, ``seed``,
@@ -51,13 +51,13 @@ def tune(
     (``epochs=3``, ``hidden=(64, 64)``) fixed for every trial. ``executor``: where the
     populations train, ``"auto"`` (worker processes for a large tune, else this process),
     ``"local"``, ``"processes"``, ``"ray"`` or an
-    :class:`~caviar.tune.executors.Executor` (e.g. ``make_executor("ray", address=...)``).
+    :class:`~caviar.tuning.executors.Executor` (e.g. ``make_executor("ray", address=...)``).
     ``verbose``: say on standard error what ``caviar tune`` says (the strategy and executor
     chosen and why, each round, the best trial at the end) with its progress bars on a
     terminal or in a notebook; False: silent.
     """
-    from caviar.cli import sources
-    from caviar.tune.tuner import Tuner, open_study
+    from caviar.tuning.settings import start
+    from caviar.tuning.tuner import Tuner
 
     keep = None
     if study is None:
@@ -65,19 +65,13 @@ def tune(
             raise InvalidArgument("resume=True needs study=PATH (the study to continue).")
         keep = tempfile.TemporaryDirectory(prefix="caviar-study-")
         study = Path(keep.name) / "study.db"
-    if resume:
-        s, settings = open_study(study, None, resume=True)
-    else:
-        settings = _settings(data, target, space, trials, config, options)
-        ds = sources.load({"data": settings.data, "target": target})
-        s, settings = open_study(study, settings, resume=False)
+    settings = None if resume else _settings(data, target, space, trials, config, options)
+    s, settings, ds = start(study, settings, resume)
     with s:
-        if resume:
-            ds = sources.load({"data": settings.data, "target": settings.target})
         if not verbose:
             Tuner(s, settings, ds, executor=executor).run()
         else:
-            from caviar.tune.progress import ConsoleReporter
+            from caviar.tuning.progress import ConsoleReporter
 
             with ConsoleReporter(settings.trials) as reporter:
                 start = time.perf_counter()
@@ -90,10 +84,10 @@ def tune(
 
 
 def _settings(data, target, space, trials, config, options):
-    from caviar.cli import sources
+    from caviar import sources
     from caviar.config import TrainConfig
-    from caviar.tune import SearchSpace, default_space
-    from caviar.tune.tuner import TuneSettings
+    from caviar.tuning import SearchSpace, default_space
+    from caviar.tuning.tuner import TuneSettings
 
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(options) - known - set(_SETTINGS))
@@ -130,7 +124,7 @@ class StudyResults:
     values), ``trials_dataframe()`` (pandas) and ``report(path)``."""
 
     def __init__(self, path: str | Path, _keep=None):
-        from caviar.tune.study import Study
+        from caviar.tuning.study import Study
 
         self.path = Path(path)
         self._keep = _keep  # the temporary folder of a default study lives as long as this
@@ -141,7 +135,7 @@ class StudyResults:
 
     @property
     def best_trial(self):
-        from caviar.tune.tuner import best_trial
+        from caviar.tuning.tuner import best_trial
 
         return best_trial(self.trials)
 
@@ -163,7 +157,7 @@ class StudyResults:
 
     def metrics(self, trial_id: int) -> list[dict]:
         """Trial ``trial_id``'s per-epoch metrics (epoch, train_loss, val_loss, ...)."""
-        from caviar.tune.study import Study
+        from caviar.tuning.study import Study
 
         with Study(self.path, readonly=True) as s:
             return s.metrics(trial_id)
@@ -174,8 +168,8 @@ class StudyResults:
             import pandas as pd
         except ImportError:
             raise InvalidArgument("trials_dataframe() needs pandas: pip install pandas.") from None
-        from caviar.tune.export import trial_rows
-        from caviar.tune.study import Study
+        from caviar.tuning.export import trial_rows
+        from caviar.tuning.study import Study
 
         with Study(self.path, readonly=True) as s:
             return pd.DataFrame(trial_rows(s))

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from caviar import __version__, checkpoint
+from caviar import __version__, checkpoint, sources
 from caviar.config import FIELDS, TrainConfig
-from caviar.data import Dataset, Standardizer, train_val_test_split
+from caviar.data import Dataset, Standardizer
 from caviar.errors import CheckpointError, DataError, InvalidArgument
 from caviar.optim import SCHEDULES, Plateau
 from caviar.train import History, evaluate
@@ -236,8 +236,7 @@ class Model:
         return dict(zip(("train", "val", "test"), self._split(ds), strict=True))[split], split
 
     def _split(self, ds: Dataset) -> tuple[Dataset, Dataset, Dataset]:
-        c = self.config
-        return train_val_test_split(ds, c.val_fraction, c.test_fraction, c.data_seed)
+        return sources.split(ds, self.config)
 
     def _trained_on(self, ds: Dataset) -> bool:
         """Whether ``ds`` is the data this model records it was trained on: the same name (a

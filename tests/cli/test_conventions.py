@@ -63,7 +63,7 @@ def test_the_wrong_kind_of_file_is_named_for_what_it_is(cli, tmp_path, name, con
 def test_ray_is_not_started_for_a_study_the_tune_would_refuse(cli, tmp_path, monkeypatch):
     study = tmp_path / "s.db"
     cli("tune --data iris --trials 2 --epochs 1 --hidden 4 --executor local --study", study)
-    import caviar.tune.executors as executors
+    import caviar.tuning.executors as executors
 
     def never(*args, **kwargs):
         raise AssertionError("the executor was made before the study was checked")

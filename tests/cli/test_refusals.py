@@ -174,7 +174,7 @@ def test_a_disk_filling_up_mid_tune_keeps_the_finished_trials(cli, tmp_path):
 
 def test_a_full_disk_mid_tune_by_injection(cli, tmp_path, monkeypatch):
     """The same where no file system can be mounted: the third trial's commit fails."""
-    from caviar.tune.study import Study
+    from caviar.tuning.study import Study
 
     real, calls = Study.finish, [0]
 

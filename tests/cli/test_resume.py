@@ -125,7 +125,7 @@ def test_resume_with_a_new_learning_rate_keeps_the_optimizer_state(cli, tmp_path
 
 
 def _parts(model):
-    from caviar.cli import sources
+    from caviar import sources
 
     return sources.split(sources.load(model.source), model.config)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from caviar.tune.study import Study
-from caviar.tune.tuner import best_trial
+from caviar.tuning.study import Study
+from caviar.tuning.tuner import best_trial
 from tests import made as fixtures
 from tests.cli.conftest import last_json
 

@@ -43,7 +43,7 @@ def test_an_optuna_file_is_refused_before_anything_is_written(cli, tmp_path, com
 
 
 def test_a_new_study_is_marked_as_caviars(cli, tmp_path):
-    from caviar.tune.study import APPLICATION_ID
+    from caviar.tuning.study import APPLICATION_ID
 
     path = tmp_path / "s.db"
     cli("tune --data iris --trials 2 --epochs 1 --study", path)

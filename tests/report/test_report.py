@@ -8,8 +8,8 @@ import pytest
 
 from caviar.report import write_report
 from caviar.report.study import most_accurate
-from caviar.tune.study import Study
-from caviar.tune.tuner import best_trial
+from caviar.tuning.study import Study
+from caviar.tuning.tuner import best_trial
 
 
 @pytest.fixture(scope="module")

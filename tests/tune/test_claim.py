@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from caviar.tune.claim import STALE_SECONDS, process_start
-from caviar.tune.settings import TuneSettings, open_study
-from caviar.tune.study import StudyError
+from caviar.tuning.claim import STALE_SECONDS, process_start
+from caviar.tuning.settings import TuneSettings, open_study
+from caviar.tuning.study import StudyError
 
 SETTINGS = dict(data="digits", trials=2, space={"lr": {"dist": "log", "low": 1e-3, "high": 1e-1}})
 

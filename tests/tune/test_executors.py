@@ -21,10 +21,10 @@ import pytest
 from caviar import backend
 from caviar.data import load
 from caviar.errors import InvalidArgument
-from caviar.tune.executors import make_executor
-from caviar.tune.executors.processes import ProcessesExecutor
-from caviar.tune.study import Study
-from caviar.tune.tuner import Reporter, Tuner, TuneSettings, open_study
+from caviar.tuning.executors import make_executor
+from caviar.tuning.executors.processes import ProcessesExecutor
+from caviar.tuning.study import Study
+from caviar.tuning.tuner import Reporter, Tuner, TuneSettings, open_study
 from tests.studies import trial_numbers, wait_for_finished
 
 SPACE = {
@@ -152,7 +152,7 @@ def test_executor_choices_are_checked():
 
 
 def test_auto_picks_processes_only_for_a_large_caviar_tune_on_several_cores():
-    from caviar.tune.executors import PROCESSES_ABOVE_SECONDS, choose_executor
+    from caviar.tuning.executors import PROCESSES_ABOVE_SECONDS, choose_executor
 
     big = 4 * PROCESSES_ABOVE_SECONDS
     assert choose_executor("caviar", big, 2)[0] == "processes"
@@ -168,9 +168,9 @@ def test_auto_never_spawns_workers_that_would_rerun_an_unguarded_script(tmp_path
     """spawn imports the main script in every worker: without an ``if __name__ ==
     "__main__":`` guard a tune at its top level would start again in each, so auto trains in
     this process and says how to get the workers."""
-    from caviar.tune.executors import choose_executor
+    from caviar.tuning.executors import choose_executor
 
-    probe = "from caviar.tune.executors import main_reruns_in_workers as m\n{guard}print(m())\n"
+    probe = "from caviar.tuning.executors import main_reruns_in_workers as m\n{guard}print(m())\n"
     answers = {}
     for name, guard in (("plain", ""), ("guarded", 'if __name__ == "__main__":\n    ')):
         script = tmp_path / f"{name}.py"
@@ -205,7 +205,7 @@ def test_auto_trains_a_small_tune_in_this_process_and_says_why(digits, tmp_path)
 def test_auto_starts_one_single_threaded_worker_per_core_for_a_large_tune(
     digits, local_results, tmp_path, monkeypatch
 ):
-    from caviar.tune import executors
+    from caviar.tuning import executors
 
     monkeypatch.setattr(executors, "PROCESSES_ABOVE_SECONDS", 0.0)
     monkeypatch.setattr(executors, "cores", lambda: 2)
@@ -225,8 +225,8 @@ def test_worker_processes_write_the_population_checkpoints(digits, tmp_path):
     """A population training in a worker process checkpoints itself beside the study, as in
     the driver's process: after every epoch but the last (every = 0 s), atomically."""
     from caviar.config import TrainConfig
-    from caviar.tune.snapshots import Snapshots
-    from caviar.tune.trials import Prepared
+    from caviar.tuning.snapshots import Snapshots
+    from caviar.tuning.trials import Prepared
 
     config = TrainConfig.from_dict(BASE)
     configs = [config.replace(seed=s, lr=lr).to_dict() for s, lr in ((1, 1e-3), (2, 1e-2))]
@@ -351,7 +351,7 @@ def test_a_task_lost_more_often_than_retried_is_recorded_failed(digits, tmp_path
 DRIVER = textwrap.dedent("""
     import sys
     from caviar.data import load
-    from caviar.tune.tuner import Tuner, TuneSettings, open_study
+    from caviar.tuning.tuner import Tuner, TuneSettings, open_study
 
     def main():
         settings = TuneSettings(data="digits", trials=8, rounds=2, strategy="caviar",
@@ -397,7 +397,7 @@ def _kill_driver_then_resume(tmp_path, digits, executor_source: str, executor) -
 
 @pytest.mark.slow
 def test_a_killed_processes_driver_resumes_to_the_same_study(digits, tmp_path):
-    source = "__import__('caviar.tune.executors', fromlist=['x']).make_executor('processes')"
+    source = "__import__('caviar.tuning.executors', fromlist=['x']).make_executor('processes')"
     _kill_driver_then_resume(tmp_path, digits, source, ProcessesExecutor(workers=2, threads=1))
 
 
@@ -463,7 +463,7 @@ def test_workers_end_when_their_driver_is_killed(tmp_path):
 def cluster():
     """A head node and one more, one CPU each, bound to 127.0.0.1; this process its driver.
     In CI (``CI`` set) a missing Ray is a failure, not a skip."""
-    # keep 127.0.0.1 as this driver's address (see caviar.tune.executors.ray)
+    # keep 127.0.0.1 as this driver's address (see caviar.tuning.executors.ray)
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     if os.environ.get("CI"):
         import ray
@@ -548,7 +548,7 @@ def test_killing_a_nodes_workers_mid_population_changes_nothing(cluster, digits,
 def test_a_killed_ray_driver_resumes_to_the_same_study(cluster, digits, tmp_path):
     address = cluster[0].address
     source = (
-        "__import__('caviar.tune.executors', fromlist=['x'])"
+        "__import__('caviar.tuning.executors', fromlist=['x'])"
         f".make_executor('ray', address={address!r})"
     )
     _kill_driver_then_resume(tmp_path, digits, source, _ray(cluster))

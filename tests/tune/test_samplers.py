@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import qmc
 
 from caviar.errors import InvalidArgument
-from caviar.tune import SearchSpace, grid_unit, notes_space, random_unit, sample, sobol_unit
+from caviar.tuning import SearchSpace, grid_unit, notes_space, random_unit, sample, sobol_unit
 
 
 @pytest.mark.parametrize("unit", [random_unit, sobol_unit])

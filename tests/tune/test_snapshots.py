@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from caviar.data import load
-from caviar.tune import snapshots
-from caviar.tune.tuner import Reporter, Tuner, TuneSettings, open_study
+from caviar.tuning import snapshots
+from caviar.tuning.tuner import Reporter, Tuner, TuneSettings, open_study
 from tests.studies import trial_numbers
 
 SPACE = {"lr": {"dist": "log", "low": 1e-4, "high": 1.0}}
@@ -113,7 +113,7 @@ def test_a_damaged_population_checkpoint_is_dropped_and_its_trials_train_again(
 KILLABLE = textwrap.dedent("""
     import sys
     from caviar.data import load
-    from caviar.tune.tuner import Reporter, Tuner, TuneSettings, open_study
+    from caviar.tuning.tuner import Reporter, Tuner, TuneSettings, open_study
 
     class Say(Reporter):
         def message(self, text):

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from caviar.errors import InvalidArgument
-from caviar.tune import Dimension, SearchSpace, default_space, notes_space
+from caviar.tuning import Dimension, SearchSpace, default_space, notes_space
 
 SPACE = {
     "lr": {"dist": "log", "low": 1e-4, "high": 1},

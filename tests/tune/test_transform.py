@@ -8,7 +8,7 @@ from scipy import stats
 
 from caviar.config import TrainConfig
 from caviar.errors import InvalidArgument
-from caviar.tune import Dimension, SearchSpace, decode, encode, from_unit, sample, to_unit
+from caviar.tuning import Dimension, SearchSpace, decode, encode, from_unit, sample, to_unit
 
 N = 2000
 P_MIN = 0.01

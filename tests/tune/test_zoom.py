@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from caviar.errors import InvalidArgument
-from caviar.tune import SearchSpace, narrow, sample
+from caviar.tuning import SearchSpace, narrow, sample
 
 ORIGINAL = SearchSpace.from_dict(
     {

@@ -19,7 +19,8 @@ import traceback
 import click
 
 import caviar
-from caviar.cli import codes, run, sources
+from caviar import sources
+from caviar.cli import codes, run
 from caviar.cli.options import config_option, config_options, resolve_config
 from caviar.cli.report import report_option, write_model_report
 from caviar.errors import CaviarError, DivergedError, InvalidArgument

@@ -34,8 +34,8 @@ def config_toml(config: dict) -> str:
 def show_trial(path: str, trial_id: int, toml_only: bool) -> None:
     """Print trial ``trial_id``'s full configuration as TOML, after a comment with its results
     unless ``toml_only``."""
-    from caviar.tune.retrain import find_trial
-    from caviar.tune.study import Study
+    from caviar.tuning.retrain import find_trial
+    from caviar.tuning.study import Study
 
     with Study(path, readonly=True) as s:
         t = find_trial(s, trial_id)
@@ -65,8 +65,8 @@ def _num(x) -> str:
 )
 def export(path, csv_path, json_path, optuna_url):
     """Write STUDY's trials as CSV, JSON or an Optuna study (exactly one of them)."""
-    from caviar.tune import export as ex
-    from caviar.tune.study import Study
+    from caviar.tuning import export as ex
+    from caviar.tuning.study import Study
 
     given = {"csv": csv_path, "json": json_path, "optuna": optuna_url}
     chosen = [(kind, target) for kind, target in given.items() if target]
@@ -87,8 +87,8 @@ def export(path, csv_path, json_path, optuna_url):
 def train_trial(path, trial_id, save, as_json):
     """Train trial N of STUDY again, alone, and save the model: the same numbers as the tune
     (same configuration, seed and data split), plus its test accuracy."""
-    from caviar.tune.retrain import find_trial, retrain
-    from caviar.tune.study import Study
+    from caviar.tuning.retrain import find_trial, retrain
+    from caviar.tuning.study import Study
 
     with Study(path, readonly=True) as s:
         trial = find_trial(s, trial_id)

@@ -17,14 +17,15 @@ from datetime import datetime
 
 import click
 
-from caviar.cli import codes, sources
+from caviar import sources
+from caviar.cli import codes
 from caviar.cli.options import FIELDS, config_option, resolve_config
 from caviar.cli.report import report_option, write_study_report
 from caviar.errors import InvalidArgument
-from caviar.tune import SAMPLERS, STRATEGIES
-from caviar.tune.study import StudyError
+from caviar.tuning import SAMPLERS, STRATEGIES
+from caviar.tuning.study import StudyError
 
-# caviar.tune.executors.EXECUTORS, without its import
+# caviar.tuning.executors.EXECUTORS, without its import
 EXECUTORS = ("auto", "local", "processes", "ray")
 # Where the populations train: not part of the tune (the results do not depend on it), so a
 # resumed tune may take other values.
@@ -162,9 +163,10 @@ def tune(
     """Random search on the right scales, coarse to fine, as populations (caviar) or one
     model at a time (panda). Every finished trial is kept in the study; a killed tune goes
     on with --study PATH --resume."""
-    from caviar.tune import SearchSpace, default_space
-    from caviar.tune.settings import check_study
-    from caviar.tune.tuner import TuneSettings, best_trial, open_study
+    from caviar.tuning import SearchSpace, default_space
+    from caviar.tuning.settings import check_study
+    from caviar.tuning.settings import start as start_tune
+    from caviar.tuning.tuner import TuneSettings, best_trial
 
     start = time.perf_counter()
     if study_path is not None:  # a study it would refuse is refused before Ray starts
@@ -178,7 +180,7 @@ def tune(
         if study_path is None:
             raise InvalidArgument("--resume needs --study PATH (the study to continue).")
         _refuse_settings_with_resume()
-        study, settings = open_study(study_path, None, resume=True)
+        settings = None
     else:
         if data is None or trials is None:
             raise InvalidArgument(
@@ -201,11 +203,8 @@ def tune(
             top_fraction=top_fraction,
             max_population=max_population,
         )
-        ds = sources.load({"data": settings.data, "target": settings.target})  # before the
-        study, settings = open_study(study_path, settings, resume=False)  # study is written
+    study, settings, ds = start_tune(study_path, settings, resume)
     with study:
-        if resume:
-            ds = sources.load({"data": settings.data, "target": settings.target})
         click.echo(f"study: {study.path}", err=True)
         stopped = _drive(study, settings, ds, runner)
         trials_done = study.trials()
@@ -230,7 +229,7 @@ def tune(
 def _executor(name: str, address, workers, threads):
     """The executor the options name; ``"auto"`` stays a name unless --address (ray) or
     --workers (processes) says which one is meant."""
-    from caviar.tune.executors import make_executor
+    from caviar.tuning.executors import make_executor
 
     if name == "auto":
         if address is not None:
@@ -281,9 +280,9 @@ def _drive(study, settings, ds, executor) -> int | None:
     disk or a damaged file mid-tune is one line saying what is kept and how to go on."""
     import sqlite3
 
-    from caviar.tune.progress import ConsoleReporter
-    from caviar.tune.study import FINAL, study_error
-    from caviar.tune.tuner import Tuner
+    from caviar.tuning.progress import ConsoleReporter
+    from caviar.tuning.study import FINAL, study_error
+    from caviar.tuning.tuner import Tuner
 
     again = f"caviar tune --study {shlex.quote(str(study.path))} --resume"
     try:
@@ -431,7 +430,7 @@ def show(path, top_n, as_json, trial_id, toml_only):
     import sqlite3
     from pathlib import Path
 
-    from caviar.tune.study import Study, study_error
+    from caviar.tuning.study import Study, study_error
 
     if trial_id is not None or toml_only:
         from caviar.cli.study_cmds import show_trial
@@ -499,6 +498,6 @@ def _fmt(v) -> str:
 
 
 def _space_line(space: dict) -> str:
-    from caviar.tune.space import dimension_text
+    from caviar.tuning.space import dimension_text
 
     return "; ".join(dimension_text(name, entry) for name, entry in space.items())

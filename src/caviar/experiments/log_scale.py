@@ -1,8 +1,8 @@
 """log-scale: sample α on a log scale in [1e-4, 1], not uniformly; sample β in [0.9, 0.999]
 through 1 − β on a log scale (the notes' "appropriate scale for hyperparameters").
 
-Draws come from :func:`caviar.tune.random_unit` and are mapped by the tuner's transform
-(:func:`caviar.tune.from_unit`) through a ``uniform`` and a ``log`` dimension for α, and a
+Draws come from :func:`caviar.tuning.random_unit` and are mapped by the tuner's transform
+(:func:`caviar.tuning.from_unit`) through a ``uniform`` and a ``log`` dimension for α, and a
 ``uniform`` and a ``one_minus_log`` dimension for β. For each, the share of draws per decade
 (of α; of 1 − β) is counted. Then the first T draws of each α scale are trained, as members
 of one population, as 64 → 32 → 10 batch-norm networks with Adam on the bundled digits; the
@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from caviar.experiments._digits import adam_val_accuracy
-from caviar.tune import Dimension, from_unit, random_unit
+from caviar.tuning import Dimension, from_unit, random_unit
 
 CLAIM = "α belongs on a log scale, and β on a log scale of 1 − β"
 ALPHA = {"uniform": Dimension("lr", "uniform", 1e-4, 1.0), "log": Dimension("lr", "log", 1e-4, 1.0)}

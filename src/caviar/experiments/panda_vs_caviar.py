@@ -2,7 +2,7 @@
 explores more of the space than babysitting one model at a time (panda).
 
 One list of configurations is drawn from the tuner's default space (Adam's α log-uniform in
-[1e-4, 1], β1 and β2 through 1 − β on a log scale) by :func:`caviar.tune.sample`; its first
+[1e-4, 1], β1 and β2 through 1 − β on a log scale) by :func:`caviar.tuning.sample`; its first
 rows do not depend on its length, so both strategies take the points in the same order.
 Each point is a 64 → 64 → 64 → 10 batch-norm network on the bundled digits, trained for a
 few epochs by :func:`caviar.fit` and scored by its final validation accuracy.
@@ -26,7 +26,7 @@ import time
 import numpy as np
 
 from caviar.experiments._digits import adam_val_accuracy, digits
-from caviar.tune import notes_space, sample
+from caviar.tuning import notes_space, sample
 
 CLAIM = "with enough compute, training many models in parallel beats babysitting one"
 HIDDEN = (64, 64)

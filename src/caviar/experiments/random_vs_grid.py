@@ -3,8 +3,8 @@ hyperparameter that matters than a grid does ("try random values, don't use a gr
 
 The space is Adam's α, log-uniform in [1e-4, 1] (it matters a great deal), and ε,
 log-uniform in [1e-10, 1e-6] (it hardly matters). A budget of 16 trials is spent once on a
-4 × 4 grid (:func:`caviar.tune.grid_unit`) and R times on random points
-(:func:`caviar.tune.random_unit`, seeds ``seed·R .. seed·R + R − 1``), all decoded by the
+4 × 4 grid (:func:`caviar.tuning.grid_unit`) and R times on random points
+(:func:`caviar.tuning.random_unit`, seeds ``seed·R .. seed·R + R − 1``), all decoded by the
 tuner's transform. Every trial is a 64 → 32 → 10 batch-norm network on the bundled digits,
 trained for a few epochs; all 16 · (R + 1) trials are members of one population (a member
 computes what it would compute alone), and each is scored by its final validation accuracy.
@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from caviar.experiments._digits import adam_val_accuracy
-from caviar.tune import SearchSpace, decode, grid_unit, random_unit
+from caviar.tuning import SearchSpace, decode, grid_unit, random_unit
 
 CLAIM = "with one hyperparameter mattering far more, random search beats a grid"
 BUDGET = 16

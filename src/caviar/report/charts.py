@@ -1,4 +1,4 @@
-"""The study report's plotly figures. Each takes trials (``caviar.tune.study.Trial``) and the
+"""The study report's plotly figures. Each takes trials (``caviar.tuning.study.Trial``) and the
 study's first-round space, and draws every searched dimension on its own scale: a ``log``
 dimension on a log axis, a ``one_minus_log`` β as 1 − β on a log axis, a choice as
 categories."""
@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from caviar.report.html import plotly, shown
-from caviar.tune.transform import encode, unit_span
+from caviar.tuning.transform import encode, unit_span
 
 SYMBOLS = {"finished": "circle", "diverged": "x", "pruned": "triangle-down", "failed": "square"}
 SHOWN = ("hidden", "optimizer", "schedule", "batch_size", "epochs", "seed")
@@ -252,7 +252,7 @@ def learning_curves(curves: dict):
 
 
 def time_split(spent):
-    """Training against the rest of the workers' time (a :class:`~caviar.tune.study.TimeSpent`),
+    """Training against the rest of the workers' time (a :class:`~caviar.tuning.study.TimeSpent`),
     as worker-seconds, each labelled with its share."""
     go, _ = plotly()
     parts = [spent.training, spent.other]

@@ -104,7 +104,7 @@ def _scored_rows(model, dataset):
     src = model.source
     if not src.get("data"):
         return None, "The model does not record its data: no confusion matrix."
-    from caviar.cli import sources
+    from caviar import sources
     from caviar.errors import CaviarError
 
     try:

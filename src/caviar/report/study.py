@@ -11,10 +11,10 @@ import numpy as np
 
 from caviar.report import charts
 from caviar.report.html import Page
-from caviar.tune.export import searched
-from caviar.tune.space import searched_and_fixed
-from caviar.tune.study import Study
-from caviar.tune.tuner import best_trial
+from caviar.tuning.export import searched
+from caviar.tuning.space import searched_and_fixed
+from caviar.tuning.study import Study
+from caviar.tuning.tuner import best_trial
 
 STATUSES = ("finished", "diverged", "pruned", "failed", "running", "pending")
 
@@ -108,7 +108,7 @@ def _best(page: Page, s: Study, trials, space, test: bool) -> None:
 
 
 def _test_scores(s: Study, picks) -> dict:
-    from caviar.tune.retrain import data_of, retrain
+    from caviar.tuning.retrain import data_of, retrain
 
     data = data_of(s)
     out = {}

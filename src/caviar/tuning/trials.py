@@ -7,11 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from caviar import sources
 from caviar.config import TrainConfig
-from caviar.data import Dataset, Standardizer, train_val_test_split
+from caviar.data import Dataset, Standardizer
 from caviar.train import History, evaluate
 from caviar.train.population import Population
-from caviar.tune.study import Status
+from caviar.tuning.study import Status
 
 
 @dataclass
@@ -28,9 +29,7 @@ class Prepared:
 
     @classmethod
     def from_dataset(cls, ds: Dataset, config: TrainConfig) -> Prepared:
-        train, val, _ = train_val_test_split(
-            ds, config.val_fraction, config.test_fraction, seed=config.data_seed
-        )
+        train, val, _ = sources.split(ds, config)
         std = Standardizer.fit(train.X)
         dtype = np.dtype(config.dtype)
         return cls(

@@ -19,7 +19,7 @@ discrete distribution, and ``to_unit`` returns the bin's centre:
               probability log((v + ½) / (v - ½)) / log((high + ½) / (low - ½))
     choice    k equal bins: ``choices[⌊u · k⌋]``
 
->>> from caviar.tune.space import Dimension
+>>> from caviar.tuning.space import Dimension
 >>> lr = Dimension("lr", "log", 1e-4, 1.0)
 >>> float(from_unit(lr, 0.5))
 0.01
@@ -35,7 +35,7 @@ import numpy as np
 
 from caviar.config import TrainConfig
 from caviar.errors import InvalidArgument
-from caviar.tune.space import CONTINUOUS, INTEGER, Dimension, SearchSpace
+from caviar.tuning.space import CONTINUOUS, INTEGER, Dimension, SearchSpace
 
 
 def _identity(x):
@@ -105,7 +105,7 @@ def unit_span(dim: Dimension, low, high) -> tuple[float, float]:
     For an integer dim, the outer edges of the bins of ``low`` and ``high``. Used to measure a
     narrowed dimension inside the original one.
 
-    >>> from caviar.tune.space import Dimension
+    >>> from caviar.tuning.space import Dimension
     >>> unit_span(Dimension("epochs", "int", 1, 4), 2, 3)
     (0.25, 0.75)
     """
@@ -125,7 +125,7 @@ def decode(space: SearchSpace, U) -> list[dict]:
     Fixed dimensions are included; integers come back as ``int``, reals as ``float`` and
     hidden layers as tuples of ints.
 
-    >>> from caviar.tune.space import notes_space
+    >>> from caviar.tuning.space import notes_space
     >>> [{k: round(v, 9) for k, v in c.items()} for c in decode(notes_space(), [[0.5] * 3])]
     [{'lr': 0.01, 'beta1': 0.99, 'beta2': 0.999}]
     """

@@ -8,7 +8,7 @@ w the current space's width (both in the original's coordinates)::
 
     [max(0, min u - margin · w), min(1, max u + margin · w)]  →  [low, high]
 
->>> from caviar.tune.space import notes_space
+>>> from caviar.tuning.space import notes_space
 >>> space = notes_space()
 >>> narrowed = narrow(space, space, [{"lr": 1e-3, "beta1": 0.99, "beta2": 0.999}], margin=0.25)
 >>> narrowed["lr"].low, narrowed["lr"].high  # 10^(-3 ± 0.25 · 4): geometric, around 1e-3
@@ -24,8 +24,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from caviar.errors import InvalidArgument
-from caviar.tune.space import Dimension, SearchSpace
-from caviar.tune.transform import encode, from_unit, unit_span
+from caviar.tuning.space import Dimension, SearchSpace
+from caviar.tuning.transform import encode, from_unit, unit_span
 
 
 def narrow(

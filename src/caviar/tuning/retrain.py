@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from caviar.config import TrainConfig
 from caviar.errors import InvalidArgument
-from caviar.tune.study import Study, Trial
+from caviar.tuning.study import Study, Trial
 
 
 @dataclass
@@ -44,7 +44,7 @@ def find_trial(study: Study, trial_id: int) -> Trial:
 
 def data_of(study: Study):
     """The study's data set, loaded as the tune loaded it."""
-    from caviar.cli import sources
+    from caviar import sources
 
     tune = study.settings().get("tune")
     if not tune:
@@ -54,7 +54,7 @@ def data_of(study: Study):
 
 def retrain(study: Study, trial: Trial, dataset=None, on_epoch=None) -> Retrained:
     """Train ``trial``'s configuration on the study's data (or ``dataset``) from scratch."""
-    from caviar.cli import sources
+    from caviar import sources
     from caviar.model import Model
 
     config = TrainConfig.from_dict(trial.config, source=f"configuration of trial {trial.id}")

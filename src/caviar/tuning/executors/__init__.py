@@ -1,4 +1,4 @@
-"""Executors: where a tune's populations train (see :mod:`caviar.tune.executors.base`).
+"""Executors: where a tune's populations train (see :mod:`caviar.tuning.executors.base`).
 
 ``local`` trains them one after another in this process; ``processes`` several at once on
 this machine, one process each; ``ray`` as tasks on a Ray cluster. ``auto`` (the default of
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from caviar.errors import InvalidArgument
-from caviar.tune.executors.base import RETRIES, Executor, cores, train_population
+from caviar.tuning.executors.base import RETRIES, Executor, cores, train_population
 
 EXECUTORS = ("auto", "local", "processes", "ray")
 # ``auto`` starts worker processes for a tune whose estimated compute (trials × one member's
@@ -102,14 +102,14 @@ def make_executor(
             f"--workers is the number of processes of --executor processes, not of {name}."
         )
     if name == "local":
-        from caviar.tune.executors.local import LocalExecutor
+        from caviar.tuning.executors.local import LocalExecutor
 
         return LocalExecutor(threads)
     if name == "processes":
-        from caviar.tune.executors.processes import ProcessesExecutor
+        from caviar.tuning.executors.processes import ProcessesExecutor
 
         return ProcessesExecutor(workers, threads, retries)
-    from caviar.tune.executors.ray import RayExecutor
+    from caviar.tuning.executors.ray import RayExecutor
 
     return RayExecutor(address, threads, retries=retries)
 

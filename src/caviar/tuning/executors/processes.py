@@ -28,7 +28,7 @@ import numpy as np
 
 from caviar import backend
 from caviar.errors import InvalidArgument
-from caviar.tune.executors.base import RETRIES, Executor, cores, node_name, train_population
+from caviar.tuning.executors.base import RETRIES, Executor, cores, node_name, train_population
 
 BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _ARRAYS = ("X_train", "y_train", "X_val", "y_val")
@@ -146,7 +146,7 @@ def _end_with_parent() -> None:
 def _warm(dtype: str | None = None) -> None:
     """Import what a task needs and, for ``dtype``, load the compiled kernels when Numba is
     installed (a failure here shows again, and is reported, in the task)."""
-    import caviar.tune.executors.base  # noqa: F401
+    import caviar.tuning.executors.base  # noqa: F401
 
     if dtype is None or not backend.available():
         return

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import deque
 
 from caviar import backend
-from caviar.tune.executors.base import Executor, node_name, train_population
+from caviar.tuning.executors.base import Executor, node_name, train_population
 
 
 class LocalExecutor(Executor):

@@ -25,7 +25,7 @@ import os
 import sys
 
 from caviar.errors import InvalidArgument
-from caviar.tune.executors.base import RETRIES, Executor, train_population
+from caviar.tuning.executors.base import RETRIES, Executor, train_population
 
 INSTALL = "--executor ray needs Ray: pip install 'caviar-nn[ray]'"
 
@@ -115,7 +115,7 @@ class RayExecutor(Executor):
         return int(self._node_memory) or super().memory_per_slot()
 
     def _put(self, data):
-        from caviar.tune.executors.base import data_arrays
+        from caviar.tuning.executors.base import data_arrays
 
         return self.ray.put(data_arrays(data))
 

@@ -15,7 +15,7 @@ hyperparameter". Seven distributions (``dist``):
 - ``choice``: one of a list, equally likely (optimizer names; hidden layers ``[[64, 64], [128]]``);
 - ``fixed``: a constant.
 
-The scales themselves live in :mod:`caviar.tune.transform`. A bad space is refused when it is
+The scales themselves live in :mod:`caviar.tuning.transform`. A bad space is refused when it is
 built, with one :class:`~caviar.errors.InvalidArgument` naming the entry, the rule and the fix.
 
 >>> space = SearchSpace.from_dict({"lr": {"dist": "log", "low": 1e-4, "high": 1}, "epochs": 3})

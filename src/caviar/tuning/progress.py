@@ -1,6 +1,6 @@
 """The tune's progress view, for the ``caviar tune`` command and ``caviar.tune()`` alike.
 
-:class:`ConsoleReporter` is a :class:`~caviar.tune.tuner.Reporter` that draws on standard
+:class:`ConsoleReporter` is a :class:`~caviar.tuning.tuner.Reporter` that draws on standard
 error with rich: the tuner's one-line messages (the strategy and executor chosen, and why;
 each round), then bars for the trials (the best so far and the divergences), the running
 population's epochs, and the populations the executor has taken (done of submitted, retried,
@@ -10,7 +10,7 @@ only the messages are written.
 
 from __future__ import annotations
 
-from caviar.tune.tuner import Reporter
+from caviar.tuning.tuner import Reporter
 
 
 class ConsoleReporter(Reporter):

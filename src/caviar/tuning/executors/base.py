@@ -1,6 +1,6 @@
 """Where populations train: the task every executor runs, and the one small interface.
 
-The driver (:class:`caviar.tune.tuner.Tuner`) cuts a round into *tasks*, hands them to an
+The driver (:class:`caviar.tuning.tuner.Tuner`) cuts a round into *tasks*, hands them to an
 executor and records what comes back; only the driver writes the study. A task is plain
 data, so that it travels to another process or machine without caviar objects in it::
 
@@ -9,7 +9,7 @@ data, so that it travels to another process or machine without caviar objects in
      "state": None (fresh members) or the population's state {name: (K, ...) array},
      "attempt": 0, 1, ... (how often it was started again after a lost worker),
      "snapshots": absent, or {"folder": path, "every": seconds}: write the population's
-     checkpoint there (:mod:`caviar.tune.snapshots`; executors on the driver's machine)}
+     checkpoint there (:mod:`caviar.tuning.snapshots`; executors on the driver's machine)}
 
 :func:`train_population` is the pure function every executor calls on it, with the prepared
 data as a dict of arrays (:func:`data_arrays`). What it returns is plain data too: the
@@ -33,8 +33,8 @@ from dataclasses import asdict, dataclass, field
 from caviar.config import TrainConfig
 from caviar.errors import CaviarError, InvalidArgument
 from caviar.train.population import Population
-from caviar.tune.snapshots import Snapshots
-from caviar.tune.trials import Prepared, member_results
+from caviar.tuning.snapshots import Snapshots
+from caviar.tuning.trials import Prepared, member_results
 
 RETRIES = 2  # starts after the first, per task, when its worker or node is lost
 
@@ -50,7 +50,7 @@ def train_population(task: dict, data: dict | Prepared, on_epoch=None) -> dict:
     ``task["epochs"]`` and return ``{"state", "results", "seconds", "node", "error"}``.
 
     ``results[k]`` is member k's ``(status, result, metrics)`` as
-    :func:`caviar.tune.trials.member_results` gives them (status as a string). A
+    :func:`caviar.tuning.trials.member_results` gives them (status as a string). A
     :class:`CaviarError` is returned as ``error`` (its message), never raised: it is a fact
     about the configurations, the same wherever the task runs. ``on_epoch(pop, epoch,
     history)`` is called after every epoch (in-process executors only).
@@ -144,7 +144,7 @@ class Executor:
         """Release what :meth:`_start` acquired."""
 
     def memory_per_slot(self) -> int:
-        from caviar.tune.cost import available_memory
+        from caviar.tuning.cost import available_memory
 
         return available_memory() // self.slots
 

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from caviar.tune.study import StudyError
+from caviar.tuning.study import StudyError
 
 HEARTBEAT_SECONDS = 5.0
 STALE_SECONDS = 60.0  # twelve missed heartbeats

@@ -4,7 +4,7 @@ The notes: "try random values, don't use a grid". :func:`random_unit` is the def
 :func:`sobol_unit` spreads the same budget more evenly (scrambled Sobol, a quasi-random
 sequence); :func:`grid_unit` exists for comparison and is used only when asked for by name.
 
->>> from caviar.tune.space import notes_space
+>>> from caviar.tuning.space import notes_space
 >>> configs = sample(notes_space(), 4, method="sobol", seed=1)
 >>> len(configs), sorted(configs[0])
 (4, ['beta1', 'beta2', 'lr'])
@@ -16,8 +16,8 @@ import numpy as np
 
 from caviar import _validate as check
 from caviar.errors import InvalidArgument
-from caviar.tune.space import SearchSpace
-from caviar.tune.transform import decode
+from caviar.tuning.space import SearchSpace
+from caviar.tuning.transform import decode
 
 
 def random_unit(n: int, d: int, seed: int | None = 0) -> np.ndarray:

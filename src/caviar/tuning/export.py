@@ -18,8 +18,8 @@ from pathlib import Path
 
 from caviar._files import usual_mode
 from caviar.errors import InvalidArgument
-from caviar.tune.space import SearchSpace
-from caviar.tune.study import Study, Trial
+from caviar.tuning.space import SearchSpace
+from caviar.tuning.study import Study, Trial
 
 RESULT_KEYS = (
     "id",

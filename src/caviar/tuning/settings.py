@@ -1,5 +1,6 @@
 """What a tune is (:class:`TuneSettings`), stored in its study so that ``--resume`` needs
-nothing else, and how a study is opened to start or resume one."""
+nothing else, and how a tune starts or resumes (:func:`start`): the one sequence that
+``caviar tune`` and :func:`caviar.tune` both call."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from caviar import sources
 from caviar.config import TrainConfig
+from caviar.data import Dataset
 from caviar.errors import InvalidArgument
-from caviar.tune import STRATEGIES
-from caviar.tune.samplers import SAMPLERS
-from caviar.tune.space import SearchSpace
-from caviar.tune.study import Study, StudyError, study_error
+from caviar.tuning import STRATEGIES
+from caviar.tuning.samplers import SAMPLERS
+from caviar.tuning.space import SearchSpace
+from caviar.tuning.study import Study, StudyError, study_error
 
 
 @dataclass
@@ -67,14 +70,34 @@ class TuneSettings:
         return [q + (i < r) for i in range(self.rounds)]
 
 
+def start(
+    path: str | Path, settings: TuneSettings | None, resume: bool
+) -> tuple[Study, TuneSettings, Dataset]:
+    """The study, settings and data of a tune to start (``settings`` given) or resume
+    (``settings`` None: read from the study). A new tune's data is read before its study is
+    written, so a bad data file leaves no study behind; a resumed tune's data is read from
+    its stored settings, and the study is closed again if that fails."""
+    if not resume:
+        ds = sources.load({"data": settings.data, "target": settings.target})
+        study, settings = open_study(path, settings, resume=False)
+        return study, settings, ds
+    study, settings = open_study(path, None, resume=True)
+    try:
+        ds = sources.load({"data": settings.data, "target": settings.target})
+    except BaseException:
+        study.close()
+        raise
+    return study, settings, ds
+
+
 def open_study(
     path: str | Path, settings: TuneSettings | None, resume: bool
 ) -> tuple[Study, TuneSettings]:
     """Open a study to start (``settings`` given, study empty) or resume (settings stored),
-    with this process's driver claim on it (:mod:`caviar.tune.claim`), released when the
+    with this process's driver claim on it (:mod:`caviar.tuning.claim`), released when the
     study closes. Nothing is written before the settings are checked, resuming never
     creates a file, and a study this call created is removed again if it fails."""
-    from caviar.tune.claim import Claim
+    from caviar.tuning.claim import Claim
 
     path = Path(path)
     if resume and not path.is_file():

@@ -2,7 +2,7 @@
 caviar, every trial persisted in a study so that a killed run resumes where it stopped.
 
 The tuner is the driver: it cuts rounds into populations, hands them to an executor
-(:mod:`caviar.tune.executors`: in process, local processes or a Ray cluster) as plain tasks,
+(:mod:`caviar.tuning.executors`: in process, local processes or a Ray cluster) as plain tasks,
 and is the only one that writes the study, as outcomes come back."""
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from caviar import backend as backends
+from caviar import sources
 from caviar.config import TrainConfig
-from caviar.data import Dataset, train_val_test_split
+from caviar.data import Dataset
 from caviar.errors import CaviarError
 from caviar.model import Model
 from caviar.train.population import (
@@ -29,25 +30,25 @@ from caviar.train.population import (
     select_state,
     stack_states,
 )
-from caviar.tune.cost import (
+from caviar.tuning.cost import (
     available_memory,
     choose_population_size,
     member_bytes,
     population_size,
 )
-from caviar.tune.executors import (
+from caviar.tuning.executors import (
     Executor,
     choose_executor,
     main_reruns_in_workers,
     make_executor,
 )
-from caviar.tune.samplers import sample
-from caviar.tune.settings import TuneSettings, open_study
-from caviar.tune.snapshots import EVERY_SECONDS, Snapshots
-from caviar.tune.space import SearchSpace, searched_and_fixed
-from caviar.tune.study import FINAL, Status, Study, StudyError, Trial, rank_key
-from caviar.tune.trials import Prepared, member_result
-from caviar.tune.zoom import narrow
+from caviar.tuning.samplers import sample
+from caviar.tuning.settings import TuneSettings, open_study
+from caviar.tuning.snapshots import EVERY_SECONDS, Snapshots
+from caviar.tuning.space import SearchSpace, searched_and_fixed
+from caviar.tuning.study import FINAL, Status, Study, StudyError, Trial, rank_key
+from caviar.tuning.trials import Prepared, member_result
+from caviar.tuning.zoom import narrow
 
 
 @dataclass
@@ -85,12 +86,12 @@ class Reporter:
 class Tuner:
     """Runs (or resumes) the study at ``path`` for ``data``. Each trial is the config
     ``base`` updated with a point sampled from the round's space. ``executor`` is where the
-    populations train: a name of :data:`caviar.tune.executors.EXECUTORS` (``auto``: local or
-    processes as :func:`~caviar.tune.executors.choose_executor` picks for this tune) or an
-    :class:`~caviar.tune.executors.Executor`; the tuner starts and closes it. A population
+    populations train: a name of :data:`caviar.tuning.executors.EXECUTORS` (``auto``: local or
+    processes as :func:`~caviar.tuning.executors.choose_executor` picks for this tune) or an
+    :class:`~caviar.tuning.executors.Executor`; the tuner starts and closes it. A population
     training on this machine (``local``, ``processes``) has its state checkpointed beside the
     study, by the process that trains it, at most every
-    ``checkpoint_every`` seconds of training (None: never; :mod:`caviar.tune.snapshots`),
+    ``checkpoint_every`` seconds of training (None: never; :mod:`caviar.tuning.snapshots`),
     and a resumed tune continues it."""
 
     def __init__(
@@ -433,9 +434,7 @@ class Tuner:
     def _run_panda(self, trial: Trial) -> None:
         """One trial alone, as `caviar train` runs it, with a checkpoint after every epoch."""
         config = TrainConfig.from_dict(trial.config)
-        train, val, _ = train_val_test_split(
-            self.data, config.val_fraction, config.test_fraction, seed=config.data_seed
-        )
+        train, val, _ = sources.split(self.data, config)
         ckpt = self._checkpoint_path(trial)
         model = Model.load(ckpt) if ckpt.exists() else Model.create(config, train)
         self.study.mark_running([trial.id])
@@ -463,7 +462,7 @@ class Tuner:
         return self._checkpoint_folder() / f"trial-{trial.id}.npz"
 
     def _finish(self, trial_id: int, status: str, result: dict, metrics: list[dict]) -> None:
-        claim = getattr(self.study, "claim", None)  # open_study's (caviar.tune.claim)
+        claim = getattr(self.study, "claim", None)  # open_study's (caviar.tuning.claim)
         if claim is not None and claim.lost:
             raise StudyError(
                 f"{self.study.path}: another driver took this study over (this one's "
@@ -476,7 +475,7 @@ class Tuner:
 
 
 def best_trial(trials: list[Trial]) -> Trial | None:
-    """The finished trial ranked first by :func:`~caviar.tune.study.rank_key` (lowest
+    """The finished trial ranked first by :func:`~caviar.tuning.study.rank_key` (lowest
     validation loss, ties to the earliest)."""
     done = [t for t in trials if t.status == Status.FINISHED and t.val_loss is not None]
     return min(done, key=rank_key) if done else None
