@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -33,6 +34,8 @@ from caviar.tuning.executors.base import RETRIES, Executor, cores, node_name, tr
 BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _ARRAYS = ("X_train", "y_train", "X_val", "y_val")
 _loaded: dict[str, dict] = {}  # in a worker: the data folders it has mapped
+POLL_SECONDS = 1.0  # how often a waiting driver looks for a pool stuck on a dead worker
+STUCK_SECONDS = 5.0  # a worker dead this long without the pool breaking has left it stuck
 
 
 class ProcessesExecutor(Executor):
@@ -53,6 +56,7 @@ class ProcessesExecutor(Executor):
         self.threads = threads or max(1, n // self.slots)
         self._pool: ProcessPoolExecutor | None = None
         self._futures: dict = {}  # future -> (task, the pool it ran in)
+        self._dead_since: float | None = None  # when a dead worker was first seen
         self._folder: tempfile.TemporaryDirectory | None = None
 
     def _start(self) -> None:
@@ -77,6 +81,7 @@ class ProcessesExecutor(Executor):
             self._folder = None
 
     def _new_pool(self) -> None:
+        self._dead_since = None
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self._pool = ProcessPoolExecutor(
@@ -105,7 +110,11 @@ class ProcessesExecutor(Executor):
         return env | {backend.THREADS_ENV: str(self.threads)}
 
     def _wait(self):
-        done, _ = wait(list(self._futures), return_when=FIRST_COMPLETED)
+        while True:
+            done, _ = wait(list(self._futures), POLL_SECONDS, return_when=FIRST_COMPLETED)
+            if done:
+                break
+            self._unstick()
         finished, broken = [], False
         for future in done:
             task, pool = self._futures.pop(future)
@@ -120,6 +129,27 @@ class ProcessesExecutor(Executor):
         if broken:
             self._new_pool()
         return finished
+
+    def _unstick(self) -> None:
+        """Break a pool that a dead worker left stuck. CPython's pool hangs for good when a
+        worker is killed while it writes its result: the pool's reading thread waits for
+        the rest of a message that never comes, since the queue's write end stays open here
+        and in the other workers. When a worker has been dead ``STUCK_SECONDS`` and the pool
+        has not broken, end its workers and close this process's write end: the read ends
+        at end-of-file, the pool breaks as for any dead worker (``BrokenProcessPool``) and
+        its tasks are started again."""
+        procs = list((self._pool._processes or {}).values())
+        if not any(p.exitcode is not None for p in procs):
+            self._dead_since = None
+            return
+        now = time.monotonic()
+        if self._dead_since is None:
+            self._dead_since = now
+        elif now - self._dead_since >= STUCK_SECONDS:
+            for p in procs:
+                p.kill()
+            self._pool._result_queue._writer.close()
+            self._dead_since = None
 
 
 def _start_worker(threads: int) -> None:
