@@ -36,12 +36,14 @@ def config():
 
 
 def model_choice(repeats: int) -> list[tuple[int, str, float]]:
+    from caviar.cost import MemberCost
     from caviar.tuning import cost
 
     out = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        K, why = cost.choose_population_size(config(), 40, 10, n_trials=32)  # 64 over 2 slots
+        member = MemberCost.of(config(), 40, 10, n_train=1000)  # K reads a step, not a run
+        K, why = cost.choose_population_size(member, n_trials=32)  # 64 over 2 slots
         out.append((K, why, time.perf_counter() - t0))
     return out
 

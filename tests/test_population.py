@@ -135,10 +135,14 @@ def test_a_frozen_member_stops_moving():
 
 def test_build_loads_the_compiled_kernels_only_for_runs_that_repay_them():
     from caviar.config import TrainConfig
+    from caviar.cost import MemberCost, compute_backend
     from caviar.train import population
 
-    assert population.compute_backend(1e9) == "numpy"  # 0.02 s at 50 GFLOP/s
-    assert population.compute_backend(5e10) == "auto"  # 1 s
+    def run(flops):
+        return MemberCost(params=1, flops_step=1.0, flops_run=flops, bytes=1, layers=1)
+
+    assert compute_backend(run(1e9)) == "numpy"  # 0.02 s at 50 GFLOP/s
+    assert compute_backend(run(5e10)) == "auto"  # 1 s
     small = TrainConfig(hidden=(8,), epochs=1, batch_size=4)
     for K in (1, 300):  # the choice is per member: a trial computes the same in any population
         pop = population.Population.build([small] * K, 5, 3, n_train=8)

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 
 from caviar.config import TrainConfig
+from caviar.cost import MemberCost
 from caviar.data import load
 from caviar.model import Model
 from caviar.train.population import Population
-from caviar.tuning.cost import member_bytes, population_size
+from caviar.tuning.cost import population_size
 from caviar.tuning.study import Study, StudyError
 from caviar.tuning.trials import Prepared, member_results
 from caviar.tuning.tuner import Group, Tuner, TuneSettings, best_trial, open_study, regroup
@@ -112,12 +113,11 @@ def test_regrouping_moves_members_without_changing_them(prepared):
 
 
 def test_population_size_follows_memory():
-    c = TrainConfig(hidden=(256, 256), batch_size=256)
-    per = member_bytes(c, 784, 10)
-    assert population_size(c, 784, 10, 1000, memory=int(per * 20)) == 10
-    assert population_size(c, 784, 10, 1000, memory=per) == 1
-    assert population_size(c, 784, 10, 7, memory=10**12) == 7
-    assert population_size(c, 784, 10, 1000, cap=3, memory=10**12) == 3
+    c = MemberCost.of(TrainConfig(hidden=(256, 256), batch_size=256), 784, 10, 1000)
+    assert population_size(c, 1000, memory=int(c.bytes * 20)) == 10
+    assert population_size(c, 1000, memory=c.bytes) == 1
+    assert population_size(c, 7, memory=10**12) == 7
+    assert population_size(c, 1000, cap=3, memory=10**12) == 3
 
 
 def _tune(path, digits, **kw):
@@ -256,18 +256,17 @@ def test_the_cost_model_stacks_until_the_fixed_per_step_cost_is_small():
     two. The choice depends on the shapes only (nothing timed), and the bounds win."""
     from caviar.tuning import cost
 
-    small = TrainConfig(hidden=(16,), batch_size=32, epochs=1)
-    K, why = cost.choose_population_size(small, 20, 3, n_trials=8)
+    small = MemberCost.of(TrainConfig(hidden=(16,), batch_size=32, epochs=1), 20, 3, 100)
+    K, why = cost.choose_population_size(small, n_trials=8)
     assert K == 8 and "the trials' limit" in why
-    mid = TrainConfig(hidden=(256, 256), batch_size=128)
-    assert cost.model_population_size(mid, 40, 10) == 8  # row 8's tune
-    K, why = cost.choose_population_size(mid, 40, 10, n_trials=64)
+    mid = MemberCost.of(TrainConfig(hidden=(256, 256), batch_size=128), 40, 10, 1000)
+    assert cost.model_population_size(mid) == 8  # row 8's tune
+    K, why = cost.choose_population_size(mid, n_trials=64)
     assert K == 8 and "cost model" in why
-    big = TrainConfig(hidden=(256, 256), batch_size=256)
-    assert cost.model_population_size(big, 784, 10) in (1, 2)
-    assert cost.choose_population_size(mid, 40, 10, n_trials=64, cap=3)[0] == 3
-    one = cost.member_bytes(mid, 40, 10)
-    K, why = cost.choose_population_size(mid, 40, 10, n_trials=64, memory=5 * one)
+    big = MemberCost.of(TrainConfig(hidden=(256, 256), batch_size=256), 784, 10, 1000)
+    assert cost.model_population_size(big) in (1, 2)
+    assert cost.choose_population_size(mid, n_trials=64, cap=3)[0] == 3
+    K, why = cost.choose_population_size(mid, n_trials=64, memory=5 * mid.bytes)
     assert K == 2 and "memory" in why  # half of 5 members' worth
 
 

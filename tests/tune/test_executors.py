@@ -152,7 +152,7 @@ def test_executor_choices_are_checked():
 
 
 def test_auto_picks_processes_only_for_a_large_caviar_tune_on_several_cores():
-    from caviar.tuning.executors import PROCESSES_ABOVE_SECONDS, choose_executor
+    from caviar.tuning.cost import PROCESSES_ABOVE_SECONDS, choose_executor
 
     big = 4 * PROCESSES_ABOVE_SECONDS
     assert choose_executor("caviar", big, 2)[0] == "processes"
@@ -168,7 +168,7 @@ def test_auto_never_spawns_workers_that_would_rerun_an_unguarded_script(tmp_path
     """spawn imports the main script in every worker: without an ``if __name__ ==
     "__main__":`` guard a tune at its top level would start again in each, so auto trains in
     this process and says how to get the workers."""
-    from caviar.tuning.executors import choose_executor
+    from caviar.tuning.cost import choose_executor
 
     probe = "from caviar.tuning.executors import main_reruns_in_workers as m\n{guard}print(m())\n"
     answers = {}
@@ -205,10 +205,11 @@ def test_auto_trains_a_small_tune_in_this_process_and_says_why(digits, tmp_path)
 def test_auto_starts_one_single_threaded_worker_per_core_for_a_large_tune(
     digits, local_results, tmp_path, monkeypatch
 ):
-    from caviar.tuning import executors
+    from caviar.tuning import cost, executors, tuner
 
-    monkeypatch.setattr(executors, "PROCESSES_ABOVE_SECONDS", 0.0)
+    monkeypatch.setattr(cost, "PROCESSES_ABOVE_SECONDS", 0.0)
     monkeypatch.setattr(executors, "cores", lambda: 2)
+    monkeypatch.setattr(tuner, "cores", lambda: 2)
     settings = TuneSettings(data="digits", trials=8, space=SPACE, base=BASE, strategy="caviar")
     study, settings = open_study(tmp_path / "a.db", settings, resume=False)
     said = _Said()
@@ -244,6 +245,34 @@ def test_worker_processes_write_the_population_checkpoints(digits, tmp_path):
     (snap,) = Snapshots(folder).stored()
     assert snap.ids == [7, 8] and snap.epochs == 3 and snap.configs == configs
     assert snap.state["history/loss"].shape == (2, 2)  # written after epoch 2 of 3
+
+
+@pytest.mark.slow
+def test_a_worker_killed_while_writing_its_result_does_not_hang_the_tune(digits):
+    """CPython's pool hangs for good when a worker dies halfway through writing its result:
+    its reading thread waits for the rest of the message. Here half a message (a length
+    header, no body) is written by hand and the worker is killed; the executor breaks the
+    stuck pool and starts the task again."""
+    import struct
+
+    from caviar.config import TrainConfig
+    from caviar.tuning.trials import Prepared
+
+    config = TrainConfig.from_dict(BASE)
+    task = {"ids": [1], "configs": [config.to_dict()], "data": "d", "epochs": 2, "backend": "numpy"}
+    got: list = []
+    with ProcessesExecutor(workers=1, threads=1) as ex:
+        ex.put_data("d", Prepared.from_dataset(digits, config))
+        os.write(ex._pool._result_queue._writer.fileno(), struct.pack("!i", 1 << 20))
+        ex.submit(task)
+        for pid in list(ex._pool._processes):
+            os.kill(pid, signal.SIGKILL)
+        waiting = threading.Thread(target=lambda: got.extend(ex.outcomes()), daemon=True)
+        waiting.start()
+        waiting.join(120)
+        assert got, "the tune hung on the stuck pool"
+    ((_, outcome),) = got
+    assert outcome["error"] is None and ex.progress.retried == 1
 
 
 def test_without_ray_the_ray_executor_is_one_line_that_says_what_to_install(monkeypatch):

@@ -18,40 +18,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from caviar.config import MEMBER_FIELDS, SHAPE_FIELDS, TrainConfig, engine_arguments
+from caviar.cost import MemberCost, compute_backend
 from caviar.errors import CheckpointError, InvalidArgument
 from caviar.nn.network import Network
 from caviar.optim import OPTIMIZERS, Optimizer, Schedule, make_schedule
 from caviar.train.batches import batch_bounds
 from caviar.train.loop import History, fit
-
-# The cost model, used wherever caviar estimates work: about 6 FLOP per parameter and example
-# for a forward and backward pass, at a modest rate this machine class sustains.
-ASSUMED_FLOPS = 50e9
-# Loading Numba and a cached kernel costs about 0.5 s once per process. A member whose
-# passes come to less than this at ASSUMED_FLOPS does not ask for the kernels. The rule looks
-# at one member, not the population: the layer kernels agree with NumPy only to rounding,
-# and a trial must compute the same numbers alone as in any population.
-KERNELS_ABOVE_SECONDS = 0.5
-
-
-def parameter_count(config: TrainConfig, n_features: int, n_classes: int) -> int:
-    """Learned numbers of one member: weights plus, per layer, a bias or gamma and beta."""
-    sizes = [n_features, *config.hidden, n_classes]
-    return sum(
-        a * b + (2 if config.batchnorm else 1) * b
-        for a, b in zip(sizes[:-1], sizes[1:], strict=True)
-    )
-
-
-def member_flops(config: TrainConfig, n_features: int, n_classes: int, n_train: int) -> float:
-    """Model FLOP of one member's whole run: ``6 · parameters · n_train · epochs``."""
-    return 6.0 * parameter_count(config, n_features, n_classes) * n_train * config.epochs
-
-
-def compute_backend(flops_per_member: float) -> str:
-    """``"auto"`` (the kernels if installed) for members of ``flops_per_member`` model FLOP
-    that repay loading them, ``"numpy"`` for smaller ones."""
-    return "auto" if flops_per_member / ASSUMED_FLOPS >= KERNELS_ABOVE_SECONDS else "numpy"
 
 
 def stacked(configs: Sequence[TrainConfig]) -> dict[str, np.ndarray]:
@@ -124,12 +96,12 @@ class Population:
 
         ``backend="auto"`` runs the compiled kernels (:mod:`caviar.backend`) when they are
         installed and a member's run is long enough to repay loading them
-        (:func:`compute_backend`).
+        (:func:`caviar.cost.compute_backend`).
         """
         configs = list(configs)
         c, h = configs[0], stacked(configs)  # refuses mixed shapes before any allocation
         if backend == "auto":
-            backend = compute_backend(member_flops(c, n_features, n_classes, n_train))
+            backend = compute_backend(MemberCost.of(c, n_features, n_classes, n_train))
         net = _network(c, h, n_features, n_classes, backend)
         steps = len(batch_bounds(n_train, c.batch_size))
         return cls(

@@ -19,29 +19,13 @@ import numpy as np
 from caviar import backend as backends
 from caviar import sources
 from caviar.config import TrainConfig
+from caviar.cost import MemberCost, compute_backend
 from caviar.data import Dataset
 from caviar.errors import CaviarError
 from caviar.model import Model
-from caviar.train.population import (
-    ASSUMED_FLOPS,
-    Population,
-    compute_backend,
-    member_flops,
-    select_state,
-    stack_states,
-)
-from caviar.tuning.cost import (
-    available_memory,
-    choose_population_size,
-    member_bytes,
-    population_size,
-)
-from caviar.tuning.executors import (
-    Executor,
-    choose_executor,
-    main_reruns_in_workers,
-    make_executor,
-)
+from caviar.train.population import Population, select_state, stack_states
+from caviar.tuning.cost import choose_executor, choose_population_size, choose_strategy
+from caviar.tuning.executors import Executor, cores, main_reruns_in_workers, make_executor
 from caviar.tuning.samplers import sample
 from caviar.tuning.settings import TuneSettings, open_study
 from caviar.tuning.snapshots import EVERY_SECONDS, Snapshots
@@ -87,7 +71,7 @@ class Tuner:
     """Runs (or resumes) the study at ``path`` for ``data``. Each trial is the config
     ``base`` updated with a point sampled from the round's space. ``executor`` is where the
     populations train: a name of :data:`caviar.tuning.executors.EXECUTORS` (``auto``: local or
-    processes as :func:`~caviar.tuning.executors.choose_executor` picks for this tune) or an
+    processes as :func:`~caviar.tuning.cost.choose_executor` picks for this tune) or an
     :class:`~caviar.tuning.executors.Executor`; the tuner starts and closes it. A population
     training on this machine (``local``, ``processes``) has its state checkpointed beside the
     study, by the process that trains it, at most every
@@ -145,52 +129,28 @@ class Tuner:
         self.snapshots.tidy()  # the checkpoints are gone once their trials are recorded
         return self.study.trials()
 
+    def member_cost(self, config: TrainConfig) -> MemberCost:
+        """What one member shaped like ``config`` costs on its training split."""
+        data = self._prepare(config)
+        return MemberCost.of(config, data.n_features, data.n_classes, data.n_train)
+
     def choose_strategy(self) -> str:
         """The strategy, and one line saying why when it was ``auto``."""
         s = self.settings
         if s.strategy != "auto":
             return s.strategy
-        free, cores = available_memory(), os.cpu_count() or 1
-        per = member_bytes(self.base, self.data.n_features, self.data.n_classes)
-        gflop = member_flops(self.base, self.data.n_features, self.data.n_classes, len(self.data))
-        gflop /= 1e9
-        if s.trials == 1:
-            choice, why = "panda", "one trial: babysit it"
-        elif 2 * per > 0.5 * free:
-            choice, why = (
-                "panda",
-                (
-                    f"one trial needs {per / 2**30:.1f} GiB of the "
-                    f"{free / 2**30:.1f} GiB free: one at a time"
-                ),
-            )
-        else:
-            K = population_size(
-                self.base,
-                self.data.n_features,
-                self.data.n_classes,
-                s.trials,
-                s.max_population,
-                free,
-            )
-            choice, why = (
-                "caviar",
-                (
-                    f"{s.trials} trials of ~{gflop:.2g} GFLOP each, up to {K} "
-                    f"per population in {free / 2**30:.1f} GiB free on "
-                    f"{cores} cores"
-                ),
-            )
+        choice, why = choose_strategy(
+            self.member_cost(self.base), s.trials, s.max_population, os.cpu_count() or 1
+        )
         self.reporter.message(f"strategy auto → {choice}: {why}")
         return choice
 
     def choose_executor(self, strategy: str) -> Executor:
         """The executor ``auto`` stands for in this tune, and one line saying why."""
-        d = self.data
-        n_train = round(len(d) * (1 - self.base.val_fraction - self.base.test_fraction))
-        flops = member_flops(self.base, d.n_features, d.n_classes, n_train)
-        seconds = self.settings.trials * flops / ASSUMED_FLOPS
-        name, why = choose_executor(strategy, seconds, spawn_safe=not main_reruns_in_workers())
+        seconds = self.settings.trials * self.member_cost(self.base).run_seconds
+        name, why = choose_executor(
+            strategy, seconds, cores(), spawn_safe=not main_reruns_in_workers()
+        )
         self.reporter.message(f"executor auto → {name}: {why}")
         return make_executor(name)
 
@@ -222,14 +182,17 @@ class Tuner:
         return narrow(space, self.space, [t.config for t in top])
 
     # -- strategies ----------------------------------------------------------------------
-    def _data_key(self, config: TrainConfig) -> tuple:
-        """The key of the prepared splits ``config`` trains on, made (and handed to the
-        executor) once per key."""
-        key = (config.val_fraction, config.test_fraction, config.data_seed, config.dtype)
+    def _prepare(self, config: TrainConfig) -> Prepared:
+        """The prepared splits ``config`` trains on, made once per key (:func:`_key`)."""
+        key = _key(config)
         if key not in self._prepared:
             self._prepared[key] = Prepared.from_dataset(self.data, config)
-        self.executor.put_data(key, self._prepared[key])
-        return key
+        return self._prepared[key]
+
+    def _data_key(self, config: TrainConfig) -> tuple:
+        """The key of the prepared splits ``config`` trains on, handed to the executor."""
+        self.executor.put_data(_key(config), self._prepare(config))
+        return _key(config)
 
     def _run_caviar(self, pending: list[Trial]) -> None:
         if not self.settings.halving:
@@ -243,7 +206,7 @@ class Tuner:
             configs = [c for _, c in group]
             key = self._data_key(configs[0])
             data = self._prepared[key]
-            K, why = self._population_size(configs[0], data, len(trials))
+            K, why = self._population_size(configs[0], len(trials))
             self.reporter.message(f"{len(trials)} trials of one shape: {why}")
             if self.settings.halving:
                 self._halving(self._buildable(trials, configs, data, K), key, K)
@@ -254,13 +217,11 @@ class Tuner:
         for task, outcome in self.executor.outcomes():
             self._settle(task, outcome)
 
-    def _population_size(self, config: TrainConfig, data: Prepared, n: int) -> tuple[int, str]:
+    def _population_size(self, config: TrainConfig, n: int) -> tuple[int, str]:
         """K as the cost model and memory choose it for one executor slot, and no more than
         keeps every slot busy."""
         K, why = choose_population_size(
-            config,
-            data.n_features,
-            data.n_classes,
+            self.member_cost(config),
             n,
             self.settings.max_population,
             memory=self.executor.memory_per_slot(),
@@ -273,8 +234,8 @@ class Tuner:
 
     def _submit(self, group: Group, key: tuple, epochs: int) -> None:
         """Hand ``group`` to the executor, to train up to ``epochs``."""
-        data, c = self._prepared[key], group.configs[0]
-        flops = member_flops(c, data.n_features, data.n_classes, data.n_train)
+        c = group.configs[0]
+        cost = self.member_cost(c)
         task = {
             "ids": group.ids,
             "configs": [c.to_dict() for c in group.configs],
@@ -282,9 +243,9 @@ class Tuner:
             "epochs": epochs,
             # decided here, for every executor alike: a trial computes the same numbers
             # wherever it runs (the layer kernels agree with NumPy only to rounding)
-            "backend": backends.resolve(compute_backend(flops)),
+            "backend": backends.resolve(compute_backend(cost)),
             "state": group.state,
-            "memory": member_bytes(c, data.n_features, data.n_classes) * len(group.ids),
+            "memory": cost.bytes * len(group.ids),
         }
         self.study.mark_running(group.ids)
         if (
@@ -496,6 +457,11 @@ def _val_loss(member: tuple) -> float:
     status, result, _ = member
     v = result["val_loss"]
     return math.inf if status == Status.DIVERGED or v is None else v
+
+
+def _key(config: TrainConfig) -> tuple:
+    """What the prepared splits of ``config`` depend on besides the data."""
+    return (config.val_fraction, config.test_fraction, config.data_seed, config.dtype)
 
 
 def _seed(seed: int, r: int) -> int:

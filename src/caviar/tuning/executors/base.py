@@ -144,7 +144,7 @@ class Executor:
         """Release what :meth:`_start` acquired."""
 
     def memory_per_slot(self) -> int:
-        from caviar.tuning.cost import available_memory
+        from caviar.cost import available_memory
 
         return available_memory() // self.slots
 

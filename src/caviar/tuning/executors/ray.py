@@ -5,7 +5,7 @@ printed) or, without one, starts a Ray on this machine bound to 127.0.0.1. Each 
 prepared arrays go into the object store once (``ray.put``); every task receives that
 reference, its configurations as plain dicts and its state as a dict of NumPy arrays (Ray
 moves them without pickling their contents, and without caviar objects). A task declares
-``num_cpus`` (its threads) and ``memory`` (the tuner's estimate, ``member_bytes × K``), so
+``num_cpus`` (its threads) and ``memory`` (the tuner's estimate, ``MemberCost.bytes × K``), so
 Ray packs as many onto a node as fit. A task first yields the node it started on (progress
 per node), then its outcome. Ray's own retries are off: the executor starts a task again
 when its worker or node dies (``WorkerCrashedError``, ``NodeDiedError``, …), at most
