@@ -18,9 +18,10 @@ from caviar.data import load
 from caviar.model import Model
 from caviar.train.population import Population
 from caviar.tuning.cost import population_size
+from caviar.tuning.halving import Group, regroup
 from caviar.tuning.study import Study, StudyError
 from caviar.tuning.trials import Prepared, member_results
-from caviar.tuning.tuner import Group, Tuner, TuneSettings, best_trial, open_study, regroup
+from caviar.tuning.tuner import Tuner, TuneSettings, best_trial, open_study
 from tests.studies import wait_for_finished
 
 SPACE = {
@@ -348,3 +349,26 @@ def test_a_study_written_before_the_slots_column_reads_and_gains_it(tmp_path):
         spent = s.time_spent()
     assert (spent.wall, spent.training, spent.capacity) == (15, 17, 20)
     assert "on 1.33 workers" in spent.sentence() and "17.0 s training (85 %)" in spent.sentence()
+
+
+def test_halving_rungs_end_at_the_full_run_and_grow_by_eta():
+    from caviar.tuning import halving
+
+    assert halving.rungs(9, 3) == [1, 3, 9]
+    assert halving.rungs(8, 2) == [1, 2, 4, 8]
+    assert halving.rungs(10, 3) == [1, 3, 10]
+    assert halving.rungs(1, 2) == [1]
+
+
+def test_halving_keeps_the_best_fraction_across_groups_and_ranks_a_diverged_member_last():
+    from caviar.tuning import halving
+
+    def group(*losses):
+        results = [("diverged" if v is None else "finished", {"val_loss": v}, []) for v in losses]
+        return Group(list(range(len(losses))), [], None, results)
+
+    trained = [group(0.5, None, 0.2), group(0.1, 0.9)]
+    kept, pruned = halving.survivors(trained, 2)
+    assert kept == [(1, 0), (0, 2), (0, 0)]  # ⌈5 / 2⌉ = 3, best first
+    assert pruned == [(1, 1), (0, 1)]
+    assert halving.survivors([group(None)], 4) == ([(0, 0)], [])  # at least one goes on

@@ -23,6 +23,7 @@ from caviar.data import load
 from caviar.errors import InvalidArgument
 from caviar.tuning.executors import make_executor
 from caviar.tuning.executors.processes import ProcessesExecutor
+from caviar.tuning.executors.task import Task
 from caviar.tuning.study import Study
 from caviar.tuning.tuner import Reporter, Tuner, TuneSettings, open_study
 from tests.studies import trial_numbers, wait_for_finished
@@ -233,15 +234,15 @@ def test_worker_processes_write_the_population_checkpoints(digits, tmp_path):
     configs = [config.replace(seed=s, lr=lr).to_dict() for s, lr in ((1, 1e-3), (2, 1e-2))]
     folder = tmp_path / "s.db.checkpoints"
     folder.mkdir()
-    task = {
-        "ids": [7, 8], "configs": configs, "data": "d", "epochs": 3, "backend": "numpy",
-        "snapshots": {"folder": str(folder), "every": 0.0},
-    }  # fmt: skip
+    task = Task(
+        ids=[7, 8], configs=configs, data="d", epochs=3, backend="numpy",
+        snapshots={"folder": str(folder), "every": 0.0},
+    )  # fmt: skip
     with ProcessesExecutor(workers=1, threads=1) as ex:
         ex.put_data("d", Prepared.from_dataset(digits, config))
         ex.submit(task)
         ((_, outcome),) = list(ex.outcomes())
-    assert outcome["error"] is None
+    assert outcome.error is None
     (snap,) = Snapshots(folder).stored()
     assert snap.ids == [7, 8] and snap.epochs == 3 and snap.configs == configs
     assert snap.state["history/loss"].shape == (2, 2)  # written after epoch 2 of 3
@@ -259,7 +260,7 @@ def test_a_worker_killed_while_writing_its_result_does_not_hang_the_tune(digits)
     from caviar.tuning.trials import Prepared
 
     config = TrainConfig.from_dict(BASE)
-    task = {"ids": [1], "configs": [config.to_dict()], "data": "d", "epochs": 2, "backend": "numpy"}
+    task = Task(ids=[1], configs=[config.to_dict()], data="d", epochs=2, backend="numpy")
     got: list = []
     with ProcessesExecutor(workers=1, threads=1) as ex:
         ex.put_data("d", Prepared.from_dataset(digits, config))
@@ -272,7 +273,7 @@ def test_a_worker_killed_while_writing_its_result_does_not_hang_the_tune(digits)
         waiting.join(120)
         assert got, "the tune hung on the stuck pool"
     ((_, outcome),) = got
-    assert outcome["error"] is None and ex.progress.retried == 1
+    assert outcome.error is None and ex.progress.retried == 1
 
 
 def test_without_ray_the_ray_executor_is_one_line_that_says_what_to_install(monkeypatch):

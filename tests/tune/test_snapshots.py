@@ -110,6 +110,30 @@ def test_a_damaged_population_checkpoint_is_dropped_and_its_trials_train_again(
     assert trial_numbers(tmp_path / "cut.db") == trial_numbers(tmp_path / "whole.db")
 
 
+def test_a_checkpoint_whose_state_does_not_fit_its_trials_is_trained_afresh(
+    tmp_path, digits, monkeypatch
+):
+    """A readable checkpoint whose state lacks an array is refused where the population is
+    rebuilt (no population is built in the driver to probe it); its trials start again
+    from scratch and end as in an uninterrupted tune."""
+    from caviar import checkpoint
+
+    _tune(tmp_path / "whole.db", digits, every=None)
+    with monkeypatch.context() as m:
+        _interrupt_after(m, 2)
+        with pytest.raises(Killed):
+            _tune(tmp_path / "cut.db", digits)
+    (ck,) = (tmp_path / "cut.db.checkpoints").iterdir()
+    arrays, meta = checkpoint.load(ck)
+    del arrays["time/seconds"]
+    checkpoint.save(ck, arrays, meta)
+    said = Messages()
+    _tune(tmp_path / "cut.db", digits, resume=True, reporter=said)
+    assert any("is not usable" in line and "train afresh" in line for line in said.lines)
+    assert trial_numbers(tmp_path / "cut.db") == trial_numbers(tmp_path / "whole.db")
+    assert not list((tmp_path / "cut.db.checkpoints").glob("*.npz"))
+
+
 KILLABLE = textwrap.dedent("""
     import sys
     from caviar.data import load

@@ -49,6 +49,8 @@ class Network:
 
     ``backend`` (``auto``, ``numba``, ``numpy``; see :mod:`caviar.backend`) picks compiled
     loops or NumPy operations for batch norm and ReLU; both compute the same equations.
+    ``initialise=False`` leaves the weights zero, drawing nothing, for a caller that
+    loads every parameter next (:meth:`caviar.train.population.Population.from_state`).
 
     >>> net = Network([4, 3, 2], K=2, seeds=[0, 1], dtype="float64")
     >>> X = np.arange(12.0).reshape(3, 4) / 10
@@ -72,6 +74,7 @@ class Network:
         leaky_slope: float = 0.01,
         dtype: str = "float32",
         backend: str = "auto",
+        initialise: bool = True,
     ):
         self.K = check.positive_int("K", K)
         self.sizes = check_sizes(sizes)
@@ -85,7 +88,7 @@ class Network:
         self.l2 = check.per_member("l2", l2, self.K, check.NON_NEGATIVE)
         self.bn_eps = check.scalar("bn_eps", bn_eps, check.POSITIVE)
         self.leaky_slope = check.scalar("leaky_slope", leaky_slope, check.FRACTION)
-        self.layers: list[Layer] = self._build()
+        self.layers: list[Layer] = self._build(initialise)
         self.dense = [layer for layer in self.layers if isinstance(layer, Dense)]
         self.dense[0].need_dx = False
         self.loss_layer = SoftmaxCrossEntropy(self.dtype)
@@ -98,14 +101,18 @@ class Network:
         ]
 
     # -- construction -------------------------------------------------------------------
-    def _build(self) -> list[Layer]:
+    def _build(self, initialise: bool = True) -> list[Layer]:
         init_rngs = member_rngs(self.seeds, stream=0)
         drop_rngs = member_rngs(self.seeds, stream=1)
         layers: list[Layer] = []
         n_hidden = len(self.sizes) - 2
         for i, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:], strict=True)):
             hidden = i < n_hidden
-            W = normal_weights(init_rngs, n_in, n_out, self._init_scheme(i) if hidden else "xavier")
+            if initialise:
+                scheme = self._init_scheme(i) if hidden else "xavier"
+                W = normal_weights(init_rngs, n_in, n_out, scheme)
+            else:  # the caller loads every parameter (Population.from_state): no draws
+                W = np.zeros((self.K, n_in, n_out))
             use_bias = not (hidden and self.batchnorm)
             b = np.zeros((self.K, 1, n_out)) if use_bias else None
             layers.append(Dense(W, b, self.dtype))

@@ -52,7 +52,7 @@ def schedule_for(configs: Sequence[TrainConfig], steps_per_epoch: int, h=None) -
     return make_schedule(c.schedule, h["lr"], K=len(configs), **args)
 
 
-def _network(c: TrainConfig, h: dict, n_features, n_classes, backend) -> Network:
+def _network(c: TrainConfig, h: dict, n_features, n_classes, backend, initialise) -> Network:
     members = {arg: h[name] for name, arg in engine_arguments("network").items()}
     return Network(
         [n_features, *c.hidden, n_classes],
@@ -62,6 +62,7 @@ def _network(c: TrainConfig, h: dict, n_features, n_classes, backend) -> Network
         init=c.init,
         dtype=c.dtype,
         backend=backend,
+        initialise=initialise,
         **members,
     )
 
@@ -91,8 +92,11 @@ class Population:
         n_classes: int,
         n_train: int,
         backend: str = "auto",
+        *,
+        initialise: bool = True,
     ) -> Population:
-        """Fresh members ``n_features → hidden → n_classes``, weights from their seeds.
+        """Fresh members ``n_features → hidden → n_classes``, weights from their seeds
+        (``initialise=False``: unset, for :meth:`from_state` to load).
 
         ``backend="auto"`` runs the compiled kernels (:mod:`caviar.backend`) when they are
         installed and a member's run is long enough to repay loading them
@@ -102,7 +106,7 @@ class Population:
         c, h = configs[0], stacked(configs)  # refuses mixed shapes before any allocation
         if backend == "auto":
             backend = compute_backend(MemberCost.of(c, n_features, n_classes, n_train))
-        net = _network(c, h, n_features, n_classes, backend)
+        net = _network(c, h, n_features, n_classes, backend, initialise)
         steps = len(batch_bounds(n_train, c.batch_size))
         return cls(
             configs,
@@ -126,7 +130,7 @@ class Population:
         backend: str = "auto",
     ) -> Population:
         """The population whose :meth:`state` was ``state``, ready to continue."""
-        pop = cls.build(configs, n_features, n_classes, n_train, backend)
+        pop = cls.build(configs, n_features, n_classes, n_train, backend, initialise=False)
         pop.load_state(state)
         return pop
 

@@ -10,8 +10,10 @@ import numpy as np
 from caviar import sources
 from caviar.config import TrainConfig
 from caviar.data import Dataset, Standardizer
+from caviar.errors import CaviarError
 from caviar.train import History, evaluate
-from caviar.train.population import Population
+from caviar.train.batches import batch_bounds
+from caviar.train.population import Population, schedule_for
 from caviar.tuning.study import Status
 
 
@@ -51,6 +53,17 @@ class Prepared:
     def build(self, configs: list[TrainConfig]) -> Population:
         """A fresh population of ``configs`` for this data."""
         return Population.build(configs, self.n_features, self.n_classes, self.n_train)
+
+    def refusal(self, config: TrainConfig) -> str | None:
+        """Why this data refuses ``config``, or None, without building anything. The one
+        data-dependent rule is the schedule's (warmup_cosine's warm-up must be shorter than
+        the run's steps); every other rule is checked when the TrainConfig is made."""
+        steps = len(batch_bounds(self.n_train, config.batch_size))
+        try:
+            schedule_for([config], steps)
+        except CaviarError as err:
+            return str(err)
+        return None
 
     def train(self, pop: Population, epochs: int, on_epoch=None) -> None:
         """Train ``pop`` up to ``epochs`` on the training split, validating each epoch."""

@@ -11,7 +11,6 @@ import math
 import os
 import time
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +20,12 @@ from caviar import sources
 from caviar.config import TrainConfig
 from caviar.cost import MemberCost, compute_backend
 from caviar.data import Dataset
-from caviar.errors import CaviarError
 from caviar.model import Model
-from caviar.train.population import Population, select_state, stack_states
+from caviar.tuning import halving
 from caviar.tuning.cost import choose_executor, choose_population_size, choose_strategy
 from caviar.tuning.executors import Executor, cores, main_reruns_in_workers, make_executor
+from caviar.tuning.executors.task import Outcome, Task
+from caviar.tuning.halving import Group
 from caviar.tuning.samplers import sample
 from caviar.tuning.settings import TuneSettings, open_study
 from caviar.tuning.snapshots import EVERY_SECONDS, Snapshots
@@ -34,20 +34,7 @@ from caviar.tuning.study import FINAL, Status, Study, StudyError, Trial, rank_ke
 from caviar.tuning.trials import Prepared, member_result
 from caviar.tuning.zoom import narrow
 
-
-@dataclass
-class Group:
-    """A population of trials between rungs: their study ids and configurations, in member
-    order, its training state as arrays (None before it trained) and, once trained, each
-    member's ``(status, result, metrics)``."""
-
-    ids: list[int]
-    configs: list[TrainConfig]
-    state: dict[str, np.ndarray] | None = None
-    results: list[tuple] | None = None
-
-
-__all__ = ["Group", "Reporter", "TuneSettings", "Tuner", "best_trial", "open_study", "regroup"]
+__all__ = ["Reporter", "TuneSettings", "Tuner", "best_trial", "open_study"]
 
 
 class Reporter:
@@ -202,18 +189,16 @@ class Tuner:
             config = TrainConfig.from_dict(t.config)
             groups[config.shape()].append((t, config))
         for group in groups.values():
-            trials = [t for t, _ in group]
-            configs = [c for _, c in group]
-            key = self._data_key(configs[0])
-            data = self._prepared[key]
-            K, why = self._population_size(configs[0], len(trials))
-            self.reporter.message(f"{len(trials)} trials of one shape: {why}")
+            key = self._data_key(group[0][1])
+            K, why = self._population_size(group[0][1], len(group))
+            self.reporter.message(f"{len(group)} trials of one shape: {why}")
             if self.settings.halving:
-                self._halving(self._buildable(trials, configs, data, K), key, K)
+                self._halving(self._accepted(group, key), key, K)
                 continue
-            for i in range(0, len(trials), K):
-                ids = [t.id for t in trials[i : i + K]]
-                self._submit(Group(ids, configs[i : i + K]), key, configs[0].epochs)
+            for i in range(0, len(group), K):
+                chunk = group[i : i + K]
+                ids, configs = [t.id for t, _ in chunk], [c for _, c in chunk]
+                self._submit(Group(ids, configs), key, configs[0].epochs)
         for task, outcome in self.executor.outcomes():
             self._settle(task, outcome)
 
@@ -234,52 +219,56 @@ class Tuner:
 
     def _submit(self, group: Group, key: tuple, epochs: int) -> None:
         """Hand ``group`` to the executor, to train up to ``epochs``."""
-        c = group.configs[0]
-        cost = self.member_cost(c)
-        task = {
-            "ids": group.ids,
-            "configs": [c.to_dict() for c in group.configs],
-            "data": key,
-            "epochs": epochs,
-            # decided here, for every executor alike: a trial computes the same numbers
-            # wherever it runs (the layer kernels agree with NumPy only to rounding)
-            "backend": backends.resolve(compute_backend(cost)),
-            "state": group.state,
-            "memory": cost.bytes * len(group.ids),
-        }
-        self.study.mark_running(group.ids)
+        cost = self.member_cost(group.configs[0])
+        snapshots = None
         if (
             self.snapshots.every is not None
             and not self.settings.halving
             and self.executor.shares_files
         ):  # where the task trains writes its checkpoint (an executor on this machine)
-            folder, every = str(self.snapshots.folder), self.snapshots.every
-            task["snapshots"] = {"folder": folder, "every": every}
-        self.executor.submit(task, self._epoch_reporter(len(group.ids), c.epochs))
+            snapshots = {"folder": str(self.snapshots.folder), "every": self.snapshots.every}
+        task = Task(
+            ids=group.ids,
+            configs=[c.to_dict() for c in group.configs],
+            data=key,
+            epochs=epochs,
+            # decided here, for every executor alike: a trial computes the same numbers
+            # wherever it runs (the layer kernels agree with NumPy only to rounding)
+            backend=backends.resolve(compute_backend(cost)),
+            state=group.state,
+            memory=cost.bytes * len(group.ids),
+            snapshots=snapshots,
+        )
+        self.study.mark_running(group.ids)
+        self.executor.submit(task, self._epoch_reporter(len(group.ids), group.configs[0].epochs))
 
-    def _settle(self, task: dict, outcome: dict) -> None:
-        """Record a population's outcome. Members the data refuses together (a
-        configuration such as more warm-up steps than the run has) are tried one by one;
-        one that fails alone, and the members of a task whose worker was lost more often
-        than the executor retries, are recorded ``failed`` with the reason."""
-        ids = task["ids"]
-        self.snapshots.remove(ids)  # recorded below, or retried from the start
-        if outcome.get("lost") or (outcome["error"] and len(ids) == 1):
-            for trial_id in ids:
-                self._finish(
-                    trial_id, Status.FAILED, {"error": outcome.get("lost") or outcome["error"]}, []
-                )
-        elif outcome["error"]:
-            for trial_id, c in zip(ids, task["configs"], strict=True):
-                self._submit(
-                    Group([trial_id], [TrainConfig.from_dict(c)]), task["data"], task["epochs"]
-                )
+    def _settle(self, task: Task, outcome: Outcome) -> None:
+        """Record a population's outcome. A population continued from a checkpoint that its
+        trials refuse starts again afresh. Members the data refuses together are tried one
+        by one; one that fails alone, and the members of a task whose worker was lost more
+        often than the executor retries, are recorded ``failed`` with the reason."""
+        self.snapshots.remove(task.ids)  # recorded below, or retried from the start
+        configs = [TrainConfig.from_dict(c) for c in task.configs]
+        if outcome.error and task.state is not None and not outcome.lost:
+            self.reporter.message(
+                f"the checkpoint of trials {task.ids} is not usable ({outcome.error}); "
+                "they train afresh"
+            )
+            self._submit(Group(task.ids, configs), task.data, task.epochs)
+        elif outcome.lost or (outcome.error and len(task.ids) == 1):
+            self._fail(task.ids, outcome.failure)
+        elif outcome.error:
+            for trial_id, c in zip(task.ids, configs, strict=True):
+                self._submit(Group([trial_id], [c]), task.data, task.epochs)
         else:
-            self._record(Group(ids, [], outcome["state"], outcome["results"]), range(len(ids)))
+            group = Group(task.ids, configs, outcome.state, outcome.results)
+            self._record(group, range(len(task.ids)))
 
     def _resume_populations(self, pending: list[Trial]) -> list[Trial]:
         """Continue every stored population checkpoint that holds pending trials (only
-        those members); return the pending trials no checkpoint holds."""
+        those members); return the pending trials no checkpoint holds. A state that does
+        not fit its trials is found where it is loaded, and they train afresh
+        (:meth:`_settle`)."""
         by_id = {t.id: t for t in pending}
         for snap in self.snapshots.stored():
             part = snap.only(set(by_id))
@@ -288,92 +277,70 @@ class Tuner:
                 if not set(snap.ids) & {t.id for t in self.study.trials(status=("pending",))}:
                     snap.path.unlink(missing_ok=True)  # its trials are recorded, or it is stale
                 continue
-            key = self._data_key(configs[0])
-            data = self._prepared[key]
-            try:  # a state that does not fit these trials is dropped: they train afresh
-                pop = Population.from_state(
-                    configs, data.n_features, data.n_classes, data.n_train, part.state
-                )
-            except CaviarError as err:
-                self.reporter.message(f"{snap.path.name} is not usable ({err}); removed")
-                snap.path.unlink(missing_ok=True)
-                continue
+            done = part.state.get("history/loss", np.empty((0, 0))).shape[-1]
             self.reporter.message(
-                f"{len(part.ids)} trials continue from epoch {pop.history.epochs} of "
+                f"{len(part.ids)} trials continue from epoch {done} of "
                 f"{snap.epochs} ({snap.path.name})"
             )
-            self._submit(Group(part.ids, configs, part.state), key, snap.epochs)
+            self._submit(
+                Group(part.ids, configs, part.state), self._data_key(configs[0]), snap.epochs
+            )
             for i in part.ids:
                 del by_id[i]
         return [t for t in pending if t.id in by_id]
 
-    def _buildable(self, trials, configs, data: Prepared, K: int) -> list[Group]:
-        """The trials as groups of at most K; a trial that cannot be built (a
-        configuration the data refuses, such as more warm-up steps than the run has) is
-        recorded failed with the reason, and the others still form groups."""
-        ok: list[tuple[int, TrainConfig]] = []
-        for i in range(0, len(trials), K):
-            chunk = list(zip([t.id for t in trials[i : i + K]], configs[i : i + K], strict=True))
-            try:
-                data.build([c for _, c in chunk])
-            except CaviarError:
-                for trial_id, c in chunk:
-                    try:
-                        data.build([c])
-                    except CaviarError as err:
-                        self._finish(trial_id, Status.FAILED, {"error": str(err)}, [])
-                    else:
-                        ok.append((trial_id, c))
+    def _accepted(self, group: list[tuple[Trial, TrainConfig]], key: tuple) -> list:
+        """The trials of ``group`` the data accepts; one it refuses (more warm-up steps than
+        the run has, say) is recorded failed with the reason."""
+        accepted = []
+        for trial, config in group:
+            why = self._prepared[key].refusal(config)
+            if why is None:
+                accepted.append((trial, config))
             else:
-                ok += chunk
-        return [
-            Group([i for i, _ in ok[s : s + K]], [c for _, c in ok[s : s + K]])
-            for s in range(0, len(ok), K)
-        ]
+                self._fail([trial.id], why)
+        return accepted
 
-    def _halving(self, groups: list[Group], key: tuple, K: int) -> None:
-        """Successive halving across populations: train all to a rung, keep the best
-        1/eta by validation loss, regroup the survivors (their states selected and
-        stacked, as arrays, in the driver), go on to the next rung."""
-        if not groups:
+    def _halving(self, accepted: list[tuple[Trial, TrainConfig]], key: tuple, K: int) -> None:
+        """Successive halving across populations (:mod:`caviar.tuning.halving`): train all
+        to a rung, record the pruned, regroup the survivors, go on to the next rung."""
+        if not accepted:
             return
-        eta, epochs = self.settings.halving, groups[0].configs[0].epochs
-        s = int(math.floor(math.log(epochs) / math.log(eta) + 1e-9))
-        rungs = sorted({max(1, round(epochs / eta**i)) for i in range(s, -1, -1)})
-        for rung in rungs:
+        groups = [
+            Group([t.id for t, _ in accepted[i : i + K]], [c for _, c in accepted[i : i + K]])
+            for i in range(0, len(accepted), K)
+        ]
+        epochs = groups[0].configs[0].epochs
+        for rung in halving.rungs(epochs, self.settings.halving):
             for g in groups:
                 self._submit(g, key, rung)
             trained = self._trained(groups)
-            if not trained:
-                return
-            if rung == epochs:
+            if rung == epochs or not trained:
                 for g in trained:
                     self._record(g, range(len(g.ids)))
                 return
-            ranked = sorted(
-                ((p, k) for p, g in enumerate(trained) for k in range(len(g.ids))),
-                key=lambda pk: _val_loss(trained[pk[0]].results[pk[1]]),
-            )
-            keep = max(1, math.ceil(len(ranked) / eta))
-            for p, k in ranked[keep:]:
+            kept, pruned = halving.survivors(trained, self.settings.halving)
+            for p, k in pruned:
                 self._record(trained[p], [k], status=Status.PRUNED)
-            survivors = ranked[:keep]
-            groups = [regroup(trained, survivors[i : i + K]) for i in range(0, keep, K)]
+            groups = halving.regrouped(trained, kept, K)
 
     def _trained(self, groups: list[Group]) -> list[Group]:
         """The groups' outcomes, in the groups' order; a group that came back without one
         (its worker lost too often, or refused) has its trials recorded failed."""
         done = {}
         for task, outcome in self.executor.outcomes():
-            if outcome.get("lost") or outcome["error"]:
-                for trial_id in task["ids"]:
-                    why = outcome.get("lost") or outcome["error"]
-                    self._finish(trial_id, Status.FAILED, {"error": why}, [])
+            if outcome.failure:
+                self._fail(task.ids, outcome.failure)
             else:
-                done[tuple(task["ids"])] = (outcome["state"], outcome["results"])
+                done[tuple(task.ids)] = (outcome.state, outcome.results)
         return [
             Group(g.ids, g.configs, *done[tuple(g.ids)]) for g in groups if tuple(g.ids) in done
         ]
+
+    def _fail(self, ids: list[int], why: str) -> None:
+        """Record trials ``ids`` failed, with the reason."""
+        for trial_id in ids:
+            self._finish(trial_id, Status.FAILED, {"error": why}, [])
 
     def _epoch_reporter(self, members: int, epochs: int):
         def report(pop, epoch: int, history) -> None:
@@ -440,23 +407,6 @@ def best_trial(trials: list[Trial]) -> Trial | None:
     validation loss, ties to the earliest)."""
     done = [t for t in trials if t.status == Status.FINISHED and t.val_loss is not None]
     return min(done, key=rank_key) if done else None
-
-
-def regroup(groups: list[Group], picks: list[tuple[int, int]]) -> Group:
-    """A new group of the members ``picks`` = [(group index, member)], in that order, each
-    to continue exactly where it is: their states are selected and stacked as arrays."""
-    return Group(
-        [groups[p].ids[k] for p, k in picks],
-        [groups[p].configs[k] for p, k in picks],
-        stack_states([select_state(groups[p].state, [k]) for p, k in picks]),
-    )
-
-
-def _val_loss(member: tuple) -> float:
-    """A trained member's validation loss for ranking (inf when diverged or not finite)."""
-    status, result, _ = member
-    v = result["val_loss"]
-    return math.inf if status == Status.DIVERGED or v is None else v
 
 
 def _key(config: TrainConfig) -> tuple:

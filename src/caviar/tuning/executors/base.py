@@ -1,21 +1,14 @@
 """Where populations train: the task every executor runs, and the one small interface.
 
-The driver (:class:`caviar.tuning.tuner.Tuner`) cuts a round into *tasks*, hands them to an
-executor and records what comes back; only the driver writes the study. A task is plain
-data, so that it travels to another process or machine without caviar objects in it::
+The driver (:class:`caviar.tuning.tuner.Tuner`) cuts a round into tasks
+(:class:`~caviar.tuning.executors.task.Task`), hands them to an executor and records what
+comes back (:class:`~caviar.tuning.executors.task.Outcome`); only the driver writes the
+study. Both travel in their wire form, plain data (``to_dict``), so that they reach another
+process or machine without caviar objects in them.
 
-    {"ids": [study trial ids, member order], "configs": [TrainConfig.to_dict(), ...],
-     "data": data key, "epochs": train up to this epoch, "backend": "numpy" | "numba",
-     "state": None (fresh members) or the population's state {name: (K, ...) array},
-     "attempt": 0, 1, ... (how often it was started again after a lost worker),
-     "snapshots": absent, or {"folder": path, "every": seconds}: write the population's
-     checkpoint there (:mod:`caviar.tuning.snapshots`; executors on the driver's machine)}
-
-:func:`train_population` is the pure function every executor calls on it, with the prepared
-data as a dict of arrays (:func:`data_arrays`). What it returns is plain data too: the
-population's new state, each member's ``(status, result, metrics)`` for the study, the
-seconds it took and the node it ran on, or the message of the :class:`CaviarError` that
-stopped it (a configuration the data refuses: the driver tries such members one by one).
+:func:`train_population` is the pure function every executor calls on a task's wire form,
+with the prepared data as a dict of arrays (:func:`data_arrays`); it returns an outcome's
+wire form.
 
 An executor retries a task whose worker (process, Ray worker or node) was lost, at most
 ``retries`` times; after that the driver records its trials ``failed`` with the reason.
@@ -33,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from caviar.config import TrainConfig
 from caviar.errors import CaviarError, InvalidArgument
 from caviar.train.population import Population
+from caviar.tuning.executors.task import Outcome, Task
 from caviar.tuning.snapshots import Snapshots
 from caviar.tuning.trials import Prepared, member_results
 
@@ -46,38 +40,38 @@ def data_arrays(data: Prepared) -> dict:
 
 
 def train_population(task: dict, data: dict | Prepared, on_epoch=None) -> dict:
-    """Build (``task["state"]`` None) or rebuild the task's population, train it up to
-    ``task["epochs"]`` and return ``{"state", "results", "seconds", "node", "error"}``.
+    """Build (no state) or rebuild the population of ``task`` (a :class:`Task`'s wire form),
+    train it up to its epochs and return the :class:`Outcome`'s wire form.
 
-    ``results[k]`` is member k's ``(status, result, metrics)`` as
-    :func:`caviar.tuning.trials.member_results` gives them (status as a string). A
-    :class:`CaviarError` is returned as ``error`` (its message), never raised: it is a fact
-    about the configurations, the same wherever the task runs. ``on_epoch(pop, epoch,
-    history)`` is called after every epoch (in-process executors only).
+    A :class:`CaviarError` is returned as the outcome's ``error`` (its message), never
+    raised: it is a fact about the configurations, the same wherever the task runs.
+    ``on_epoch(pop, epoch, history)`` is called after every epoch (in-process executors
+    only).
     """
     start = time.perf_counter()
+    task = Task.from_dict(task)
     data = data if isinstance(data, Prepared) else Prepared(**data)
-    outcome = {"state": None, "results": [], "error": None, "node": node_name()}
+    outcome = Outcome(node=node_name())
     try:
-        configs = [TrainConfig.from_dict(c) for c in task["configs"]]
+        configs = [TrainConfig.from_dict(c) for c in task.configs]
         shape = (data.n_features, data.n_classes, data.n_train)
-        if task["state"] is None:
-            pop = Population.build(configs, *shape, backend=task["backend"])
+        if task.state is None:
+            pop = Population.build(configs, *shape, backend=task.backend)
         else:
-            pop = Population.from_state(configs, *shape, task["state"], task["backend"])
+            pop = Population.from_state(configs, *shape, task.state, task.backend)
         hooks = [] if on_epoch is None else [lambda e, h: on_epoch(pop, e, h)]
-        if task.get("snapshots"):
-            snaps = Snapshots(task["snapshots"]["folder"], task["snapshots"]["every"])
-            hooks.append(snaps.writer(task["ids"], pop, task["epochs"]))
-        data.train(pop, task["epochs"], _each(hooks) if hooks else None)
+        if task.snapshots:
+            snaps = Snapshots(task.snapshots["folder"], task.snapshots["every"])
+            hooks.append(snaps.writer(task.ids, pop, task.epochs))
+        data.train(pop, task.epochs, _each(hooks) if hooks else None)
         results = member_results(pop, data)
     except CaviarError as err:
-        outcome["error"] = str(err)
+        outcome.error = str(err)
     else:
-        outcome["state"] = pop.state()
-        outcome["results"] = [(str(s), r, m) for s, r, m in results]
-    outcome["seconds"] = time.perf_counter() - start
-    return outcome
+        outcome.state = pop.state()
+        outcome.results = [(str(s), r, m) for s, r, m in results]
+    outcome.seconds = time.perf_counter() - start
+    return outcome.to_dict()
 
 
 def _each(hooks):
@@ -107,9 +101,10 @@ class Progress:
 class Executor:
     """Trains tasks somewhere and gives back their outcomes as they finish.
 
-    Subclasses implement :meth:`_launch` (start one task) and :meth:`_wait` (block until
-    at least one started task ends; give ``(task, outcome, lost)`` triples: ``lost`` is
-    None, or ``(why, node, retry)`` when the task did not return and ``outcome`` is None;
+    Subclasses implement :meth:`_launch` (start one :class:`Task`) and :meth:`_wait` (block
+    until at least one started task ends; give ``(task, outcome, lost)`` triples:
+    ``outcome`` the wire form :func:`train_population` returned; ``lost`` is None, or
+    ``(why, node, retry)`` when the task did not return and ``outcome`` is None;
     ``retry`` is True when its worker or node was lost, False when the task raised). The
     base class retries lost tasks, counts progress and reports it to ``reporter``
     (``populations(running, done, retried, per_node)``).
@@ -152,10 +147,10 @@ class Executor:
         """What a task receives for its data (a reference where the executor has one)."""
         return data
 
-    def _launch(self, task: dict, data, on_epoch) -> None:
+    def _launch(self, task: Task, data, on_epoch) -> None:
         raise NotImplementedError
 
-    def _wait(self) -> list[tuple[dict, dict | None, tuple[str, str, bool] | None]]:
+    def _wait(self) -> list[tuple[Task, dict | None, tuple[str, str, bool] | None]]:
         raise NotImplementedError
 
     # -- the interface -----------------------------------------------------------------------
@@ -185,16 +180,15 @@ class Executor:
         if key not in self._data:
             self._data[key] = self._put(data)
 
-    def submit(self, task: dict, on_epoch: Callable | None = None) -> None:
-        """Queue a task (see the module's docstring); ``on_epoch(pop, epoch, history)`` runs
-        after each epoch where the executor trains in this process."""
-        task = {"state": None, "attempt": 0, **task}
+    def submit(self, task: Task, on_epoch: Callable | None = None) -> None:
+        """Queue ``task``; ``on_epoch(pop, epoch, history)`` runs after each epoch where
+        the executor trains in this process."""
         self._pending += 1
         self.progress.running += 1
-        self._launch(task, self._data[task["data"]], on_epoch)
+        self._launch(task, self._data[task.data], on_epoch)
         self._report()
 
-    def outcomes(self) -> Iterator[tuple[dict, dict]]:
+    def outcomes(self) -> Iterator[tuple[Task, Outcome]]:
         """``(task, outcome)`` for every submitted task, in the order they finish, until
         none is left (tasks submitted meanwhile included). A task whose worker was lost is
         started again, at most ``retries`` times; then its outcome carries ``lost`` (why)."""
@@ -205,19 +199,20 @@ class Executor:
             for task, outcome, lost in finished:
                 if lost is not None:
                     reason, node, retry = lost
-                    if retry and task["attempt"] < self.retries:
+                    if retry and task.attempt < self.retries:
                         self.progress.retried += 1
                         self.progress.per_node[node]["retried"] += 1
-                        retry = {**task, "attempt": task["attempt"] + 1}
-                        self._launch(retry, self._data[task["data"]], None)
+                        self._launch(task.again(), self._data[task.data], None)
                         self._report()
                         continue
-                    outcome = {"state": None, "results": [], "error": None, "node": node}
-                    outcome["lost"] = f"{reason} (after {task['attempt'] + 1} attempts)"
+                    why = f"{reason} (after {task.attempt + 1} attempts)"
+                    outcome = Outcome(node=node, lost=why)
+                else:
+                    outcome = Outcome.from_dict(outcome)
                 self._pending -= 1
                 self.progress.running -= 1
                 self.progress.done += 1
-                self.progress.per_node[outcome["node"]]["done"] += 1
+                self.progress.per_node[outcome.node]["done"] += 1
                 self._report()
                 yield task, outcome
 

@@ -33,7 +33,7 @@ class LocalExecutor(Executor):
         if self._before is not None:
             backend.set_threads(self._before)
 
-    def _launch(self, task: dict, data, on_epoch) -> None:
+    def _launch(self, task, data, on_epoch) -> None:
         self._queue.append((task, data, on_epoch))
 
     def _wait(self):
@@ -41,7 +41,7 @@ class LocalExecutor(Executor):
         node = self.progress.per_node[node_name()]
         node["running"] += 1
         try:
-            outcome = train_population(task, data, on_epoch)
+            outcome = train_population(task.to_dict(), data, on_epoch)
         finally:
             node["running"] -= 1
         return [(task, outcome, None)]

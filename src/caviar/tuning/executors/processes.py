@@ -100,9 +100,9 @@ class ProcessesExecutor(Executor):
             self._pool.submit(_warm, data.X_train.dtype.name)
         return {"folder": str(folder), "n_classes": data.n_classes}
 
-    def _launch(self, task: dict, data, on_epoch) -> None:
+    def _launch(self, task, data, on_epoch) -> None:
         with _environment(self._worker_environment()):  # workers spawn inside submit
-            future = self._pool.submit(_run, task, data)
+            future = self._pool.submit(_run, task.to_dict(), data)
         self._futures[future] = (task, self._pool)
 
     def _worker_environment(self) -> dict[str, str]:

@@ -119,12 +119,11 @@ class RayExecutor(Executor):
 
         return self.ray.put(data_arrays(data))
 
-    def _launch(self, task: dict, data, on_epoch) -> None:
-        memory = task.get("memory")
-        options = {"num_cpus": self.threads, "name": f"caviar-population-{task['ids'][0]}"}
-        if memory:
-            options["memory"] = int(memory)
-        gen = self._remote.options(**options).remote(task, data, self.threads)
+    def _launch(self, task, data, on_epoch) -> None:
+        options = {"num_cpus": self.threads, "name": f"caviar-population-{task.ids[0]}"}
+        if task.memory:
+            options["memory"] = int(task.memory)
+        gen = self._remote.options(**options).remote(task.to_dict(), data, self.threads)
         self._refs[gen] = [task, None]
 
     def _wait(self):
