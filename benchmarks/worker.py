@@ -197,7 +197,7 @@ def caviar_tune(trials: int, epochs: int) -> tuple[list, dict]:
 
 
 def tune_caviar(s: dict) -> dict:
-    from caviar.tuning.tuner import best_trial
+    from caviar.tuning.study import best_trial
 
     trials, w = caviar_tune(s["tune_trials"], s["tune_epochs"])
     done = [t for t in trials if t.status == "finished" and t.val_accuracy is not None]

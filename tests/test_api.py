@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import caviar
-from caviar.tuning.tuner import best_trial
+from caviar.tuning.study import best_trial
 
 SPACE = {"lr": {"dist": "log", "low": 1e-3, "high": 0.3}, "beta1": 0.9}
 

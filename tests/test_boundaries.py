@@ -87,3 +87,41 @@ def test_no_library_module_imports_caviar_cli():
         if name == "caviar.cli" or name.startswith("caviar.cli.")
     ]
     assert offenders == []
+
+
+STATUS_AS_STRING = re.compile(
+    r"""status\s*(==|!=|in)\s*[(\[{]?\s*["'](pending|running|finished|diverged|pruned|failed)["']"""
+)
+
+
+def test_statuses_are_compared_as_status_values_never_as_strings():
+    offenders = [
+        f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+        for path in (ROOT / "src/caviar").rglob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if STATUS_AS_STRING.search(line)
+    ]
+    assert offenders == []
+
+
+def test_each_cli_room_holds_one_kind_of_thing():
+    """Every ``caviar study`` command lives in cli/study_cmds.py, the tune's settings take
+    their option types from TuneSettings' rules, and the vocabularies are spelled once."""
+    from caviar.cli.main import main
+    from caviar.cli.options import option_type
+    from caviar.tuning.settings import TuneSettings
+
+    study = main.commands["study"]
+    for name, command in {"study": study, **study.commands}.items():
+        assert command.callback.__module__ == "caviar.cli.study_cmds", name
+    tune = {p.name: p for p in main.commands["tune"].params}
+    for name in ("trials", "rounds", "strategy", "sampler", "halving", "top_fraction", "seed"):
+        kind = {"strategy": str, "sampler": str, "halving": float, "top_fraction": float}
+        want = option_type(TuneSettings.rule(name), kind.get(name, int))
+        assert repr(tune[name].type) == repr(want), name
+    spelled = [
+        path.relative_to(ROOT)
+        for path in (ROOT / "src/caviar").rglob("*.py")
+        if re.search(r"""\(\s*["']auto["'],\s*["']local["']""", path.read_text())
+    ]
+    assert [str(p) for p in spelled] == ["src/caviar/tuning/__init__.py"]

@@ -19,9 +19,9 @@ from caviar.model import Model
 from caviar.train.population import Population
 from caviar.tuning.cost import population_size
 from caviar.tuning.halving import Group, regroup
-from caviar.tuning.study import Study, StudyError
+from caviar.tuning.study import Study, StudyError, best_trial
 from caviar.tuning.trials import Prepared, member_results
-from caviar.tuning.tuner import Tuner, TuneSettings, best_trial, open_study
+from caviar.tuning.tuner import Tuner, TuneSettings, open_study
 from tests.studies import wait_for_finished
 
 SPACE = {

@@ -3,8 +3,8 @@
 >>> import caviar
 >>> study = caviar.tune("iris", {"lr": {"dist": "log", "low": 1e-3, "high": 0.3}},
 ...                     trials=4, epochs=2, hidden=(16,))
->>> len(study.trials), study.best_trial.status == "finished"
-(4, True)
+>>> len(study.trials), str(study.best_trial.status)
+(4, 'finished')
 """
 
 from __future__ import annotations
@@ -120,8 +120,9 @@ def _settings(data, target, space, trials, config, options):
 
 class StudyResults:
     """A finished (or stored) study, read from its file: ``trials``, ``best_trial`` (lowest
-    validation loss), ``most_accurate_trial``, ``best_params`` (the best trial's searched
-    values), ``trials_dataframe()`` (pandas) and ``report(path)``."""
+    validation loss), ``most_accurate_trial``, ``searched`` (the names the tune searched),
+    ``best_params`` (the best trial's searched values), ``trials_dataframe()`` (pandas) and
+    ``report(path)``."""
 
     def __init__(self, path: str | Path, _keep=None):
         from caviar.tuning.study import Study
@@ -131,17 +132,18 @@ class StudyResults:
         with Study(self.path, readonly=True) as s:
             self.trials = s.trials()
             self.rounds = s.rounds()
+            self.searched = s.searched()
             self.settings = s.settings().get("tune", {})
 
     @property
     def best_trial(self):
-        from caviar.tuning.tuner import best_trial
+        from caviar.tuning.study import best_trial
 
         return best_trial(self.trials)
 
     @property
     def most_accurate_trial(self):
-        from caviar.report.study import most_accurate
+        from caviar.tuning.study import most_accurate
 
         return most_accurate(self.trials)
 
@@ -150,10 +152,7 @@ class StudyResults:
         best = self.best_trial
         if best is None:
             return {}
-        free = [
-            k for k, v in (self.rounds[0][1] if self.rounds else {}).items() if isinstance(v, dict)
-        ]
-        return {k: best.config[k] for k in free}
+        return {k: best.config[k] for k in self.searched}
 
     def metrics(self, trial_id: int) -> list[dict]:
         """Trial ``trial_id``'s per-epoch metrics (epoch, train_loss, val_loss, ...)."""

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from caviar.tuning.study import Study
-from caviar.tuning.tuner import best_trial
+from caviar.tuning.study import Study, best_trial
 from tests import made as fixtures
 from tests.cli.conftest import last_json
 

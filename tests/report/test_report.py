@@ -7,9 +7,7 @@ import re
 import pytest
 
 from caviar.report import write_report
-from caviar.report.study import most_accurate
-from caviar.tuning.study import Study
-from caviar.tuning.tuner import best_trial
+from caviar.tuning.study import Study, best_trial, most_accurate
 
 
 @pytest.fixture(scope="module")

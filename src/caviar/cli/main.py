@@ -414,7 +414,8 @@ def _write_csv(stream, header, labels, P) -> None:
 
 
 def _register_tuner() -> None:
-    from caviar.cli.tune import study, tune
+    from caviar.cli.study_cmds import study
+    from caviar.cli.tune import tune
 
     main.add_command(tune)
     main.add_command(study)
@@ -436,13 +437,9 @@ _register_extras()
 
 def _register_report() -> None:
     from caviar.cli.report import info, report
-    from caviar.cli.study_cmds import export, train_trial
-    from caviar.cli.tune import study
 
     main.add_command(report)
     main.add_command(info)
-    study.add_command(export)
-    study.add_command(train_trial)
 
 
 _register_report()

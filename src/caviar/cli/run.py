@@ -1,11 +1,12 @@
 """One training run from the command line: signals, periodic checkpoints, the reporter, results,
 and the results it prints (``caviar resume``'s changes go through ``Model.change``).
 
-Ctrl-C (SIGINT) or SIGTERM sets a flag that ``Model.fit(should_stop=...)`` reads after
-every step, so the run stops between two steps and its checkpoint resumes exactly; a second
-signal aborts at once. A periodic checkpoint is written after an epoch is completely done
-(history, schedule, early-stopping state): ``fit`` asks ``should_stop`` right after
-``on_epoch``, so ``on_epoch`` only marks it due and the next ``should_stop`` writes it.
+Ctrl-C (SIGINT) or SIGTERM sets a flag (:class:`caviar.cli.stop.StopRequest`) that
+``Model.fit(should_stop=...)`` reads after every step, so the run stops between two steps and
+its checkpoint resumes exactly; a second signal aborts at once. A periodic checkpoint is written
+after an epoch is completely done (history, schedule, early-stopping state): ``fit`` asks
+``should_stop`` right after ``on_epoch``, so ``on_epoch`` only marks it due and the next
+``should_stop`` writes it.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from __future__ import annotations
 import json
 import math
 import shlex
-import signal
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,38 +22,9 @@ import click
 import numpy as np
 
 from caviar.cli import codes, live
+from caviar.cli.stop import StopRequest
 
 DEFAULT_CHECKPOINT = "caviar-checkpoint.npz"
-
-
-class StopRequest:
-    """While active, SIGINT and SIGTERM ask training to stop after the current step."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self, after_steps: int | None = None):
-        self.reason: str | None = None
-        self.after_steps = after_steps  # a hidden test hook: stop as if signalled after N steps
-        self._previous: dict = {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for s, handler in self._previous.items():
-            signal.signal(s, handler)
-
-    def _handle(self, signum, frame) -> None:
-        if self.reason is not None:
-            raise KeyboardInterrupt  # a second signal: the user does not want to wait
-        self.reason = signal.Signals(signum).name
-
-    def __call__(self, steps: int) -> bool:
-        if self.after_steps is not None and steps >= self.after_steps and self.reason is None:
-            self.reason = f"--interrupt-after {self.after_steps}"
-        return self.reason is not None
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""``caviar study export``, ``study train`` and ``study show --trial``: a study's results out.
+"""``caviar study``: ``show``, ``export`` and ``train``, a study's results out.
 
 Every command opens the study read-only except where it says otherwise; a file that caviar
 did not write is refused before anything happens to it.
@@ -12,6 +12,96 @@ import math
 import click
 
 from caviar.errors import InvalidArgument
+from caviar.tuning.study import Status, Study, StudyError
+
+
+@click.group()
+def study():
+    """Look into a study file."""
+
+
+@study.command("show")
+@click.argument("path", metavar="PATH")
+@click.option("--top", "top_n", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
+@click.option("--trial", "trial_id", type=int, metavar="N", help="Print trial N's configuration.")
+@click.option("--toml", "toml_only", is_flag=True, help="With --trial: the TOML alone.")
+def show(path, top_n, as_json, trial_id, toml_only):
+    """The best trials, the rounds and their spaces, and the time spent training versus the
+    tuner's own overhead; with --trial N, that trial's full configuration as TOML (what
+    caviar train --config reads)."""
+    import sqlite3
+    from pathlib import Path
+
+    from caviar.tuning.study import study_error
+
+    if trial_id is not None or toml_only:
+        if trial_id is None:
+            raise InvalidArgument("--toml prints a trial's configuration: give --trial N too.")
+        return show_trial(path, trial_id, toml_only)
+    if not Path(path).is_file():
+        raise StudyError(f"{path}: no such study file.")
+    try:
+        with Study(path, readonly=True) as s:
+            ranked, rounds, counts = s.best(top_n), s.rounds(), s.counts()
+            spent, searched = s.time_spent(), s.searched()
+    except sqlite3.Error as err:
+        raise study_error(Path(path), err) from None
+    counts = {str(status): n for status, n in counts.items()}
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "best": [t.as_dict() for t in ranked],
+                    "counts": counts,
+                    "rounds": [{"round": r, "space": sp} for r, sp in rounds],
+                    "seconds": spent.wall,
+                    "train_seconds": spent.training,
+                    "worker_seconds": spent.capacity,
+                }
+            )
+        )
+        return
+    _show_tables(path, ranked, rounds, counts, spent, searched)
+
+
+def _show_tables(path, best, rounds, counts, spent, searched) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=160)
+    out.print(f"study {path}: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v))
+    table = Table(title="best trials (lowest validation loss)")
+    for col in ("trial", "round", "val_loss", "val_acc", "train_loss", *searched, "seed"):
+        table.add_column(col, justify="right")
+    for t in best:
+        table.add_row(
+            str(t.id),
+            str(t.round + 1),
+            f"{t.val_loss:.4f}",
+            f"{t.val_accuracy:.4f}",
+            f"{t.train_loss:.4f}",
+            *(value_text(t.config[k]) for k in searched),
+            str(t.config["seed"]),
+        )
+    out.print(table)
+    for r, space in rounds:
+        out.print(f"round {r + 1} space: {_space_line(space)}", soft_wrap=True, highlight=False)
+    if spent.wall > 0:
+        out.print(f"time: {spent.sentence()}", soft_wrap=True, highlight=False)
+
+
+def value_text(v) -> str:
+    """A searched value as the tables show it: floats to four significant digits."""
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _space_line(space: dict) -> str:
+    from caviar.tuning.space import dimension_text
+
+    return "; ".join(dimension_text(name, entry) for name, entry in space.items())
 
 
 def config_toml(config: dict) -> str:
@@ -35,7 +125,6 @@ def show_trial(path: str, trial_id: int, toml_only: bool) -> None:
     """Print trial ``trial_id``'s full configuration as TOML, after a comment with its results
     unless ``toml_only``."""
     from caviar.tuning.retrain import find_trial
-    from caviar.tuning.study import Study
 
     with Study(path, readonly=True) as s:
         t = find_trial(s, trial_id)
@@ -53,7 +142,7 @@ def _num(x) -> str:
     return "-" if x is None else f"{x:.6g}"
 
 
-@click.command("export")
+@study.command("export")
 @click.argument("path", metavar="STUDY")
 @click.option("--csv", "csv_path", metavar="PATH", help="One row per trial (params_*, config_*).")
 @click.option("--json", "json_path", metavar="PATH", help="The whole study with per-epoch metrics.")
@@ -79,7 +168,7 @@ def export(path, csv_path, json_path, optuna_url):
     click.echo(f"{n} trials of {path} written to {written} ({kind})")
 
 
-@click.command("train")
+@study.command("train")
 @click.argument("path", metavar="STUDY")
 @click.option("--trial", "trial_id", type=int, required=True, metavar="N", help="Trial id.")
 @click.option("--save", metavar="PATH", help="Write the trained model here (.npz).")
@@ -111,7 +200,7 @@ def train_trial(path, trial_id, save, as_json):
         f"{_num(trial.val_accuracy)}), val_loss {scores['val_loss']:.6g} (tune "
         f"{_num(trial.val_loss)}), test accuracy {_num(scores['test_accuracy'])}"
     )
-    if trial.status == "pruned":
+    if trial.status == Status.PRUNED:
         click.echo(
             f"(the tune pruned trial {trial.id} after {trial.epochs} epochs; retrained for all "
             f"{done.model.config.epochs}, so its numbers differ from the tune's)"

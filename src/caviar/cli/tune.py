@@ -1,4 +1,4 @@
-"""``caviar tune`` and ``caviar study show``: the tuner from the shell.
+"""``caviar tune``: the tuner from the shell.
 
 Progress goes to standard error (a live view of trials done, the best so far and members
 diverged); results to standard output, with ``--json`` as one JSON line at the end.
@@ -6,12 +6,9 @@ diverged); results to standard output, with ``--json`` as one JSON line at the e
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import shlex
-import signal
-import threading
 import time
 from datetime import datetime
 
@@ -19,14 +16,14 @@ import click
 
 from caviar import sources
 from caviar.cli import codes
-from caviar.cli.options import FIELDS, config_option, resolve_config
+from caviar.cli.options import FIELDS, config_option, option_type, resolve_config
 from caviar.cli.report import report_option, write_study_report
+from caviar.cli.stop import Stopped, StopRequest
+from caviar.cli.study_cmds import value_text
 from caviar.errors import InvalidArgument
-from caviar.tuning import SAMPLERS, STRATEGIES
-from caviar.tuning.study import StudyError
+from caviar.tuning import EXECUTORS
+from caviar.tuning.study import Status, StudyError, best_trial, most_accurate
 
-# caviar.tuning.executors.EXECUTORS, without its import
-EXECUTORS = ("auto", "local", "processes", "ray")
 # Where the populations train: not part of the tune (the results do not depend on it), so a
 # resumed tune may take other values.
 RUN_OPTIONS = ("executor", "address", "workers", "threads")
@@ -41,10 +38,17 @@ def tune_options(command):
     return command
 
 
+def _type(name: str, kind: type) -> click.ParamType:
+    """The click type of the tune setting ``name``, from its rule in TuneSettings."""
+    from caviar.tuning.settings import TuneSettings
+
+    return option_type(TuneSettings.rule(name), kind)
+
+
 @click.command()
 @click.option("--data", metavar="DATA", help="Bundled data set name or data file.")
 @click.option("--target", metavar="COLUMN", help="The label column of a CSV file.")
-@click.option("--trials", type=click.IntRange(min=1), metavar="N", help="Trials in all rounds.")
+@click.option("--trials", type=_type("trials", int), metavar="N", help="Trials in all rounds.")
 @click.option(
     "--space",
     "space_file",
@@ -53,47 +57,50 @@ def tune_options(command):
 )
 @click.option(
     "--rounds",
-    type=click.IntRange(min=1),
+    type=_type("rounds", int),
     default=1,
     show_default=True,
     help="Coarse-to-fine rounds; each narrows around the previous round's best.",
 )
 @click.option(
     "--strategy",
-    type=click.Choice(STRATEGIES),
+    type=_type("strategy", str),
     default="auto",
     show_default=True,
     help="caviar: many at once; panda: one at a time.",
 )
 @click.option(
     "--sampler",
-    type=click.Choice(tuple(SAMPLERS)),
+    type=_type("sampler", str),
     default="random",
     show_default=True,
     help="How points are drawn (grid only when asked for).",
 )
 @click.option(
     "--halving",
-    type=float,
+    type=_type("halving", float),
     metavar="ETA",
     help="Successive halving: keep the best 1/ETA at each rung.",
 )
 @click.option(
     "--top",
     "top_fraction",
-    type=float,
+    type=_type("top_fraction", float),
+    metavar="Q",
     default=0.25,
     show_default=True,
     help="Share of a round's trials the next round narrows around.",
 )
 @click.option(
     "--max-population",
-    type=click.IntRange(min=1),
+    type=_type("max_population", int),
     metavar="K",
     help="Cap on members per population [default: the cost model's size, at most what "
     "memory holds].",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@click.option(
+    "--seed", type=_type("seed", int), default=0, show_default=True, help="Sampling seed."
+)
 @click.option(
     "--study",
     "study_path",
@@ -166,7 +173,7 @@ def tune(
     from caviar.tuning import SearchSpace, default_space
     from caviar.tuning.settings import check_study
     from caviar.tuning.settings import start as start_tune
-    from caviar.tuning.tuner import TuneSettings, best_trial
+    from caviar.tuning.tuner import TuneSettings
 
     start = time.perf_counter()
     if study_path is not None:  # a study it would refuse is refused before Ray starts
@@ -209,6 +216,7 @@ def tune(
         stopped = _drive(study, settings, ds, runner)
         trials_done = study.trials()
         rounds_done = study.rounds()
+        searched = study.searched()
     if stopped is not None:
         return stopped
     best = best_trial(trials_done)
@@ -220,7 +228,7 @@ def tune(
             )
         )
     else:
-        _print_best(best, trials_done, seconds, study_path, _searched(rounds_done))
+        _print_best(best, trials_done, seconds, study_path, searched)
     if report_path:
         write_study_report(study.path, report_path)
     return _status(best, trials_done)
@@ -246,35 +254,6 @@ def _executor(name: str, address, workers, threads):
     return make_executor(name, address=address, workers=workers, threads=threads)
 
 
-class _Stopped(BaseException):
-    """SIGINT or SIGTERM during a tune (named by ``signal``)."""
-
-    def __init__(self, signal_name: str):
-        super().__init__(signal_name)
-        self.signal = signal_name
-
-
-@contextlib.contextmanager
-def _stop_on_signals():
-    """SIGINT and SIGTERM end the tune where it is: finished trials are in the study and
-    running populations in their checkpoints (at most a few seconds old)."""
-
-    def handle(signum, frame):
-        for s in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(s, signal.SIG_IGN)  # the way out is not to be interrupted again
-        raise _Stopped(signal.Signals(signum).name)
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
 def _drive(study, settings, ds, executor) -> int | None:
     """Run the tune; None when it ran to the end, else the exit status of a signal. A full
     disk or a damaged file mid-tune is one line saying what is kept and how to go on."""
@@ -286,9 +265,9 @@ def _drive(study, settings, ds, executor) -> int | None:
 
     again = f"caviar tune --study {shlex.quote(str(study.path))} --resume"
     try:
-        with _stop_on_signals(), ConsoleReporter(settings.trials) as progress:
+        with StopRequest(at_once=True), ConsoleReporter(settings.trials) as progress:
             Tuner(study, settings, ds, progress, executor).run()
-    except _Stopped as stop:
+    except Stopped as stop:
         click.echo(
             f"caviar: {stop.signal}: tune stopped; {_count(study, FINAL)} finished trials are "
             f"kept in the study, running populations in their checkpoints; continue with: "
@@ -320,7 +299,7 @@ def _status(best, trials) -> int:
     2 (every trial failed: the configuration is refused) or 3 (they diverged)."""
     if best is not None or not trials:
         return codes.OK
-    failed = [t for t in trials if t.status == "failed"]
+    failed = [t for t in trials if t.status == Status.FAILED]
     if failed and len(failed) == len(trials):
         click.echo(
             f"caviar: error: every trial failed; the first (trial {failed[0].id}): "
@@ -385,119 +364,21 @@ def _summary(best, trials, rounds, seconds, path) -> dict:
     }
 
 
-def _searched(rounds) -> tuple[str, ...]:
-    """The names the tune searched (the non-fixed entries of its first round's space)."""
-    return tuple(k for k, v in (rounds[0][1] if rounds else {}).items() if isinstance(v, dict))
-
-
 def _print_best(best, trials, seconds, path, keys=TRIAL_KEYS) -> None:
-    diverged = sum(t.status == "diverged" for t in trials)
+    diverged = sum(t.status == Status.DIVERGED for t in trials)
     click.echo(f"{len(trials)} trials in {seconds:.1f} s ({diverged} diverged); study {path}")
     if best is None:
         click.echo("no trial finished with a finite validation loss")
         return
     names = [k for k in dict.fromkeys((*keys, "seed")) if k in best.config]
-    shown = ", ".join(f"{k}={_fmt(best.config[k])}" for k in names)
+    shown = ", ".join(f"{k}={value_text(best.config[k])}" for k in names)
     click.echo(
         f"best (lowest val_loss): trial {best.id}, val_accuracy {best.val_accuracy:.4f}, "
         f"val_loss {best.val_loss:.4f} ({shown})"
     )
-    from caviar.report.study import most_accurate
-
     top = most_accurate(trials)
     if top is not None and top.id != best.id:
         click.echo(
             f"most accurate: trial {top.id}, val_accuracy {top.val_accuracy:.4f}, val_loss "
             f"{top.val_loss:.4f} (caviar study show {path} --trial {top.id} --toml)"
         )
-
-
-@click.group()
-def study():
-    """Look into a study file."""
-
-
-@study.command("show")
-@click.argument("path", metavar="PATH")
-@click.option("--top", "top_n", type=click.IntRange(min=1), default=10, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
-@click.option("--trial", "trial_id", type=int, metavar="N", help="Print trial N's configuration.")
-@click.option("--toml", "toml_only", is_flag=True, help="With --trial: the TOML alone.")
-def show(path, top_n, as_json, trial_id, toml_only):
-    """The best trials, the rounds and their spaces, and the time spent training versus the
-    tuner's own overhead; with --trial N, that trial's full configuration as TOML (what
-    caviar train --config reads)."""
-    import sqlite3
-    from pathlib import Path
-
-    from caviar.tuning.study import Study, study_error
-
-    if trial_id is not None or toml_only:
-        from caviar.cli.study_cmds import show_trial
-
-        if trial_id is None:
-            raise InvalidArgument("--toml prints a trial's configuration: give --trial N too.")
-        return show_trial(path, trial_id, toml_only)
-    if not Path(path).is_file():
-        raise StudyError(f"{path}: no such study file.")
-    try:
-        with Study(path, readonly=True) as s:
-            ranked, rounds, counts = s.best(top_n), s.rounds(), s.counts()
-            spent = s.time_spent()
-    except sqlite3.Error as err:
-        raise study_error(Path(path), err) from None
-    counts = {str(status): n for status, n in counts.items()}
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "best": [t.as_dict() for t in ranked],
-                    "counts": counts,
-                    "rounds": [{"round": r, "space": sp} for r, sp in rounds],
-                    "seconds": spent.wall,
-                    "train_seconds": spent.training,
-                    "worker_seconds": spent.capacity,
-                }
-            )
-        )
-        return
-    _show_tables(path, ranked, rounds, counts, spent)
-
-
-def _show_tables(path, best, rounds, counts, spent) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    out = Console()
-    if not out.is_terminal:
-        out = Console(width=160)
-    out.print(f"study {path}: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v))
-    searched = [k for k, v in (rounds[0][1] if rounds else {}).items() if isinstance(v, dict)]
-    table = Table(title="best trials (lowest validation loss)")
-    for col in ("trial", "round", "val_loss", "val_acc", "train_loss", *searched, "seed"):
-        table.add_column(col, justify="right")
-    for t in best:
-        table.add_row(
-            str(t.id),
-            str(t.round + 1),
-            f"{t.val_loss:.4f}",
-            f"{t.val_accuracy:.4f}",
-            f"{t.train_loss:.4f}",
-            *(_fmt(t.config[k]) for k in searched),
-            str(t.config["seed"]),
-        )
-    out.print(table)
-    for r, space in rounds:
-        out.print(f"round {r + 1} space: {_space_line(space)}", soft_wrap=True, highlight=False)
-    if spent.wall > 0:
-        out.print(f"time: {spent.sentence()}", soft_wrap=True, highlight=False)
-
-
-def _fmt(v) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
-def _space_line(space: dict) -> str:
-    from caviar.tuning.space import dimension_text
-
-    return "; ".join(dimension_text(name, entry) for name, entry in space.items())

@@ -10,9 +10,15 @@ import math
 import numpy as np
 
 from caviar.report.html import plotly, shown
+from caviar.tuning.study import Status
 from caviar.tuning.transform import encode, unit_span
 
-SYMBOLS = {"finished": "circle", "diverged": "x", "pruned": "triangle-down", "failed": "square"}
+SYMBOLS = {
+    Status.FINISHED: "circle",
+    Status.DIVERGED: "x",
+    Status.PRUNED: "triangle-down",
+    Status.FAILED: "square",
+}
 SHOWN = ("hidden", "optimizer", "schedule", "batch_size", "epochs", "seed")
 
 
@@ -53,7 +59,7 @@ def slices(trials, space):
     fig = make_subplots(
         rows=rows, cols=cols, horizontal_spacing=0.08, vertical_spacing=min(0.18, 0.6 / rows)
     )
-    shown = [t for t in trials if t.status in SYMBOLS and t.status != "failed"]
+    shown = [t for t in trials if t.status in SYMBOLS and t.status != Status.FAILED]
     for j, dim in enumerate(dims):
         r, c = j // cols + 1, j % cols + 1
         fig.add_trace(
@@ -86,7 +92,7 @@ def parallel(trials, space):
     """Parallel coordinates of the finished trials: each dimension on its scale, then the
     validation loss and accuracy; lines coloured by validation accuracy."""
     go, _ = plotly()
-    done = [t for t in trials if t.status == "finished" and t.val_accuracy is not None]
+    done = [t for t in trials if t.status == Status.FINISHED and t.val_accuracy is not None]
     axes = [_parallel_axis(d, [t.config[d.name] for t in done]) for d in space.free]
     axes.append({"label": "val_loss", "values": [t.val_loss for t in done]})
     axes.append({"label": "val_accuracy", "values": [t.val_accuracy for t in done]})
@@ -125,7 +131,7 @@ def importance(trials, space):
     done = [
         t
         for t in trials
-        if t.status == "finished" and t.val_loss is not None and math.isfinite(t.val_loss)
+        if t.status == Status.FINISHED and t.val_loss is not None and math.isfinite(t.val_loss)
     ]
     if len(done) < 6:
         return None, f"Too few finished trials ({len(done)}) for an importance estimate (6+)."

@@ -11,32 +11,32 @@ import numpy as np
 
 from caviar.report import charts
 from caviar.report.html import Page
-from caviar.tuning.export import searched
 from caviar.tuning.space import searched_and_fixed
-from caviar.tuning.study import Study
-from caviar.tuning.tuner import best_trial
+from caviar.tuning.study import Status, Study, best_trial, most_accurate
 
-STATUSES = ("finished", "diverged", "pruned", "failed", "running", "pending")
-
-
-def most_accurate(trials):
-    """The finished trial with the highest validation accuracy (ties: lower validation loss)."""
-    done = [t for t in trials if t.status == "finished" and t.val_accuracy is not None]
-    return max(done, key=lambda t: (t.val_accuracy, -_loss(t), -t.id)) if done else None
+_SHOWN = (
+    Status.FINISHED,
+    Status.DIVERGED,
+    Status.PRUNED,
+    Status.FAILED,
+    Status.RUNNING,
+    Status.PENDING,
+)
 
 
 def study_page(path, test: bool = True) -> Page:
     """The :class:`Page` of the study at ``path`` (opened read-only). ``test``: retrain the
     best trials (by validation loss, and the most accurate) for their test accuracy."""
     with Study(path, readonly=True) as s:
-        trials, rounds, space = s.trials(), s.rounds(), searched(s)
+        trials, rounds, space = s.trials(), s.rounds(), s.space()
         settings = s.settings().get("tune", {})
         spent = s.time_spent()
         page = Page(f"caviar study report: {s.path.name}")
         _summary(page, settings, trials)
         _best(page, s, trials, space, test)
         top = sorted(
-            (t for t in trials if t.status == "finished" and t.val_loss is not None), key=_loss
+            (t for t in trials if t.status == Status.FINISHED and t.val_loss is not None),
+            key=_loss,
         )[:5]
         curves = {t.id: s.metrics(t.id) for t in top}
     _charts(page, trials, rounds, space, curves)
@@ -46,7 +46,7 @@ def study_page(path, test: bool = True) -> Page:
 
 
 def _summary(page: Page, settings: dict, trials) -> None:
-    counts = {st: sum(t.status == st for t in trials) for st in STATUSES}
+    counts = {str(st): sum(t.status == st for t in trials) for st in _SHOWN}
     page.text(
         f"data {settings.get('data', '?')}: {len(trials)} trials in "
         f"{settings.get('rounds', '?')} round(s), sampler {settings.get('sampler', '?')}, "

@@ -16,9 +16,13 @@ from caviar.tuning.zoom import narrow
 
 # panda: one model at a time, babysat; caviar: many at once, as populations; auto: chosen
 STRATEGIES = ("auto", "caviar", "panda")
+# where the populations train (caviar.tuning.executors); named here, where the command line
+# reads them without importing the executors
+EXECUTORS = ("auto", "local", "processes", "ray")
 
 __all__ = [
     "DISTS",
+    "EXECUTORS",
     "SAMPLERS",
     "STRATEGIES",
     "Dimension",

@@ -19,7 +19,7 @@ from pathlib import Path
 from caviar._files import usual_mode
 from caviar.errors import InvalidArgument
 from caviar.tuning.space import SearchSpace
-from caviar.tuning.study import Study, Trial
+from caviar.tuning.study import Status, Study, Trial
 
 RESULT_KEYS = (
     "id",
@@ -37,15 +37,9 @@ RESULT_KEYS = (
 )
 
 
-def searched(study: Study) -> SearchSpace:
-    """The first round's space (every later round lies inside it); empty for a new study."""
-    rounds = study.rounds()
-    return SearchSpace.from_dict(rounds[0][1] if rounds else {})
-
-
 def trial_rows(study: Study) -> list[dict]:
     """One flat dict per trial, in (round, number) order (see the module's docstring)."""
-    free = [dim.name for dim in searched(study).free]
+    free = study.searched()
     rows = []
     for t in study.trials():
         row = {k: getattr(t, k) for k in RESULT_KEYS}
@@ -118,12 +112,12 @@ def _atomic(path: str | Path, write: Callable) -> Path:
 
 # -- Optuna -------------------------------------------------------------------------------
 STATES = {
-    "finished": "COMPLETE",
-    "pruned": "PRUNED",
-    "diverged": "FAIL",
-    "failed": "FAIL",
-    "running": "RUNNING",
-    "pending": "WAITING",
+    Status.FINISHED: "COMPLETE",
+    Status.PRUNED: "PRUNED",
+    Status.DIVERGED: "FAIL",
+    Status.FAILED: "FAIL",
+    Status.RUNNING: "RUNNING",
+    Status.PENDING: "WAITING",
 }
 
 
@@ -140,7 +134,7 @@ def to_optuna(study: Study, url: str, name: str | None = None) -> Path:
     """
     optuna = _optuna()
     path = _sqlite_path(url)
-    space = searched(study)
+    space = study.space()
     try:
         target = optuna.create_study(
             storage=url, study_name=name or Path(study.path).stem, direction="minimize"

@@ -10,6 +10,7 @@ only the messages are written.
 
 from __future__ import annotations
 
+from caviar.tuning.study import Status
 from caviar.tuning.tuner import Reporter
 
 
@@ -76,7 +77,7 @@ class ConsoleReporter(Reporter):
             self.message(f"a population's worker was lost; started it again ({status})")
 
     def trial_done(self, trial, done: int, total: int) -> None:
-        self.diverged += trial.status == "diverged"
+        self.diverged += trial.status == Status.DIVERGED
         if trial.val_loss is not None and (self.best is None or trial.val_loss < self.best):
             self.best, self.best_acc = trial.val_loss, trial.val_accuracy
         best = "—" if self.best is None else f"lowest val_loss: val_acc {self.best_acc:.4f}"

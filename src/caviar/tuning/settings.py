@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from caviar import sources
+from caviar._validate import COUNT, NON_NEGATIVE_INT, SHARE, Interval, OneOf
 from caviar.config import TrainConfig
 from caviar.data import Dataset
 from caviar.errors import InvalidArgument
@@ -19,43 +20,40 @@ from caviar.tuning.space import SearchSpace
 from caviar.tuning.study import Study, StudyError, study_error
 
 
+def _s(default=MISSING, rule=None):
+    """A tune setting: its default and its rule (checked by :meth:`TuneSettings.check`, and
+    the command line's option type, as TrainConfig's fields)."""
+    return field(default=default, metadata={"rule": rule})
+
+
 @dataclass
 class TuneSettings:
-    """What a tune is; stored in the study, so ``--resume`` needs nothing else."""
+    """What a tune is; stored in the study, so ``--resume`` needs nothing else. A setting
+    that is None (``halving``, ``max_population``) is off."""
 
     data: str
-    trials: int
-    space: dict
+    trials: int = _s(rule=COUNT)
+    space: dict = _s()
     target: str | None = None
     base: dict = field(default_factory=dict)
-    rounds: int = 1
-    strategy: str = "auto"
-    sampler: str = "random"
-    seed: int = 0
-    halving: float | None = None
-    top_fraction: float = 0.25
-    max_population: int | None = None
+    rounds: int = _s(1, COUNT)  # and at most trials
+    strategy: str = _s("auto", OneOf(STRATEGIES))
+    sampler: str = _s("random", OneOf(tuple(SAMPLERS)))
+    seed: int = _s(0, NON_NEGATIVE_INT)
+    halving: float | None = _s(None, Interval(1, None, low_open=True))
+    top_fraction: float = _s(0.25, SHARE)
+    max_population: int | None = _s(None, COUNT)
 
     def check(self) -> TuneSettings:
-        if self.trials < 1:
-            raise InvalidArgument(f"The 'trials' parameter must be >= 1. Got {self.trials}.")
-        if not 1 <= self.rounds <= self.trials:
+        for f in fields(self):
+            rule, value = f.metadata.get("rule"), getattr(self, f.name)
+            if rule is not None and value is not None and not rule.contains(value):
+                raise InvalidArgument(
+                    f"The '{f.name}' parameter must be {rule.describe()}. Got {value!r} instead."
+                )
+        if self.rounds > self.trials:
             raise InvalidArgument(
                 f"The 'rounds' parameter must be in [1, trials = {self.trials}]. Got {self.rounds}."
-            )
-        if self.strategy not in STRATEGIES:
-            raise InvalidArgument(
-                f"The 'strategy' parameter must be one of {STRATEGIES}. Got {self.strategy!r}."
-            )
-        if self.sampler not in SAMPLERS:
-            raise InvalidArgument(
-                f"The 'sampler' parameter must be one of {tuple(SAMPLERS)}. Got {self.sampler!r}."
-            )
-        if self.halving is not None and self.halving <= 1:
-            raise InvalidArgument(f"The 'halving' parameter must be > 1. Got {self.halving}.")
-        if not 0 < self.top_fraction <= 1:
-            raise InvalidArgument(
-                f"The 'top_fraction' parameter must be in (0, 1]. Got {self.top_fraction}."
             )
         SearchSpace.from_dict(self.space)
         if not TrainConfig.from_dict(self.base, "base configuration").val_fraction > 0:
@@ -63,6 +61,11 @@ class TuneSettings:
                 "A tune ranks trials on validation data: the 'val_fraction' parameter must be > 0."
             )
         return self
+
+    @staticmethod
+    def rule(name: str):
+        """The rule of setting ``name`` (an Interval, a OneOf or None)."""
+        return {f.name: f.metadata.get("rule") for f in fields(TuneSettings)}[name]
 
     def round_sizes(self) -> list[int]:
         """The trial budget split over the rounds, the first rounds taking the remainder."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import shutil
 import sqlite3
@@ -20,6 +21,7 @@ from enum import Enum
 from pathlib import Path
 
 from caviar.errors import CaviarError
+from caviar.tuning.space import SearchSpace
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -66,8 +68,29 @@ FINAL = tuple(s.value for s in Status if s.is_final)
 
 
 def rank_key(trial: Trial) -> tuple:
-    """The one ranking of trials: lowest validation loss, ties to the earliest sampled."""
+    """The ranking of trials: lowest validation loss, ties to the earliest sampled."""
     return (trial.val_loss, trial.round, trial.number)
+
+
+def accuracy_key(trial: Trial) -> tuple:
+    """The second ranking, shown beside the first: highest validation accuracy, ties to the
+    lower validation loss, then the earlier trial (a key to maximise)."""
+    loss = trial.val_loss if trial.val_loss is not None else math.inf
+    return (trial.val_accuracy, -(loss if math.isfinite(loss) else math.inf), -trial.id)
+
+
+def best_trial(trials: list[Trial]) -> Trial | None:
+    """The finished trial ranked first by :func:`rank_key` (lowest validation loss, ties to
+    the earliest)."""
+    done = [t for t in trials if t.status == Status.FINISHED and t.val_loss is not None]
+    return min(done, key=rank_key) if done else None
+
+
+def most_accurate(trials: list[Trial]) -> Trial | None:
+    """The finished trial ranked first by :func:`accuracy_key` (highest validation
+    accuracy)."""
+    done = [t for t in trials if t.status == Status.FINISHED and t.val_accuracy is not None]
+    return max(done, key=accuracy_key) if done else None
 
 
 class StudyError(CaviarError):
@@ -215,6 +238,20 @@ class Study:
         """The ``n`` best finished trials by :func:`rank_key` (lowest validation loss)."""
         done = [t for t in self.trials(status=(Status.FINISHED,)) if t.val_loss is not None]
         return sorted(done, key=rank_key)[:n]
+
+    def most_accurate(self) -> Trial | None:
+        """The finished trial with the highest validation accuracy (:func:`accuracy_key`)."""
+        return most_accurate(self.trials(status=(Status.FINISHED,)))
+
+    def space(self) -> SearchSpace:
+        """The first round's space (every later round lies inside it); empty for a new
+        study."""
+        rounds = self.rounds()
+        return SearchSpace.from_dict(rounds[0][1] if rounds else {})
+
+    def searched(self) -> tuple[str, ...]:
+        """The names the tune searched (its space's free dimensions), in the space's order."""
+        return tuple(dim.name for dim in self.space().free)
 
     def reset_unfinished(self) -> int:
         """Return every trial not in a final state to ``pending``; the number reset."""

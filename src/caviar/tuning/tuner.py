@@ -30,7 +30,7 @@ from caviar.tuning.samplers import sample
 from caviar.tuning.settings import TuneSettings, open_study
 from caviar.tuning.snapshots import EVERY_SECONDS, Snapshots
 from caviar.tuning.space import SearchSpace, searched_and_fixed
-from caviar.tuning.study import FINAL, Status, Study, StudyError, Trial, rank_key
+from caviar.tuning.study import FINAL, Status, Study, StudyError, Trial, best_trial, rank_key
 from caviar.tuning.trials import Prepared, member_result
 from caviar.tuning.zoom import narrow
 
@@ -274,7 +274,7 @@ class Tuner:
             part = snap.only(set(by_id))
             configs = [TrainConfig.from_dict(by_id[i].config) for i in part.ids]
             if not part.ids or configs != [TrainConfig.from_dict(c) for c in part.configs]:
-                if not set(snap.ids) & {t.id for t in self.study.trials(status=("pending",))}:
+                if not set(snap.ids) & {t.id for t in self.study.trials(status=(Status.PENDING,))}:
                     snap.path.unlink(missing_ok=True)  # its trials are recorded, or it is stale
                 continue
             done = part.state.get("history/loss", np.empty((0, 0))).shape[-1]
@@ -400,13 +400,6 @@ class Tuner:
         (trial,) = self.study.trials(id=trial_id)
         done = self.study.count(FINAL)
         self.reporter.trial_done(trial, done, self.settings.trials)
-
-
-def best_trial(trials: list[Trial]) -> Trial | None:
-    """The finished trial ranked first by :func:`~caviar.tuning.study.rank_key` (lowest
-    validation loss, ties to the earliest)."""
-    done = [t for t in trials if t.status == Status.FINISHED and t.val_loss is not None]
-    return min(done, key=rank_key) if done else None
 
 
 def _key(config: TrainConfig) -> tuple:

@@ -15,9 +15,8 @@ import sys
 from pathlib import Path
 
 from caviar.errors import InvalidArgument
+from caviar.tuning import EXECUTORS
 from caviar.tuning.executors.base import RETRIES, Executor, cores, train_population
-
-EXECUTORS = ("auto", "local", "processes", "ray")
 
 
 def main_reruns_in_workers() -> bool:
