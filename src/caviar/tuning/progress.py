@@ -1,6 +1,7 @@
-"""The tune's progress view, for the ``caviar tune`` command and ``caviar.tune()`` alike.
+"""What the tuner tells the outside world (:class:`Reporter`, the one callback protocol) and
+the view that draws it for the ``caviar tune`` command and ``caviar.tune()`` alike.
 
-:class:`ConsoleReporter` is a :class:`~caviar.tuning.tuner.Reporter` that draws on standard
+:class:`ConsoleReporter` is a :class:`Reporter` that draws on standard
 error with rich: the tuner's one-line messages (the strategy and executor chosen, and why;
 each round), then bars for the trials (the best so far and the divergences), the running
 population's epochs, and the populations the executor has taken (done of submitted, retried,
@@ -10,8 +11,24 @@ only the messages are written.
 
 from __future__ import annotations
 
-from caviar.tuning.study import Status
-from caviar.tuning.tuner import Reporter
+from caviar.tuning.study import Status, Trial
+
+
+class Reporter:
+    """What the tuner tells the outside world, as calls; no-ops here. Subclasses draw it."""
+
+    def message(self, text: str) -> None: ...
+
+    def trial_done(self, trial: Trial, done: int, total: int) -> None: ...
+
+    def epoch_done(
+        self, members: int, epoch: int, epochs: int, diverged: int, best_val_accuracy: float | None
+    ) -> None:
+        """A running population (or panda trial) of ``members`` finished ``epoch`` (from 0)."""
+
+    def populations(self, running: int, done: int, retried: int, per_node: dict) -> None:
+        """The executor's populations: ``running`` now, ``done`` and ``retried`` so far, and
+        per node ``{node: {"running": n, "done": n, "retried": n}}``."""
 
 
 class ConsoleReporter(Reporter):

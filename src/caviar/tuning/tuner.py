@@ -26,6 +26,7 @@ from caviar.tuning.cost import choose_executor, choose_population_size, choose_s
 from caviar.tuning.executors import Executor, cores, main_reruns_in_workers, make_executor
 from caviar.tuning.executors.task import Outcome, Task
 from caviar.tuning.halving import Group
+from caviar.tuning.progress import Reporter
 from caviar.tuning.samplers import sample
 from caviar.tuning.settings import TuneSettings, open_study
 from caviar.tuning.snapshots import EVERY_SECONDS, Snapshots
@@ -35,23 +36,6 @@ from caviar.tuning.trials import Prepared, member_result
 from caviar.tuning.zoom import narrow
 
 __all__ = ["Reporter", "TuneSettings", "Tuner", "best_trial", "open_study"]
-
-
-class Reporter:
-    """What the tuner tells the outside world; the command line draws it. No-ops here."""
-
-    def message(self, text: str) -> None: ...
-
-    def trial_done(self, trial: Trial, done: int, total: int) -> None: ...
-
-    def epoch_done(
-        self, members: int, epoch: int, epochs: int, diverged: int, best_val_accuracy: float | None
-    ) -> None:
-        """A running population (or panda trial) of ``members`` finished ``epoch`` (from 0)."""
-
-    def populations(self, running: int, done: int, retried: int, per_node: dict) -> None:
-        """The executor's populations: ``running`` now, ``done`` and ``retried`` so far, and
-        per node ``{node: {"running": n, "done": n, "retried": n}}``."""
 
 
 class Tuner:
