@@ -210,9 +210,9 @@ def test_compiled_layers_give_the_numpy_numbers(small_data, K, inplace, threads,
     """Batch norm and ReLU as Numba loops against their NumPy operations: loss, gradients
     and running statistics to 1e-12 in float64 (sums run in another order)."""
     pytest.importorskip("numba")
-    from caviar.nn import kernels
+    from caviar import backend as backends
 
-    monkeypatch.setattr(kernels, "PARALLEL_ELEMENTS", 0 if threads else 1 << 30)
+    monkeypatch.setattr(backends, "MEMBER_PARALLEL_ELEMENTS", 0 if threads else 1 << 30)
     X, y = small_data
     results = []
     for backend in ("numpy", "numba"):

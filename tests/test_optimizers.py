@@ -284,16 +284,13 @@ def test_auto_takes_the_kernels_when_installed_and_a_caller_may_decline_them(mon
 def test_a_numba_that_cannot_compile_falls_back_under_auto_and_is_named_otherwise(monkeypatch):
     pytest.importorskip("numba")
     from caviar import InvalidArgument, Network
-    from caviar.nn import kernels as layer_kernels
-    from caviar.optim import kernels as optim_kernels
+    from caviar import backend as backends
 
     def broken(*args, **kwargs):
         raise RuntimeError("LLVM ran out of luck")
 
     monkeypatch.delenv("CAVIAR_BACKEND", raising=False)
-    monkeypatch.setattr(optim_kernels, "_PREPARED", set())
-    monkeypatch.setattr(optim_kernels, "prepare", broken)
-    monkeypatch.setattr(layer_kernels, "prepare", broken)
+    monkeypatch.setattr(backends.Compiled, "warm", broken)  # every kernel, the one registry
     with pytest.warns(UserWarning, match="could not compile.*running on NumPy"):
         assert Adam([np.ones((1, 3))]).backend == "numpy"
     with pytest.warns(UserWarning, match="LLVM ran out of luck"):

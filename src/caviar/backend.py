@@ -1,22 +1,26 @@
 """Which arithmetic runs the hot loops: compiled Numba kernels or NumPy operations.
 
-Numba is optional (``pip install 'caviar-nn[fast]'``). With it, the optimizers
-(:mod:`caviar.optim.kernels`) and batch norm and ReLU (:mod:`caviar.nn.kernels`) run fused,
-compiled loops; without it they run NumPy operations that compute the same equations. Each
-object takes ``backend="auto"`` (Numba when installed), ``"numba"`` or ``"numpy"``;
-``CAVIAR_BACKEND`` in the environment replaces ``auto`` for a whole process (for example
-``CAVIAR_BACKEND=numpy`` to compare). Loading Numba costs about 0.5 s once per process (the
-import, then LLVM's start-up on the first kernel), which :func:`caviar.population.build`
-weighs before it asks for the kernels.
+Numba is optional (``pip install 'caviar-nn[fast]'``). With it, the optimizers, batch norm, ReLU
+and the softmax loss run fused, compiled loops; without it they run NumPy operations that
+compute the same equations. Each object takes ``backend="auto"`` (Numba when installed),
+``"numba"`` or ``"numpy"``; ``CAVIAR_BACKEND`` in the environment replaces ``auto`` for a whole
+process (for example ``CAVIAR_BACKEND=numpy`` to compare). Loading Numba costs about 0.5 s once
+per process (the import, then LLVM's start-up on the first kernel), which
+:func:`caviar.population.build` weighs before it asks for the kernels.
 
 The kernels and the tiled optimizer updates run on :func:`thread_count` Python threads:
 ``CAVIAR_THREADS`` in the environment (read once, on first use), else two (measured best on
 two cores, see ``docs/design.md``). :func:`set_threads` changes it for the process; the
 tuner's executors use it so that processes × threads = cores.
+
+Each kernel is a module-level function in its layer's or optimizer's module, beside the
+NumPy code it must match, marked :func:`compiled`: the one registry (:data:`KERNELS`) that
+compiles it on first use and remembers which dtypes have been warmed.
 """
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import os
 import threading
@@ -148,6 +152,64 @@ def jit():
             return numba.njit(nogil=True, error_model="numpy")(fn)
 
     return decorate
+
+
+class Compiled:
+    """A kernel written in plain Python that Numba compiles (:func:`jit`) on first call.
+    ``fn`` stays the readable source; ``parameters`` are its argument names, which callers
+    use to pass arguments by name (the optimizers' coefficients)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.__name__ = self.__qualname__ = fn.__name__
+        self.__doc__ = fn.__doc__
+        self.parameters = tuple(inspect.signature(fn).parameters)
+        self._jitted = None
+        self._warm: set = set()
+
+    def dispatcher(self):
+        """The compiled function (Numba's dispatcher), compiled now if need be."""
+        if self._jitted is None:
+            self._jitted = jit()(self.fn)
+        return self._jitted
+
+    def __call__(self, *args):
+        return self.dispatcher()(*args)
+
+    def warm(self, key, *args) -> None:
+        """Call the kernel once on ``args`` (tiny arrays of one dtype, ``key``) unless done
+        for ``key`` already: the compilation (or the load from Numba's cache) happens
+        here, where a failure can be reported, and not in the first training step."""
+        if key not in self._warm:
+            self(*args)
+            self._warm.add(key)
+
+
+KERNELS: dict[str, Compiled] = {}  # every compiled kernel by "module.name"
+
+
+def compiled(fn) -> Compiled:
+    """Mark ``fn`` a kernel: compiled lazily by :class:`Compiled`, listed in KERNELS."""
+    kernel = Compiled(fn)
+    KERNELS[f"{fn.__module__}.{fn.__name__}"] = kernel
+    return kernel
+
+
+# below this many numbers a layer's kernel runs on one thread (handing over costs more)
+MEMBER_PARALLEL_ELEMENTS = 1 << 18
+
+
+def run_members(kernel: Compiled, K: int, size: int, *args) -> None:
+    """``kernel(*args, k0, k1)`` over members 0..K, split in member ranges over the threads
+    when the arrays hold ``size >= MEMBER_PARALLEL_ELEMENTS`` numbers."""
+    fn = kernel.dispatcher()
+    if K == 1 or size < MEMBER_PARALLEL_ELEMENTS:
+        fn(*args, 0, K)  # the common small case, without the job list (8 µs a call)
+        return
+    parts = min(K, 2 * thread_count())
+    bounds = [K * i // parts for i in range(parts + 1)]
+    jobs = [(*args, a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    run_jobs(fn, jobs, True)
 
 
 def _import():

@@ -19,6 +19,7 @@ import numpy as np
 
 from caviar import nn
 from caviar.errors import InvalidArgument
+from caviar.nn.loss import softmax
 
 ACTIVATIONS = {nn.ReLU: "relu", nn.LeakyReLU: "leaky_relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
 
@@ -53,8 +54,7 @@ class Plan:
         a = (np.asarray(X, dtype=np.float64) - self.mean) / self.std
         for layer in self.layers:
             a = _activate(a @ layer.W + layer.b, layer)
-        t = np.exp(a - a.max(axis=1, keepdims=True))
-        return t / t.sum(axis=1, keepdims=True)
+        return softmax(a)
 
     def folded_input(self) -> tuple[Dense, ...]:
         """The layers with the standardisation folded into the first one:

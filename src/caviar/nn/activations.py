@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from caviar.nn import kernels
+from caviar import backend as backends
 from caviar.nn.layer import Layer
 
 
@@ -39,7 +39,7 @@ class ReLU(Layer):
             return da  # the batch norm below masks it
         a = self._a
         if self.backend == "numba" and a.shape == da.shape and _contiguous(a, da):
-            kernels.run("relu_backward", da.shape[0], da.size, da, a)
+            backends.run_members(relu_backward_kernel, da.shape[0], da.size, da, a)
             return da
         positive = np.greater(self._a, 0, out=self.ws.get("positive", da.shape, dtype=bool))
         return np.multiply(da, positive, out=da)
@@ -145,3 +145,13 @@ def _contiguous(*arrays) -> bool:
 
 
 ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "tanh": Tanh, "sigmoid": Sigmoid}
+
+
+@backends.compiled
+def relu_backward_kernel(da, act, k0, k1):
+    # da = da · [act > 0], in place (a product, so NaN stays NaN as in NumPy)
+    for k in range(k0, k1):
+        d, x = da[k].ravel(), act[k].ravel()
+        for j in range(d.size):
+            if not x[j] > 0:
+                d[j] = d[j] * 0.0  # -0.0 and NaN as NumPy's da · False

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from caviar import backend as backends
 from caviar._arrays import batch_sum
 from caviar.errors import InvalidArgument
-from caviar.nn import kernels
 from caviar.nn.layer import Layer
 
 
@@ -41,7 +41,7 @@ class BatchNorm(Layer):
     """
 
     inplace = False
-    backend = "numpy"  # or "numba": the fused loops of caviar.nn.kernels (set by Network)
+    backend = "numpy"  # or "numba": the fused loops below (set by Network)
     # with the numba backend, a ReLU right after this layer can be folded into its loops
     # (set by Network with the ReLU's ``folded``): max(y, 0) in the forward pass, the mask
     # on dy in the backward pass; two passes over (K, B, n) fewer
@@ -82,7 +82,9 @@ class BatchNorm(Layer):
         if self.backend == "numba":
             flat = [a.reshape(K, n) for a in (self.gamma, self.beta, mu, var, inv_std, scale)]
             relu = self.relu_after
-            kernels.run("bn_forward", K, z.size, z, xc, y, *flat, self.eps, xc is z, relu)
+            backends.run_members(
+                bn_forward_kernel, K, z.size, z, xc, y, *flat, self.eps, xc is z, relu
+            )
             self._y = y
             if self.update_running:
                 self._update_running(mu, var)
@@ -133,7 +135,7 @@ class BatchNorm(Layer):
             a, c = self.ws.get("a", dbeta.shape), self.ws.get("c", dbeta.shape)
             flat = [x.reshape(K, n) for x in (inv_std, scale, dgamma, dbeta, a, c)]
             act = self._y if self.relu_after else _NO_ACTIVATION[dy.dtype]
-            kernels.run("bn_backward", K, dy.size, dy, xc, dx, *flat, dx is dy, act)
+            backends.run_members(bn_backward_kernel, K, dy.size, dy, xc, dx, *flat, dx is dy, act)
             return dx
         batch_sum(dy, dbeta, self.ws)
         # dgamma = Σ dz̃ · z_norm = (1/√(sigma² + eps)) · Σ dz̃ · (z - mu)
@@ -159,3 +161,95 @@ class BatchNorm(Layer):
 
 # an empty (0, 0, 0) array says "no ReLU to fold" to the backward kernel
 _NO_ACTIVATION = {np.dtype(t): np.zeros((0, 0, 0), dtype=t) for t in (np.float32, np.float64)}
+
+
+# -- the compiled twins of forward and backward (caviar.backend.compiled) ---------------
+# Member by member: the statistics of member k's (B, n) block, then its outputs while the
+# block is still in cache. Sums run in example order, so they differ from the BLAS sums of
+# the NumPy path by rounding only (the tests hold the two to 1e-12 in float64). Members
+# k0:k1; per-unit arrays (K, n).
+
+
+@backends.compiled
+def bn_forward_kernel(z, xc, y, gamma, beta, mu, var, inv_std, scale, eps, same, relu, k0, k1):
+    # mu = (1/m) Σ z;  xc = z - mu;  var = (1/m) Σ xc²;  inv_std = 1/√(var + eps)
+    # scale = gamma · inv_std;  y = xc · scale + beta.  same: xc is z (in place); a loop
+    # that reads z and writes xc would fail LLVM's run-time overlap check and run scalar.
+    # relu: y = max(y, 0) in the same pass (NumPy's maximum: NaN and -0.0 pass through).
+    B = z.shape[1]
+    inv_m = 1.0 / B
+    for k in range(k0, k1):
+        m, v, s, sc = mu[k], var[k], inv_std[k], scale[k]
+        g, bt = gamma[k], beta[k]
+        n = m.size
+        m[:] = 0
+        v[:] = 0
+        for b in range(B):
+            zb = z[k, b]
+            for j in range(n):
+                m[j] += zb[j]
+        for j in range(n):
+            m[j] *= inv_m
+        for b in range(B):
+            cb = xc[k, b]
+            if same:  # one array read and written: LLVM vectorises this
+                for j in range(n):
+                    d = cb[j] - m[j]
+                    cb[j] = d
+                    v[j] += d * d
+            else:
+                zb = z[k, b]
+                for j in range(n):
+                    d = zb[j] - m[j]
+                    cb[j] = d
+                    v[j] += d * d
+        for j in range(n):
+            v[j] *= inv_m
+            s[j] = 1.0 / np.sqrt(v[j] + eps)
+            sc[j] = g[j] * s[j]
+        for b in range(B):
+            cb, yb = xc[k, b], y[k, b]
+            if relu:
+                for j in range(n):
+                    t = cb[j] * sc[j] + bt[j]
+                    yb[j] = 0.0 if t < 0 else t
+            else:
+                for j in range(n):
+                    yb[j] = cb[j] * sc[j] + bt[j]
+
+
+@backends.compiled
+def bn_backward_kernel(dy, xc, dx, inv_std, scale, dgamma, dbeta, a, c, same, act, k0, k1):
+    # dbeta = Σ dy;  dgamma = inv_std · Σ dy · xc
+    # dx = scale · (dy - xc · dgamma · inv_std / m - dbeta / m).  same: dx is dy.
+    # act (K, B, n) or empty: a ReLU's output; dy = dy · [act > 0] first, written over dy.
+    B = dy.shape[1]
+    inv_m = 1.0 / B
+    for k in range(k0, k1):
+        db, dg, s, sc, ak, ck = dbeta[k], dgamma[k], inv_std[k], scale[k], a[k], c[k]
+        n = db.size
+        db[:] = 0
+        dg[:] = 0
+        for b in range(B):
+            gb, cb = dy[k, b], xc[k, b]
+            if act.shape[0] > 0:
+                ab = act[k, b]
+                for j in range(n):
+                    if not ab[j] > 0:
+                        gb[j] = gb[j] * 0.0  # as ReLU's backward: da · False
+            for j in range(n):
+                db[j] += gb[j]
+                dg[j] += gb[j] * cb[j]
+        for j in range(n):
+            dg[j] *= s[j]
+            ak[j] = dg[j] * s[j] * inv_m
+            ck[j] = db[j] * inv_m
+        for b in range(B):
+            cb, ob = xc[k, b], dx[k, b]
+            if same:  # as in bn_forward: one array read and written
+                for j in range(n):
+                    ob[j] = (ob[j] - (cb[j] * ak[j] + ck[j])) * sc[j]
+            else:
+                gb = dy[k, b]
+                for j in range(n):
+                    ob[j] = (gb[j] - (cb[j] * ak[j] + ck[j])) * sc[j]

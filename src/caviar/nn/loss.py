@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from caviar import backend as backends
 from caviar._arrays import Workspace
-from caviar.nn import kernels
 
 
-def softmax(z: np.ndarray) -> np.ndarray:
-    """``a_i = t_i / Σ_j t_j`` with ``t = e^z`` over the last axis, shifted by ``max z``.
+def softmax(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a_i = t_i / Σ_j t_j`` with ``t = e^z`` over the last axis, shifted by ``max z``
+    (the same probabilities, without overflow); into ``out`` when given (``z``'s shape).
 
     >>> np.round(softmax(np.array([5.0, 2.0, -1.0, 3.0])), 3)
     array([0.842, 0.042, 0.002, 0.114])
     """
-    t = np.exp(z - z.max(axis=-1, keepdims=True))
-    return t / t.sum(axis=-1, keepdims=True)
+    t = np.subtract(z, z.max(axis=-1, keepdims=True), out=out)
+    np.exp(t, out=t)
+    t /= t.sum(axis=-1, keepdims=True)
+    return t
 
 
 def _max_over_classes(z: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -45,7 +48,9 @@ class SoftmaxCrossEntropy:
         g = self.ws.get
         if self.backend == "numba" and Y.ndim == 2 and Y.dtype == z.dtype:
             p, J = g("p", z.shape), g("J", (K,))
-            kernels.run("softmax_cross_entropy", K, z.size, z, np.ascontiguousarray(Y), p, J)
+            backends.run_members(
+                softmax_cross_entropy_kernel, K, z.size, z, np.ascontiguousarray(Y), p, J
+            )
             self._p, self._Y = p, Y
             return J
         s, p = g("s", z.shape), g("p", z.shape)
@@ -76,3 +81,30 @@ class SoftmaxCrossEntropy:
     def probabilities(self) -> np.ndarray:
         """``Ŷ (K, B, C)`` of the last forward pass."""
         return self._p
+
+
+@backends.compiled
+def softmax_cross_entropy_kernel(z, Y, p, J, k0, k1):
+    # per example: s = z - max z;  p = e^s / Σ e^s;  L = log Σ e^s - Σ_j y_j s_j
+    # J = (1/m) Σ L.  z (K, B, C), Y (B, C) shared, p (K, B, C), J (K,).
+    B, C = z.shape[1], z.shape[2]
+    for k in range(k0, k1):
+        total = 0.0
+        for b in range(B):
+            zb, pb, yb = z[k, b], p[k, b], Y[b]
+            top = zb[0]
+            for j in range(1, C):
+                if zb[j] > top:
+                    top = zb[j]
+            den = zb[0] * 0  # zero in z's dtype
+            ys = den
+            for j in range(C):
+                sj = zb[j] - top
+                e = np.exp(sj)
+                pb[j] = e
+                den += e
+                ys += yb[j] * sj
+            for j in range(C):
+                pb[j] /= den
+            total += np.log(den) - ys
+        J[k] = total / B

@@ -10,7 +10,6 @@ from caviar import _validate as check
 from caviar import backend as backends
 from caviar._arrays import Workspace
 from caviar.errors import CheckpointError, InvalidArgument
-from caviar.nn import kernels
 from caviar.nn._checks import (
     check_activations,
     check_seeds,
@@ -19,12 +18,12 @@ from caviar.nn._checks import (
     fit_shape,
     targets,
 )
-from caviar.nn.activations import ACTIVATIONS, Dropout, LeakyReLU, ReLU
-from caviar.nn.batchnorm import BatchNorm
+from caviar.nn.activations import ACTIVATIONS, Dropout, LeakyReLU, ReLU, relu_backward_kernel
+from caviar.nn.batchnorm import BatchNorm, bn_backward_kernel, bn_forward_kernel
 from caviar.nn.dense import Dense
 from caviar.nn.init import SCALES, member_rngs, normal_weights, rng_from_array, rng_to_array
 from caviar.nn.layer import Layer
-from caviar.nn.loss import SoftmaxCrossEntropy
+from caviar.nn.loss import SoftmaxCrossEntropy, softmax, softmax_cross_entropy_kernel
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 INITS = ("auto", *SCALES)  # auto: He before ReLU-like activations, Xavier otherwise
@@ -147,7 +146,7 @@ class Network:
 
     @backend.setter
     def backend(self, value: str) -> None:
-        value = backends.settle(value, lambda: kernels.prepare(self.dtype))
+        value = backends.settle(value, lambda: prepare_kernels(self.dtype))
         for layer in [*self.layers, self.loss_layer]:
             if isinstance(layer, (BatchNorm, ReLU, SoftmaxCrossEntropy)):
                 layer.backend = value
@@ -310,11 +309,7 @@ class Network:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities ``Ŷ (K, B, C)`` in inference mode (running statistics)."""
         Z = self.forward(X, training=False)
-        out = np.empty(Z.shape, dtype=self.dtype)
-        np.subtract(Z, Z.max(axis=2, keepdims=True), out=out)
-        np.exp(out, out=out)
-        out /= out.sum(axis=2, keepdims=True)
-        return out
+        return softmax(Z, out=np.empty(Z.shape, dtype=self.dtype))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predicted class codes ``(K, B)`` in inference mode."""
@@ -327,6 +322,20 @@ class Network:
 
     def _targets(self, y, B: int) -> np.ndarray:
         return targets(y, B, self.n_classes, self.dtype)
+
+
+def prepare_kernels(dtype) -> None:
+    """Compile (or load from Numba's cache) every layer kernel for ``dtype`` now, on tiny
+    arrays, so that a failure shows when the network is built and the first step does not
+    pay for it. Once per process and dtype."""
+    dtype = np.dtype(dtype)
+    z = np.ones((1, 2, 2), dtype=dtype)
+    vec = [np.ones((1, 2), dtype=dtype) for _ in range(6)]
+    bn_forward_kernel.warm(dtype, z, z.copy(), z.copy(), *vec, 1e-5, False, True, 0, 1)
+    bn_backward_kernel.warm(dtype, z, z.copy(), z.copy(), *vec, False, z.copy(), 0, 1)
+    relu_backward_kernel.warm(dtype, z.copy(), z, 0, 1)
+    J = np.empty(1, dtype=dtype)
+    softmax_cross_entropy_kernel.warm(dtype, z, z[0], z.copy(), J, 0, 1)
 
 
 def _state_array(state: dict, key: str, shape) -> np.ndarray:

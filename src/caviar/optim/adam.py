@@ -5,7 +5,28 @@ from __future__ import annotations
 import numpy as np
 
 from caviar import _validate as check
-from caviar.optim.base import Optimizer, ewa, ewa_square
+from caviar import backend as backends
+from caviar.optim.base import Optimizer, ewa, ewa_square, rms_step
+
+
+@backends.compiled
+def adam_kernel(  # pragma: no cover - compiled
+    P, G, V, S, step, inv_bc2, eps, decay, beta1, one_minus_beta1, beta2, one_minus_beta2,
+    r0, r1, c0, c1
+):  # fmt: skip
+    # V = β₁ V + (1 - β₁) dW;  S = β₂ S + (1 - β₂) dW²;  W = W · (1 - α λ)
+    # W = W - (α / (1 - β₁ᵗ)) · V / (√(S / (1 - β₂ᵗ)) + ε)
+    for r in range(r0, r1):
+        st, ib2, e, dec = step[r], inv_bc2[r], eps[r], decay[r]
+        b1, omb1, b2, omb2 = beta1[r], one_minus_beta1[r], beta2[r], one_minus_beta2[r]
+        p, g, v, s = P[r, c0:c1], G[r, c0:c1], V[r, c0:c1], S[r, c0:c1]
+        for j in range(p.size):
+            gj = g[j]
+            vj = v[j] * b1 + gj * omb1
+            sj = s[j] * b2 + (gj * gj) * omb2
+            v[j] = vj
+            s[j] = sj
+            p[j] = p[j] * dec - (vj / (np.sqrt(sj * ib2) + e)) * st
 
 
 class Adam(Optimizer):
@@ -25,11 +46,10 @@ class Adam(Optimizer):
     array([[-0.1]])
     """
 
+    kernel = adam_kernel
+
     moments = ("v", "s")
     default_weight_decay = 0.0  # λ when weight_decay is not given (AdamW: 0.01)
-    kernel_name = "adam"
-    kernel_coefficients = ("step", "inv_bc2", "eps", "decay")
-    kernel_coefficients += ("beta1", "one_minus_beta1", "beta2", "one_minus_beta2")
 
     def __init__(
         self,
@@ -68,12 +88,7 @@ class Adam(Optimizer):
         ewa_square(s, g, c["beta2"], c["one_minus_beta2"], tmp)
         if self.weight_decay.any():
             p *= c["decay"]
-        np.multiply(s, c["inv_bc2"], out=tmp)
-        np.sqrt(tmp, out=tmp)
-        tmp += c["eps"]
-        np.divide(v, tmp, out=tmp)
-        tmp *= c["step"]
-        p -= tmp
+        rms_step(p, v, s, c["step"], c["eps"], tmp, c["inv_bc2"])
 
 
 class AdamW(Adam):

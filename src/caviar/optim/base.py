@@ -13,7 +13,6 @@ from caviar import _validate as check
 from caviar import backend as backends
 from caviar._arrays import member_view
 from caviar.errors import CheckpointError, InvalidArgument
-from caviar.optim import kernels
 
 
 class Optimizer:
@@ -25,8 +24,12 @@ class Optimizer:
     gradients are zeroed and their learning rate is 0, so a frozen (diverged) member
     neither moves nor corrupts its moments.
     Subclasses list their moment names in ``moments`` and implement ``_update``; those with
-    a fused kernel (:mod:`caviar.optim.kernels`) name it in ``kernel_name`` and the order of
-    its coefficients in ``kernel_coefficients``.
+    a fused kernel set ``kernel`` to it (a :func:`caviar.backend.compiled` function in their
+    module, beside ``_update``). A kernel takes the parameter, gradient and moment views
+    ``(K, n)``, then one ``(K,)`` row per coefficient, named as ``_coefficients`` names them
+    (they are passed by name), then the tile ``r0, r1, c0, c1``; it loops over a row's slice
+    from 0 (``p = P[r, c0:c1]``: indexing ``P[r, j]`` for ``j`` in ``range(c0, c1)`` kept
+    LLVM from vectorising, a third of the speed) and releases the GIL.
 
     ``backend`` is ``"numba"`` (one fused kernel per tile) or ``"numpy"`` (the same equations
     as NumPy operations per tile, the same bits). ``"auto"``, the default, takes Numba when it
@@ -36,8 +39,7 @@ class Optimizer:
     """
 
     moments: tuple[str, ...] = ()
-    kernel_name: str | None = None
-    kernel_coefficients: tuple[str, ...] = ()
+    kernel: backends.Compiled | None = None
 
     def __init__(self, params: list[np.ndarray], *, backend: str = "auto"):
         if not params:
@@ -63,9 +65,22 @@ class Optimizer:
 
     def _settle(self, requested: str) -> str:
         """``requested`` settled by :func:`caviar.backend.settle`, the kernel prepared."""
-        if self.kernel_name is None:
+        if self.kernel is None:
             return "numpy"
-        return backends.settle(requested, lambda: kernels.prepare(self.kernel_name, self.dtype))
+        return backends.settle(requested, lambda: self.warm_kernel(self.dtype))
+
+    @classmethod
+    def kernel_coefficients(cls) -> tuple[str, ...]:
+        """The names of the kernel's coefficient rows, in its parameters' order."""
+        return cls.kernel.parameters[2 + len(cls.moments) : -4]
+
+    @classmethod
+    def warm_kernel(cls, dtype) -> None:
+        """Compile (or load from Numba's cache) the kernel for ``dtype`` now, so that the
+        first training step does not pay for it. Once per process and dtype."""
+        arrays = [np.zeros((1, 1), dtype=dtype) for _ in range(2 + len(cls.moments))]
+        rows = [np.ones(1, dtype=dtype) for _ in cls.kernel_coefficients()]
+        cls.kernel.warm(np.dtype(dtype).name, *arrays, *rows, 0, 1, 0, 1)
 
     def _hyper(self, name, value, rule) -> np.ndarray:
         return check.per_member(name, value, self.K, rule)
@@ -102,25 +117,26 @@ class Optimizer:
         if self._plan is None:
             return False
         C, jobs, parallel = self._plan
-        for row, name in zip(C, self.kernel_coefficients, strict=True):
+        for row, name in zip(C, self.kernel_coefficients(), strict=True):
             row[...] = coeffs[name]
-        backends.run_jobs(kernels.kernel(self.kernel_name), jobs, parallel, backends.thread_count())
+        backends.run_jobs(self.kernel.dispatcher(), jobs, parallel, backends.thread_count())
         return True
 
     def _fused_plan(self, grads: list[np.ndarray]) -> tuple | None:
         """``(C, jobs, parallel)`` for these gradient arrays, made once and reused every
-        step: the coefficient buffer ``C (n_coefficients, K)`` the jobs share, one job per
-        tile of each array's ``(K, n)`` views; None when an array is not C-contiguous."""
+        step: the coefficient buffer ``C (n_coefficients, K)`` whose rows the jobs share (in
+        the kernel's order of names), one job per tile of each array's ``(K, n)`` views;
+        None when an array is not C-contiguous."""
         arrays = [
             [p, g] + [self.state[m][i] for m in self.moments]
             for i, (p, g) in enumerate(zip(self.params, grads, strict=True))
         ]
         if not all(a.flags.c_contiguous and a.dtype == self.dtype for x in arrays for a in x):
             return None
-        C = np.empty((len(self.kernel_coefficients), self.K), dtype=self.dtype)
+        C = np.empty((len(self.kernel_coefficients()), self.K), dtype=self.dtype)
         jobs = []
         for group in arrays:
-            views = tuple(a.reshape(self.K, -1) for a in group) + (C,)
+            views = tuple(a.reshape(self.K, -1) for a in group) + tuple(C)
             K, n = views[0].shape
             cols = min(n, KERNEL_TILE)
             rows = max(1, KERNEL_TILE // cols)
@@ -240,3 +256,18 @@ def ewa_square(m, g, beta, one_minus_beta, tmp) -> None:
     tmp *= one_minus_beta
     m *= beta
     m += tmp
+
+
+def rms_step(p, num, s, scale, eps, tmp, inv_bc=None) -> None:
+    """``p = p - scale · num / (√(s · inv_bc) + ε)`` in place (``inv_bc`` None: ``√s``): the
+    step RMSprop (``num = dW``, ``scale = α``) and Adam (``num = V``, ``scale = α / (1 - β₁ᵗ)``,
+    ``inv_bc = 1 / (1 - β₂ᵗ)``) share."""
+    if inv_bc is None:
+        np.sqrt(s, out=tmp)
+    else:
+        np.multiply(s, inv_bc, out=tmp)
+        np.sqrt(tmp, out=tmp)
+    tmp += eps
+    np.divide(num, tmp, out=tmp)
+    tmp *= scale
+    p -= tmp

@@ -5,7 +5,21 @@ from __future__ import annotations
 import numpy as np
 
 from caviar import _validate as check
-from caviar.optim.base import Optimizer, ewa_square
+from caviar import backend as backends
+from caviar.optim.base import Optimizer, ewa_square, rms_step
+
+
+@backends.compiled
+def rmsprop_kernel(P, G, S, alpha, beta2, one_minus_beta2, eps, r0, r1, c0, c1):  # pragma: no cover
+    # S = β₂ S + (1 - β₂) dW²;  W = W - α dW / (√S + ε)
+    for r in range(r0, r1):
+        a, b2, omb2, e = alpha[r], beta2[r], one_minus_beta2[r], eps[r]
+        p, g, s = P[r, c0:c1], G[r, c0:c1], S[r, c0:c1]
+        for j in range(p.size):
+            gj = g[j]
+            sj = s[j] * b2 + (gj * gj) * omb2
+            s[j] = sj
+            p[j] = p[j] - (gj / (np.sqrt(sj) + e)) * a
 
 
 class RMSprop(Optimizer):
@@ -15,9 +29,9 @@ class RMSprop(Optimizer):
     ``β₁ = 0`` is the bias-corrected variant.
     """
 
+    kernel = rmsprop_kernel
+
     moments = ("s",)
-    kernel_name = "rmsprop"
-    kernel_coefficients = ("alpha", "beta2", "one_minus_beta2", "eps")
 
     def __init__(self, params, beta2=0.999, eps=1e-8, *, backend="auto"):
         super().__init__(params, backend=backend)
@@ -32,8 +46,4 @@ class RMSprop(Optimizer):
     def _update(self, p, g, state, tmp, c):
         s = state["s"]
         ewa_square(s, g, c["beta2"], c["one_minus_beta2"], tmp)
-        np.sqrt(s, out=tmp)
-        tmp += c["eps"]
-        np.divide(g, tmp, out=tmp)
-        tmp *= c["alpha"]
-        p -= tmp
+        rms_step(p, g, s, c["alpha"], c["eps"], tmp)

@@ -5,7 +5,33 @@ from __future__ import annotations
 import numpy as np
 
 from caviar import _validate as check
+from caviar import backend as backends
 from caviar.optim.base import Optimizer, ewa
+
+# The compiled twin of each update below (caviar.optim.base runs one fused pass a tile);
+# each element's arithmetic is the NumPy path's, operation for operation.
+
+
+@backends.compiled
+def gd_kernel(P, G, alpha, r0, r1, c0, c1):  # pragma: no cover - compiled
+    # W = W - α dW
+    for r in range(r0, r1):
+        a = alpha[r]
+        p, g = P[r, c0:c1], G[r, c0:c1]
+        for j in range(p.size):
+            p[j] = p[j] - g[j] * a
+
+
+@backends.compiled
+def momentum_kernel(P, G, V, alpha, beta, one_minus_beta, r0, r1, c0, c1):  # pragma: no cover
+    # V = β V + (1 - β) dW;  W = W - α V
+    for r in range(r0, r1):
+        a, b, omb = alpha[r], beta[r], one_minus_beta[r]
+        p, g, v = P[r, c0:c1], G[r, c0:c1], V[r, c0:c1]
+        for j in range(p.size):
+            vj = v[j] * b + g[j] * omb
+            v[j] = vj
+            p[j] = p[j] - vj * a
 
 
 class GradientDescent(Optimizer):
@@ -15,8 +41,7 @@ class GradientDescent(Optimizer):
     array([[0.5, 0.5]])
     """
 
-    kernel_name = "gd"
-    kernel_coefficients = ("alpha",)
+    kernel = gd_kernel
 
     def _coefficients(self, alpha):
         return self._cast(alpha=alpha)
@@ -34,9 +59,9 @@ class Momentum(Optimizer):
     ``lr = α (1 - β)`` and ``dampening=0``.
     """
 
+    kernel = momentum_kernel
+
     moments = ("v",)
-    kernel_name = "momentum"
-    kernel_coefficients = ("alpha", "beta", "one_minus_beta")
 
     def __init__(self, params, beta=0.9, *, backend="auto"):
         super().__init__(params, backend=backend)

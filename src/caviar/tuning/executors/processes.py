@@ -180,13 +180,13 @@ def _warm(dtype: str | None = None) -> None:
 
     if dtype is None or not backend.available():
         return
-    from caviar.nn import kernels as layer_kernels
-    from caviar.optim import kernels as optimizer_kernels
+    from caviar.nn.network import prepare_kernels
+    from caviar.optim import OPTIMIZERS
 
     try:
-        layer_kernels.prepare(dtype)
-        for name in optimizer_kernels.KERNELS:
-            optimizer_kernels.prepare(name, dtype)
+        prepare_kernels(dtype)
+        for optimizer in OPTIMIZERS.values():
+            optimizer.warm_kernel(dtype)
     except Exception:  # noqa: BLE001 - the task itself reports what went wrong
         pass
 
