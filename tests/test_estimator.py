@@ -232,3 +232,16 @@ def test_divergence_is_reported_as_a_convergence_warning(iris):
     clf = Classifier(optimizer="gd", lr=1e30, batchnorm=False, hidden=(8,), epochs=3)
     with pytest.warns(ConvergenceWarning, match="diverged at epoch 0.*Lower lr"):
         clf.fit(*iris)
+
+
+def test_a_value_beyond_float32_is_a_clear_error_without_a_numpy_warning():
+    import warnings
+
+    X, y = load_iris(return_X_y=True)
+    clf = Classifier(hidden=(8,), epochs=1).fit(X, y)
+    X = X.copy()
+    X[3, 2] = 1e308
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning from the cast would fail here
+        with pytest.raises(DataError, match=r"row 3, column 2 holds 1e\+308, beyond the float32"):
+            clf.predict(X)

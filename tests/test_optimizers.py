@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from caviar import OPTIMIZERS, Adam, AdamW, GradientDescent, Momentum, RMSprop
+from caviar import OPTIMIZERS, Adam, AdamW, GradientDescent, InvalidArgument, Momentum, RMSprop
 from caviar import backend as backends
 
 
@@ -340,3 +340,26 @@ def test_the_kernels_tiling_is_made_once_and_follows_new_gradient_arrays():
         if backend == "numba":
             assert plans[0] is plans[1] and plans[2] is not plans[1] and plans[3] is not plans[2]
     np.testing.assert_array_equal(*results)
+
+
+@pytest.mark.parametrize("lr", [-0.1, np.nan, np.inf, [0.1, 0.2, 0.3]])
+def test_step_refuses_a_learning_rate_that_is_not_finite_and_non_negative_per_member(lr):
+    """Checked once where α is made: Optimizer.step and train_step check it; fit's loop
+    passes its schedule's α (checked when the schedule was made) through update()."""
+    p = [np.ones((2, 3))]
+    before = p[0].copy()
+    with pytest.raises(InvalidArgument, match="'lr' parameter"):
+        Adam(p).step([np.ones((2, 3))], lr)
+    np.testing.assert_array_equal(p[0], before)  # nothing moved
+
+
+def test_fit_checks_no_learning_rate_per_step(monkeypatch):
+    from caviar import Network, fit
+
+    net = Network([4, 3, 2], K=2, dtype="float64")
+    opt = Adam(net.params)
+    calls = []
+    monkeypatch.setattr(Adam, "alpha", lambda self, lr: calls.append(lr))
+    X, y = np.random.default_rng(0).standard_normal((32, 4)), np.arange(32) % 2
+    fit(net, opt, X, y, epochs=2, batch_size=8, schedule=0.01)
+    assert calls == []

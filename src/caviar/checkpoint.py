@@ -8,6 +8,7 @@ mid-write. Read with ``allow_pickle=False``.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -51,11 +52,14 @@ def save(path: str | Path, arrays: dict[str, np.ndarray], meta: dict) -> Path:
 
 
 def _remove_dead_writers(path: Path) -> None:
-    """Delete ``.<name>.<pid>.*.tmp`` files beside ``path`` whose pid is not running here."""
+    """Delete ``.<name>.<pid>.*.tmp`` files beside ``path`` whose pid is not running here:
+    the partial writes of a save that was killed (kill -9 runs no clean-up). Called by
+    every save and load of ``path``; a folder this process may not write is left alone."""
     for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         pid = tmp.name[len(path.name) + 2 :].split(".", 1)[0]
         if pid.isdigit() and not _running(int(pid)):
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
 
 def _running(pid: int) -> bool:
@@ -72,6 +76,7 @@ def load(path: str | Path, required: tuple[str, ...] = ()) -> tuple[dict[str, np
     """Read a checkpoint: ``(arrays, meta)``. Refuses, with a CheckpointError naming the file,
     a missing, truncated or non-caviar file, pickled objects and missing ``required`` arrays."""
     path = Path(path)
+    _remove_dead_writers(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file.")
     if not zipfile.is_zipfile(path):

@@ -193,6 +193,12 @@ class Model:
             [self.net.predict_proba(X[s : s + 4096])[0] for s in range(0, len(X), 4096)]
         )
 
+    def weights_finite(self) -> bool:
+        """Whether every weight and running statistic is finite (False for a model that
+        diverged, or a file damaged or written by another program)."""
+        arrays = [*self.net.get_params().values(), *self.net.buffers().values()]
+        return all(bool(np.isfinite(a).all()) for a in arrays)
+
     def predict(self, X) -> np.ndarray:
         """Predicted labels ``(n,)`` (the original labels, not codes)."""
         return self.classes[np.argmax(self.predict_proba(X), axis=1)]
@@ -254,6 +260,13 @@ class Model:
         if not np.all(np.isfinite(X)):
             row, col = np.argwhere(~np.isfinite(X))[0]
             raise DataError(f"row {row}, column {col} holds {X[row, col]}; remove or impute it.")
+        top = np.finfo(np.float32).max
+        if np.any(np.abs(X) > top):  # the float32 cast below would make it infinite
+            row, col = np.argwhere(np.abs(X) > top)[0]
+            raise DataError(
+                f"row {row}, column {col} holds {X[row, col]:g}, beyond the float32 range "
+                f"(±{top:.3g}) caviar computes in; rescale that column or remove the row."
+            )
         return self.standardizer.transform(X).astype(self.net.dtype)
 
     def _check_features(self, X) -> None:

@@ -96,6 +96,57 @@ def test_predict_refuses_a_diverged_model(cli, tmp_path):
     assert "diverged in training" in one_line(result) and result.stdout == ""
 
 
+def test_predict_refuses_a_model_file_whose_weights_are_not_finite(cli, tmp_path):
+    """A file damaged (or written by another program) with non-finite weights but a history
+    that never diverged: refused as a diverged model is, never predicted with exit 0."""
+    from caviar import checkpoint
+
+    path = tmp_path / "m.npz"
+    cli("train", IRIS, "--save", path)
+    arrays, meta = checkpoint.load(path)
+    name = next(k for k in arrays if k.startswith("param/"))
+    arrays[name] = np.full_like(arrays[name], np.nan)
+    checkpoint.save(path, arrays, meta)
+    result = cli("predict", path, "--data iris", code=3)
+    assert "weights are not finite" in one_line(result) and result.stdout == ""
+
+
+def test_predict_on_a_value_beyond_float32_is_one_line_without_a_numpy_warning(cli, tmp_path):
+    ds = load("iris")
+    rows = [",".join([*ds.feature_names, "species"])]
+    for i, (x, label) in enumerate(zip(ds.X.astype(np.float64), ds.y, strict=True)):
+        cells = ["1e308" if i == 1 and j == 0 else repr(float(v)) for j, v in enumerate(x)]
+        rows.append(",".join([*cells, str(label)]))
+    (tmp_path / "big.csv").write_text("\n".join(rows) + "\n")
+    cli("train", IRIS, "--save", tmp_path / "m.npz")
+    result = cli("predict", tmp_path / "m.npz", "--data", tmp_path / "big.csv", code=2)
+    assert "beyond the float32 range" in one_line(result)  # one_line refuses any Warning
+
+
+def test_a_killed_saves_partial_file_is_removed_by_the_next_info_load_or_save(cli, tmp_path):
+    """kill -9 during `train --save` can leave `.m.npz.<pid>.<random>.tmp` beside the model
+    (the model itself stays whole: the rename never happened). The next `caviar info`, load
+    or save of that path removes what dead writers left; a live writer's file stays."""
+    from caviar.model import Model
+
+    model = tmp_path / "m.npz"
+    cli("train", IRIS, "--save", model)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    live = tmp_path / f".m.npz.{os.getpid()}.x1.tmp"
+    for step in ("info", "load", "save"):
+        left = tmp_path / f".m.npz.{dead}.{step}.tmp"
+        left.write_bytes(b"PK\x03\x04 half a model")
+        live.write_bytes(b"being written")
+        if step == "info":
+            cli("info", model)
+        elif step == "load":
+            Model.load(model)
+        else:
+            Model.load(model).save(model)
+        assert not left.exists() and live.exists(), step
+
+
 # -- 4. the study file and its folder -------------------------------------------------------
 def test_a_study_in_a_missing_folder(cli, tmp_path):
     line = one_line(cli("tune --data iris --trials 2 --study", tmp_path / "no" / "s.db", code=2))
@@ -202,6 +253,17 @@ def test_a_damaged_study_is_named_damaged(cli, tmp_path):
     study.write_bytes(bytes(data))
     for args in ("study show", "tune --resume --study"):
         assert "damaged" in one_line(cli(args, study, code=2))
+
+
+def test_study_show_on_a_damaged_or_truncated_study_leaves_no_wal_or_shm(cli, tmp_path):
+    whole = tmp_path / "s.db"
+    cli("tune --data iris --trials 2 --epochs 1 --hidden 4 --study", whole)
+    data = whole.read_bytes()
+    (tmp_path / "cut.db").write_bytes(data[:3000])
+    (tmp_path / "noise.db").write_bytes(data[:4096] + os.urandom(len(data) - 4096))
+    for name in ("cut.db", "noise.db"):
+        assert "damaged" in one_line(cli("study show", tmp_path / name, code=2))
+        assert sorted(p.name for p in tmp_path.glob(name + "*")) == [name]
 
 
 # -- 5. interrupted tunes (interrupted `train`: tests/cli/test_resume.py) -------------------

@@ -376,6 +376,12 @@ def predict(model_file, data, target, split, proba, out):
             f"step {int(d.step[0]) + 1}); its weights are not finite and its predictions mean "
             "nothing. Train it again with a smaller --lr."
         )
+    if not model.weights_finite():
+        raise DivergedError(
+            f"{model_file}: this model's weights are not finite (the file was damaged, or "
+            "written by another program), so its predictions would mean nothing. Train it "
+            "again, or save it again from a model that predicts."
+        )
     P = model.predict_proba(X)
     header = ["prediction"] + (
         [f"proba_{label}" for label in model.classes.tolist()] if proba else []

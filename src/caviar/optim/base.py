@@ -86,9 +86,19 @@ class Optimizer:
         return check.per_member(name, value, self.K, rule)
 
     def step(self, grads: list[np.ndarray], lr, active: np.ndarray | None = None) -> None:
-        """Apply one update with learning rate ``lr`` (scalar or ``(K,)``) to every
-        parameter array, in place."""
-        alpha = np.broadcast_to(np.asarray(lr, dtype=np.float64), (self.K,))
+        """Apply one update with learning rate ``lr`` (scalar or ``(K,)``, finite, >= 0) to
+        every parameter array, in place; a bad ``lr`` is an InvalidArgument."""
+        self.update(grads, self.alpha(lr), active)
+
+    def alpha(self, lr) -> np.ndarray:
+        """``lr`` checked and broadcast to ``(K,)`` float64: finite and >= 0 per member."""
+        return check.per_member("lr", lr, self.K, check.NON_NEGATIVE)
+
+    def update(self, grads: list[np.ndarray], alpha: np.ndarray, active=None) -> None:
+        """:meth:`step` with ``alpha (K,)`` float64 already checked (:meth:`alpha`, or a
+        schedule's output, checked where the schedule was made): the training loop's hot
+        path, which checks nothing per step."""
+        alpha = np.broadcast_to(np.asarray(alpha, dtype=np.float64), (self.K,))
         if active is not None and not active.all():
             alpha = np.where(active, alpha, 0.0)
             frozen = ~active

@@ -111,13 +111,19 @@ def train_step(
 ) -> np.ndarray:
     """One step on a prepared mini-batch (:meth:`Network.prepare`): ``J = cost(X, Y)``; with
     ``divergence``, members whose ``J`` is not finite are frozen (at ``epoch``, ``step``);
-    backward; the optimizer's update with learning rate ``lr (K,)`` for the active members.
-    Returns ``J (K,)``. The one definition of a training step."""
+    backward; the optimizer's update with learning rate ``lr`` (scalar or ``(K,)``, checked)
+    for the active members. Returns ``J (K,)``."""
+    return _train_step(net, optimizer, X, Y, optimizer.alpha(lr), divergence, epoch, step)
+
+
+def _train_step(net, optimizer, X, Y, alpha, divergence, epoch, step) -> np.ndarray:
+    """The one definition of a training step; ``alpha (K,)`` already checked (fit's comes
+    from its schedule, checked where the schedule was made: nothing is checked per step)."""
     J = net.cost(X, Y)
     if divergence is not None:
         divergence.check_loss(J, epoch, step)
     net.backward()
-    optimizer.step(net.grads, lr, None if divergence is None else divergence.active)
+    optimizer.update(net.grads, alpha, None if divergence is None else divergence.active)
     return J
 
 
@@ -210,7 +216,7 @@ def _train_epoch(net, optimizer, schedule, batcher, seed, epoch, history, should
     with np.errstate(all="ignore"):
         for i, (xb, yb) in enumerate(batcher.epoch(order, start), start):
             alpha = schedule.alpha(epoch, history.steps)
-            J = train_step(net, optimizer, xb, yb, alpha, div, epoch, history.steps)
+            J = _train_step(net, optimizer, xb, yb, alpha, div, epoch, history.steps)
             total += J * xb.shape[0]
             history.steps += 1
             if should_stop is not None and i + 1 < len(batcher) and should_stop():

@@ -135,6 +135,17 @@ class Study:
         self.path = Path(path)
         self._on_close: list = []  # called before the connection closes (the driver claim)
         _check_folder(self.path, readonly)
+        # a reader of a WAL study makes its -wal and -shm files when there are none; SQLite
+        # leaves them behind when the file turns out damaged: those are removed again
+        self._sidecars = (
+            [
+                p
+                for p in (_sidecar(self.path, "-wal"), _sidecar(self.path, "-shm"))
+                if not p.exists()
+            ]
+            if readonly
+            else []
+        )
         try:
             self.db = _connect(self.path, readonly)
             fresh = _check_is_study(self.db, self.path)
@@ -152,13 +163,26 @@ class Study:
         except sqlite3.Error as e:
             if hasattr(self, "db"):
                 self.db.close()
+            self._remove_sidecars(e)
             raise study_error(self.path, e) from None
 
     def __enter__(self) -> Study:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         self.close()
+        self._remove_sidecars(exc)
+
+    def _remove_sidecars(self, err: BaseException | None) -> None:
+        """After a read that found the file damaged (not merely busy), remove the -wal and
+        -shm files this reader made. Never for a healthy study: a tune that opens it in
+        the meantime would lose its write-ahead index."""
+        damaged = isinstance(err, sqlite3.DatabaseError) and not isinstance(
+            err, sqlite3.OperationalError
+        )
+        if damaged:
+            for p in self._sidecars:
+                p.unlink(missing_ok=True)
 
     def close(self) -> None:
         while self._on_close:
@@ -526,3 +550,8 @@ class _Transaction:
 
     def __exit__(self, exc_type, *exc) -> None:
         self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _sidecar(path: Path, suffix: str) -> Path:
+    """The SQLite file beside ``path`` with ``suffix`` (``-wal``, ``-shm``, ``-journal``)."""
+    return path.with_name(path.name + suffix)
