@@ -125,3 +125,12 @@ def test_each_cli_room_holds_one_kind_of_thing():
         if re.search(r"""\(\s*["']auto["'],\s*["']local["']""", path.read_text())
     ]
     assert [str(p) for p in spelled] == ["src/caviar/tuning/__init__.py"]
+
+
+def test_the_tests_mirror_the_source_layout():
+    """tests/<name>/ for each subpackage caviar/<name>/, and no test folder without one."""
+    src = {p.name for p in (ROOT / "src/caviar").iterdir() if (p / "__init__.py").exists()}
+    tests = {
+        p.name for p in (ROOT / "tests").iterdir() if p.is_dir() and (p / "__init__.py").exists()
+    }
+    assert tests == src

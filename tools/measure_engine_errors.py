@@ -4,7 +4,7 @@
 
 1. Gradient check (float64, central differences, relative error per parameter array) for
    every activation, with and without batch norm, with dropout and L2, at K = 1 and K = 3.
-2. Agreement with the recorded PyTorch 2.13.0 trajectories in tests/reference/ (no torch
+2. Agreement with the recorded PyTorch 2.13.0 trajectories in tests/train/reference/ (no torch
    needed): max |caviar - torch| / max |torch| per optimizer, over every recorded array.
 """
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import randomize  # noqa: E402
-from tests.test_reference import REF, bn_network_errors, quadratic_errors  # noqa: E402
+from tests.train.test_reference import REF, bn_network_errors, quadratic_errors  # noqa: E402
 
 from caviar import Network, gradient_check  # noqa: E402
 

@@ -8,10 +8,10 @@ Run by hand, from the repository root:
 It regenerates, deterministically (fixed seeds, float64, one thread; the .npz files carry no
 timestamp, so a rerun on the same machine writes byte-identical files), the two fixtures
 
-    tests/reference/torch_quadratic.npz     optimizer trajectories on a fixed quadratic
-    tests/reference/torch_bn_network.npz    a small batch-norm classifier trained 50 steps
+    tests/train/reference/torch_quadratic.npz     optimizer trajectories on a fixed quadratic
+    tests/train/reference/torch_bn_network.npz    a small batch-norm classifier trained 50 steps
 
-which tests/reference/README.md describes key by key.
+which tests/train/reference/README.md describes key by key.
 
 torch is NOT a caviar dependency, not even a test dependency: the tests read the recorded .npz
 files with NumPy only (``np.load(path, allow_pickle=False)``). torch is needed only to run this
@@ -53,7 +53,7 @@ torch.set_num_threads(1)
 torch.manual_seed(0)  # no torch RNG is used (all data and weights come from NumPy); belt and braces
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT_DIR = ROOT / "tests" / "reference"
+OUT_DIR = ROOT / "tests" / "train" / "reference"
 
 QUAD_TOL = 1e-12  # torch vs NumPy, quadratic trajectories and the conversion checks
 NET_TOL = 1e-9  # torch vs NumPy, batch-norm network
