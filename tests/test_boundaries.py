@@ -134,3 +134,41 @@ def test_the_tests_mirror_the_source_layout():
         p.name for p in (ROOT / "tests").iterdir() if p.is_dir() and (p / "__init__.py").exists()
     }
     assert tests == src
+
+
+# The floors of docs/design.md's picture, bottom first: a module imports only from floors
+# below its own (caviar/__init__.py, the public surface, is the roof and may import any).
+FLOORS = (
+    ("errors", "_files"),
+    ("_validate", "_arrays", "backend"),
+    ("nn", "checkpoint", "data"),
+    ("optim", "gradcheck", "export"),
+    ("config",),
+    ("cost", "sources"),
+    ("train",),
+    ("model",),
+    ("estimator", "tuning"),
+    ("report", "experiments"),
+    ("api",),
+    ("cli",),
+)
+
+
+def test_every_import_goes_down_the_floors_of_the_design_picture():
+    src = ROOT / "src/caviar"
+    floor = {name: i for i, names in enumerate(FLOORS) for name in names}
+    units = {p.stem if p.is_file() else p.name for p in src.iterdir() if p.name != "__pycache__"}
+    units -= {"__init__", "__main__", "py.typed"}
+    assert units == set(floor), "a new module needs a floor in FLOORS and in the picture"
+    upward = []
+    for path in src.rglob("*.py"):
+        unit = path.relative_to(src).with_suffix("").parts[0]
+        if unit == "__init__":
+            continue
+        for name in _imported_modules(path):
+            parts = name.split(".")
+            if parts[0] != "caviar" or len(parts) < 2 or parts[1] not in floor:
+                continue
+            if parts[1] != unit and floor[parts[1]] >= floor[unit]:
+                upward.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert upward == []

@@ -8,41 +8,28 @@ moment loses only unfinished trials, which ``reset_unfinished`` returns to ``pen
 
 from __future__ import annotations
 
-import errno
 import json
 import math
-import os
-import shutil
 import sqlite3
 import time
-import urllib.parse
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from caviar.errors import CaviarError
 from caviar.tuning.space import SearchSpace
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS rounds (
-    round INTEGER PRIMARY KEY, space TEXT NOT NULL, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS trials (
-    id INTEGER PRIMARY KEY, round INTEGER NOT NULL, number INTEGER NOT NULL,
-    config TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
-    train_loss REAL, val_loss REAL, val_accuracy REAL, epochs INTEGER,
-    diverged_epoch INTEGER, diverged_step INTEGER, seconds REAL, finished REAL, error TEXT,
-    UNIQUE (round, number));
-CREATE TABLE IF NOT EXISTS metrics (
-    trial INTEGER NOT NULL REFERENCES trials(id), epoch INTEGER NOT NULL,
-    train_loss REAL, val_loss REAL, val_accuracy REAL, lr REAL,
-    PRIMARY KEY (trial, epoch));
-CREATE TABLE IF NOT EXISTS sessions (
-    id INTEGER PRIMARY KEY, started REAL NOT NULL, seconds REAL, train_seconds REAL,
-    slots INTEGER);
-"""
-# columns added after a table was first written, with their type: added on opening for writing
-_ADDED = {"sessions": {"slots": "INTEGER"}}
+from caviar.tuning.study_file import (
+    APPLICATION_ID,
+    SCHEMA,
+    StudyError,
+    Transaction,
+    add_columns,
+    check_folder,
+    check_is_study,
+    columns,
+    connect,
+    sidecar,
+    study_error,
+)
 
 
 class Status(str, Enum):
@@ -93,10 +80,6 @@ def most_accurate(trials: list[Trial]) -> Trial | None:
     return max(done, key=accuracy_key) if done else None
 
 
-class StudyError(CaviarError):
-    """The study file cannot be used (not a study, or settings that contradict it)."""
-
-
 @dataclass
 class Trial:
     """One row of ``trials``; ``config`` is the full training configuration (a dict)."""
@@ -134,21 +117,17 @@ class Study:
     def __init__(self, path: str | Path, readonly: bool = False):
         self.path = Path(path)
         self._on_close: list = []  # called before the connection closes (the driver claim)
-        _check_folder(self.path, readonly)
+        check_folder(self.path, readonly)
         # a reader of a WAL study makes its -wal and -shm files when there are none; SQLite
         # leaves them behind when the file turns out damaged: those are removed again
         self._sidecars = (
-            [
-                p
-                for p in (_sidecar(self.path, "-wal"), _sidecar(self.path, "-shm"))
-                if not p.exists()
-            ]
+            [p for p in (sidecar(self.path, "-wal"), sidecar(self.path, "-shm")) if not p.exists()]
             if readonly
             else []
         )
         try:
-            self.db = _connect(self.path, readonly)
-            fresh = _check_is_study(self.db, self.path)
+            self.db = connect(self.path, readonly)
+            fresh = check_is_study(self.db, self.path)
             if readonly:
                 if fresh:
                     self.db.close()
@@ -157,7 +136,7 @@ class Study:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
-            _add_columns(self.db)
+            add_columns(self.db)
             if fresh:
                 self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         except sqlite3.Error as e:
@@ -190,7 +169,7 @@ class Study:
         self.db.close()
 
     def _tx(self):
-        return _Transaction(self.db)
+        return Transaction(self.db)
 
     # -- settings ------------------------------------------------------------------------
     def settings(self) -> dict:
@@ -370,7 +349,7 @@ class Study:
 
     def time_spent(self) -> TimeSpent:
         """The wall time, training time and worker capacity of every session that ended."""
-        has_slots = "slots" in _columns(self.db, "sessions")
+        has_slots = "slots" in columns(self.db, "sessions")
         capacity = "seconds * COALESCE(slots, 1)" if has_slots else "seconds"
         row = self.db.execute(
             "SELECT COALESCE(SUM(seconds), 0), COALESCE(SUM(train_seconds), 0), "
@@ -426,132 +405,3 @@ class TimeSpent:
 
 
 # "CAVI" in ASCII: SQLite's header field for the program that owns a file (PRAGMA application_id)
-APPLICATION_ID = 0x43415649
-_COLUMNS = {"trials": {"id", "round", "number", "config", "status"}, "rounds": {"round", "space"}}
-
-
-def _check_folder(path: Path, readonly: bool) -> None:
-    folder = path.parent
-    if path.is_dir():
-        raise StudyError(f"{path}: is a folder, not a study file; give a file path.")
-    if not folder.is_dir():
-        raise StudyError(
-            f"{path}: the folder {folder} does not exist; create it or choose another path."
-        )
-    if not readonly and not os.access(folder, os.W_OK):
-        raise StudyError(
-            f"{path}: the folder {folder} cannot be written (read-only or not yours); a tune "
-            "needs to write its study there: choose another path."
-        )
-
-
-def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
-    if not readonly:
-        return sqlite3.connect(path, isolation_level=None, timeout=30)
-    if not path.is_file():
-        raise StudyError(f"{path}: no such study file.")
-    uri = "file:" + urllib.parse.quote(str(path.resolve()))
-    if not os.access(path.parent, os.W_OK):
-        # WAL readers need to create the -shm file; an unwritable folder holds no live writer
-        # (a tune could not run there), so the file can be read as it is
-        wal = path.with_name(path.name + "-wal")
-        if not wal.exists() or wal.stat().st_size == 0:
-            return sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None)
-    return sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None, timeout=30)
-
-
-def _columns(db: sqlite3.Connection, table: str) -> set[str]:
-    return {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
-
-
-def _add_columns(db: sqlite3.Connection) -> None:
-    """Add the columns of :data:`_ADDED` that a study written before them lacks."""
-    for table, added in _ADDED.items():
-        have = _columns(db, table)
-        for column, kind in added.items():
-            if column not in have:
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-
-
-def _check_is_study(db: sqlite3.Connection, path: Path) -> bool:
-    """Whether the database is empty (a new study); raise a StudyError, before anything is
-    written, unless it is caviar's: marked with :data:`APPLICATION_ID`, or (a study written
-    before the mark) holding only caviar's tables, with caviar's columns."""
-    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if not tables:
-        return True
-    if db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID:
-        return False
-    ours = {"settings", "rounds", "trials", "metrics", "sessions", "claim"}
-    columns = {t: {r[1] for r in db.execute(f"PRAGMA table_info({t})")} for t in _COLUMNS}
-    if (
-        tables <= ours
-        and "trials" in tables
-        and all(need <= columns[t] for t, need in _COLUMNS.items() if t in tables)
-    ):
-        return False
-    db.close()
-    kind = "an Optuna study" if "version_info" in tables or "studies" in tables else "a database"
-    raise StudyError(
-        f"{path}: not a caviar study but {kind} that caviar did not write (tables "
-        f"{', '.join(sorted(tables)[:6])}); caviar leaves it alone. Choose another --study "
-        "path (or export a caviar study to Optuna with 'caviar study export STUDY --optuna sqlite:///PATH')."
-    )
-
-
-def study_error(path: Path, err: Exception) -> StudyError:
-    """A one-line StudyError for an SQLite or OS error on the study at ``path``."""
-    text = str(err)
-    code = getattr(err, "sqlite_errorname", "") or ""
-    if (
-        code.startswith("SQLITE_FULL")
-        or "disk is full" in text
-        or _errno(err) == errno.ENOSPC
-        or (code.startswith("SQLITE_IOERR") or "disk I/O error" in text)
-        and _nearly_full(path)
-    ):
-        why = f"the disk holding it is full ({text}); free some space"
-    elif code.startswith("SQLITE_READONLY") or "readonly" in text or _errno(err) == errno.EROFS:
-        why = f"it cannot be written ({text}); make it writable or copy it elsewhere"
-    elif code.startswith("SQLITE_CORRUPT") or "malformed" in text:
-        why = f"the file is damaged ({text}); the sqlite3 shell's .recover may save its trials"
-    elif code.startswith("SQLITE_NOTADB") or "not a database" in text:
-        why = f"not a caviar study ({text})"
-    elif code.startswith("SQLITE_CANTOPEN") or "unable to open" in text:
-        why = f"the file cannot be opened ({text}); check the path and its permissions"
-    elif code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
-        why = f"another process holds it locked ({text}); try again when it is done"
-    else:
-        why = f"{type(err).__name__}: {text}"
-    return StudyError(f"{path}: {why}.")
-
-
-def _nearly_full(path: Path) -> bool:
-    """Whether the file system holding ``path`` has less than 1 MiB free (SQLite reports some
-    full disks as an I/O error)."""
-    try:
-        return shutil.disk_usage(path.parent).free < 2**20
-    except OSError:
-        return False
-
-
-def _errno(err: Exception) -> int | None:
-    return getattr(err, "errno", None)
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error) on an autocommit connection."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self):
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, *exc) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-
-def _sidecar(path: Path, suffix: str) -> Path:
-    """The SQLite file beside ``path`` with ``suffix`` (``-wal``, ``-shm``, ``-journal``)."""
-    return path.with_name(path.name + suffix)
