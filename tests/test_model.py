@@ -33,9 +33,13 @@ def _arrays(path):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("stop_after", [7, 23, 25])  # mid-epoch, mid-epoch, an epoch's end
-def test_resume_equals_an_uninterrupted_run_to_the_bit(digits, tmp_path, dtype, stop_after):
+@pytest.mark.parametrize("bn_position", ["before", "after"])
+def test_resume_equals_an_uninterrupted_run_to_the_bit(
+    digits, tmp_path, dtype, stop_after, bn_position
+):
     train, val, _ = digits
     config = TrainConfig(
+        bn_position=bn_position,
         epochs=3,
         hidden=(32, 16),
         keep_prob=0.8,

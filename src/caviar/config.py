@@ -28,7 +28,7 @@ from caviar import _validate as check
 from caviar._validate import Interval, OneOf
 from caviar.errors import InvalidArgument, did_you_mean
 from caviar.nn.activations import ACTIVATIONS
-from caviar.nn.network import DTYPES, INITS
+from caviar.nn.network import BN_POSITIONS, DTYPES, INITS
 from caviar.optim import OPTIMIZERS, SCHEDULES
 
 try:
@@ -58,7 +58,10 @@ class TrainConfig:
     """Hyperparameters of one model. Defaults train digits to about 0.97 test accuracy."""
 
     hidden: tuple[int, ...] = _f((64, 64), "hidden layer sizes, e.g. 64,64", check.COUNT)
-    batchnorm: bool = _f(True, "batch norm before each hidden activation", None)
+    batchnorm: bool = _f(True, "batch norm in each hidden layer (where: --bn-position)", None)
+    bn_position: str = _f(
+        "before", "batch norm before or after each hidden activation", OneOf(BN_POSITIONS)
+    )
     activation: str = _f("relu", "hidden activation", OneOf(tuple(ACTIVATIONS)))
     init: str = _f("auto", "weight init (auto: He for ReLU, Xavier otherwise)", OneOf(INITS))
     optimizer: str = _f("adam", "optimizer", OneOf(tuple(OPTIMIZERS)))

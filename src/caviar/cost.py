@@ -69,10 +69,11 @@ class MemberCost:
 def parameter_count(config: TrainConfig, n_features: int, n_classes: int) -> int:
     """Learned numbers of one member: weights plus, per layer, a bias or gamma and beta."""
     sizes = [n_features, *config.hidden, n_classes]
+    after = config.batchnorm and config.bn_position == "after"  # a hidden bias besides γ, β
     return sum(
         a * b + (2 if config.batchnorm else 1) * b
         for a, b in zip(sizes[:-1], sizes[1:], strict=True)
-    )
+    ) + (sum(config.hidden) if after else 0)
 
 
 def _member_bytes(config: TrainConfig, P: int, n_features: int, n_classes: int) -> int:

@@ -22,6 +22,8 @@ CASES = [
     {"activation": "tanh", "batchnorm": False},
     {"activation": "sigmoid", "dtype": "float64"},
     {"activation": "relu", "batchnorm": False, "keep_prob": 0.9},
+    {"activation": "relu", "bn_position": "after"},
+    {"activation": "tanh", "bn_position": "after", "keep_prob": 0.9},
 ]
 OPS = {"Sub", "Div", "MatMul", "Add", "Relu", "LeakyRelu", "Tanh", "Sigmoid", "Softmax"}
 
@@ -52,6 +54,18 @@ def test_batch_norm_folds_into_the_dense_layer_before_it(trained):
     b = -buffers["bn1.running_mean"][0, 0] * scale + params["bn1.beta"][0, 0]
     np.testing.assert_allclose(plan.layers[0].b, b, rtol=1e-5, atol=1e-6)
     assert [layer.activation for layer in plan.layers] == ["relu", "relu", None]
+
+
+def test_batch_norm_after_the_activation_folds_into_the_dense_layer_after_it(trained):
+    model, _ = trained(activation="relu", bn_position="after")
+    plan = inference_plan(model)
+    params, buffers = model.net.get_params(), model.net.buffers()
+    scale = params["bn1.gamma"][0, 0] / np.sqrt(buffers["bn1.running_var"][0, 0] + model.net.bn_eps)
+    shift = params["bn1.beta"][0, 0] - buffers["bn1.running_mean"][0, 0] * scale
+    W2, b2 = params["dense2.W"][0], params["dense2.b"][0, 0]
+    np.testing.assert_allclose(plan.layers[0].W, params["dense1.W"][0], rtol=1e-6)  # untouched
+    np.testing.assert_allclose(plan.layers[1].W, scale[:, None] * W2, rtol=1e-5)
+    np.testing.assert_allclose(plan.layers[1].b, b2 + shift @ W2, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("config", CASES, ids=lambda c: "-".join(map(str, c.values())))

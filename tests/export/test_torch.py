@@ -42,6 +42,7 @@ def _rebuild(text: str, torch):
         {"activation": "relu"},
         {"activation": "leaky_relu"},
         {"activation": "tanh", "batchnorm": False},
+        {"activation": "relu", "bn_position": "after"},
     ],
 )
 def test_the_state_dict_loads_into_the_printed_module(torch, trained, tmp_path, config):

@@ -14,7 +14,7 @@ TOL = 1e-7
 
 @pytest.mark.parametrize("K", [1, 3])
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "tanh", "sigmoid"])
-@pytest.mark.parametrize("batchnorm", [True, False])
+@pytest.mark.parametrize("batchnorm", [True, "after", False])
 def test_network_gradients(small_data, K, activation, batchnorm):
     X, y = small_data
     net = Network(
@@ -23,7 +23,8 @@ def test_network_gradients(small_data, K, activation, batchnorm):
         dtype="float64",
         seeds=list(range(3, 3 + K)),
         activation=activation,
-        batchnorm=batchnorm,
+        batchnorm=bool(batchnorm),
+        bn_position="after" if batchnorm == "after" else "before",
     )
     randomize(net, seed=K)
     errors = gradient_check(net, X, y)

@@ -372,3 +372,31 @@ def test_halving_keeps_the_best_fraction_across_groups_and_ranks_a_diverged_memb
     assert kept == [(1, 0), (0, 2), (0, 0)]  # ⌈5 / 2⌉ = 3, best first
     assert pruned == [(1, 1), (0, 1)]
     assert halving.survivors([group(None)], 4) == ([(0, 0)], [])  # at least one goes on
+
+
+def test_batch_norm_s_position_is_searched_as_a_choice_and_each_trial_trains_as_its_own(
+    tmp_path, digits
+):
+    """A shape field: the two positions train in different populations, and each trial's
+    numbers are those of its configuration trained alone."""
+    from caviar.model import Model
+    from caviar.sources import split
+
+    space = {
+        "lr": {"dist": "log", "low": 1e-3, "high": 1e-1},
+        "bn_position": {"dist": "choice", "choices": ["before", "after"]},
+    }
+    settings = TuneSettings(
+        data="digits", trials=6, space=space, base={"hidden": [16], "epochs": 2},
+        strategy="caviar", seed=3,
+    )  # fmt: skip
+    study, settings = open_study(tmp_path / "s.db", settings, resume=False)
+    with study:
+        trials = Tuner(study, settings, digits).run()
+    assert {t.config["bn_position"] for t in trials} == {"before", "after"}
+    for t in trials[:2]:
+        config = TrainConfig.from_dict(t.config)
+        train, val, _ = split(digits, config)
+        model = Model.create(config, train)
+        model.fit(train, val)
+        assert model.history.val_loss[-1][0] == pytest.approx(t.val_loss, rel=1e-6)

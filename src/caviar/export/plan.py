@@ -1,11 +1,16 @@
 """A trained network in inference mode as plain arrays: standardisation, then dense layers
 (batch norm folded in) each followed by its activation, then softmax.
 
-Batch norm at inference uses its running statistics, so it is an affine map per unit and
-folds into the dense layer before it::
+Batch norm at inference uses its running statistics, so it is an affine map per unit,
+``y = a · scale + shift`` with ``scale = γ / √(σ² + ε)`` and ``shift = β − μ · scale``. Before
+the activation (``bn_position="before"``) it folds into the dense layer before it::
 
-    scale = γ / √(σ² + ε)        W' = W · scale (column j by scale_j)
-    b' = (b − μ) · scale + β     (b = 0 for a dense layer without bias)
+    W' = W · scale (column j by scale_j)      b' = (b − μ) · scale + β
+
+After the activation it cannot (the activation lies between), so it folds into the dense
+layer after it, whose input it is::
+
+    W' = scale · W (row i by scale_i)         b' = b + shift · W
 
 Dropout is the identity at inference (inverted dropout already scaled in training).
 """
@@ -86,12 +91,17 @@ def inference_plan(model) -> Plan:
             "Train or load one model (K = 1), e.g. a tune's best trial with caviar train."
         )
     layers: list[Dense] = []
+    after = None  # (scale, shift) of a batch norm after an activation, for the next dense layer
     for layer in net.layers:
         if isinstance(layer, nn.Dense):
             b = np.zeros(layer.W.shape[2]) if layer.b is None else layer.b[0, 0]
-            layers.append(Dense(layer.W[0].astype(np.float64), b.astype(np.float64)))
-        elif isinstance(layer, nn.BatchNorm):
+            dense = Dense(layer.W[0].astype(np.float64), b.astype(np.float64))
+            layers.append(dense if after is None else _fold_into_next(dense, *after))
+            after = None
+        elif isinstance(layer, nn.BatchNorm) and layers[-1].activation is None:
             layers[-1] = _fold(layers[-1], layer)
+        elif isinstance(layer, nn.BatchNorm):
+            after = _affine(layer)
         elif type(layer) in ACTIVATIONS:
             slope = float(getattr(layer, "slope", 0.0))
             layers[-1] = Dense(layers[-1].W, layers[-1].b, ACTIVATIONS[type(layer)], slope)
@@ -118,8 +128,23 @@ def writable(path) -> Path:
 
 
 def _fold(dense: Dense, bn) -> Dense:
-    """Batch norm with running statistics folded into ``dense`` (the module docstring)."""
+    """Batch norm with running statistics folded into ``dense``, the layer before it (the
+    module docstring)."""
     mu, var = bn.running_mean[0, 0].astype(np.float64), bn.running_var[0, 0].astype(np.float64)
     gamma, beta = bn.gamma[0, 0].astype(np.float64), bn.beta[0, 0].astype(np.float64)
     scale = gamma / np.sqrt(var + bn.eps)
     return Dense(dense.W * scale, (dense.b - mu) * scale + beta, dense.activation, dense.slope)
+
+
+def _affine(bn) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale, shift)`` ``(n,)`` of batch norm at inference: ``y = a · scale + shift``."""
+    mu, var = bn.running_mean[0, 0].astype(np.float64), bn.running_var[0, 0].astype(np.float64)
+    gamma, beta = bn.gamma[0, 0].astype(np.float64), bn.beta[0, 0].astype(np.float64)
+    scale = gamma / np.sqrt(var + bn.eps)
+    return scale, beta - mu * scale
+
+
+def _fold_into_next(dense: Dense, scale: np.ndarray, shift: np.ndarray) -> Dense:
+    """``dense`` taking ``a · scale + shift`` as its input, folded: ``(a·s + t) W + b =
+    a (s W) + (b + t W)``."""
+    return Dense(scale[:, None] * dense.W, dense.b + shift @ dense.W, dense.activation, dense.slope)

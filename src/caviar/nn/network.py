@@ -26,6 +26,7 @@ from caviar.nn.layer import Layer
 from caviar.nn.loss import SoftmaxCrossEntropy, softmax, softmax_cross_entropy_kernel
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
+BN_POSITIONS = ("before", "after")  # batch norm between z and the activation, or after it
 INITS = ("auto", *SCALES)  # auto: He before ReLU-like activations, Xavier otherwise
 
 
@@ -33,9 +34,10 @@ class Network:
     """K classifiers ``sizes[0] → … → sizes[-1]``, trained as one vectorised computation.
 
     Each hidden layer is ``Dense (no bias) → BatchNorm → activation → Dropout`` (with
-    ``batchnorm=False``: ``Dense (bias) → activation → Dropout``; dropout only when some
-    ``keep_prob < 1``); the output layer is ``Dense (bias)`` followed by the fused softmax
-    cross-entropy. ``activation`` is one name (``relu``, ``leaky_relu``, ``tanh``,
+    ``bn_position="after"``: ``Dense (bias) → activation → BatchNorm → Dropout``, the notes'
+    open question; with ``batchnorm=False``: ``Dense (bias) → activation → Dropout``; dropout
+    only when some ``keep_prob < 1``); the output layer is ``Dense (bias)`` followed by the
+    fused softmax cross-entropy. ``activation`` is one name (``relu``, ``leaky_relu``, ``tanh``,
     ``sigmoid``) or one per hidden layer; ``init="auto"`` draws He weights before ReLU-like
     activations and Xavier weights otherwise. ``loss`` returns the cost per member ``J (K,)``::
 
@@ -63,6 +65,7 @@ class Network:
         K: int = 1,
         *,
         batchnorm: bool = True,
+        bn_position: str = "before",
         activation: str = "relu",
         init: str = "auto",
         seeds=None,
@@ -81,6 +84,7 @@ class Network:
         self.activations = check_activations(activation, len(self.sizes) - 2)
         self.init = check.choice("init", init, INITS)
         self.batchnorm = bool(batchnorm)
+        self.bn_position = check.choice("bn_position", bn_position, BN_POSITIONS)
         self.seeds = check_seeds(seeds, self.K)
         self.bn_momentum = check.per_member("bn_momentum", bn_momentum, self.K, check.FRACTION)
         self.keep_prob = check.per_member("keep_prob", keep_prob, self.K, check.SHARE)
@@ -112,19 +116,27 @@ class Network:
                 W = normal_weights(init_rngs, n_in, n_out, scheme)
             else:  # the caller loads every parameter (Population.from_state): no draws
                 W = np.zeros((self.K, n_in, n_out))
-            use_bias = not (hidden and self.batchnorm)
-            b = np.zeros((self.K, 1, n_out)) if use_bias else None
+            before = hidden and self.batchnorm and self.bn_position == "before"
+            b = None if before else np.zeros((self.K, 1, n_out))  # β does a bias's work
             layers.append(Dense(W, b, self.dtype))
             if not hidden:
                 break
-            if self.batchnorm:
-                bn = BatchNorm(n_out, self.K, self.bn_momentum, self.bn_eps, self.dtype)
-                bn.inplace = True  # its input is the dense output, scratch once normalised
-                layers.append(bn)
+            if before:
+                layers.append(self._batchnorm(n_out, inplace=True))
             layers.append(self._activation_layer(self.activations[i]))
+            if self.batchnorm and not before:
+                layers.append(self._batchnorm(n_out, inplace=False))
             if np.any(self.keep_prob < 1):
                 layers.append(Dropout(self.keep_prob, drop_rngs, self.dtype))
         return layers
+
+    def _batchnorm(self, n: int, inplace: bool) -> BatchNorm:
+        """Batch norm of ``n`` units. ``inplace``: its input is the dense output, scratch
+        once normalised (before the activation); after it, the input is the activation's
+        output, which the activation's backward pass still reads."""
+        bn = BatchNorm(n, self.K, self.bn_momentum, self.bn_eps, self.dtype)
+        bn.inplace = inplace
+        return bn
 
     def _init_scheme(self, i: int) -> str:
         if self.init != "auto":

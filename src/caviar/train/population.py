@@ -58,6 +58,7 @@ def _network(c: TrainConfig, h: dict, n_features, n_classes, backend, initialise
         [n_features, *c.hidden, n_classes],
         K=len(h["seed"]),
         batchnorm=c.batchnorm,
+        bn_position=c.bn_position,
         activation=c.activation,
         init=c.init,
         dtype=c.dtype,
