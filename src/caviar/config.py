@@ -58,7 +58,7 @@ class TrainConfig:
     """Hyperparameters of one model. Defaults train digits to about 0.97 test accuracy."""
 
     hidden: tuple[int, ...] = _f((64, 64), "hidden layer sizes, e.g. 64,64", check.COUNT)
-    batchnorm: bool = _f(True, "batch norm in each hidden layer (where: --bn-position)", None)
+    batchnorm: bool = _f(True, "batch norm in each hidden layer", None)
     bn_position: str = _f(
         "before", "batch norm before or after each hidden activation", OneOf(BN_POSITIONS)
     )

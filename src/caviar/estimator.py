@@ -94,6 +94,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
         self,
         hidden=(64, 64),
         batchnorm=True,
+        bn_position="before",
         activation="relu",
         init="auto",
         optimizer="adam",
@@ -125,6 +126,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
     ):
         self.hidden = hidden
         self.batchnorm = batchnorm
+        self.bn_position = bn_position
         self.activation = activation
         self.init = init
         self.optimizer = optimizer
