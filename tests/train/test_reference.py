@@ -18,14 +18,17 @@ REF = Path(__file__).parent / "reference"
 TOL = 1e-6
 NAMES = {
     "W1": "dense1.W",
+    "b1": "dense1.b",
     "gamma1": "bn1.gamma",
     "beta1": "bn1.beta",
     "W2": "dense2.W",
+    "b2": "dense2.b",
     "gamma2": "bn2.gamma",
     "beta2": "bn2.beta",
     "W3": "dense3.W",
     "b3": "dense3.b",
 }
+FIXTURES = {"before": "torch_bn_network.npz", "after": "torch_bn_after_network.npz"}
 
 
 def rel(a, b) -> float:
@@ -53,9 +56,10 @@ def quadratic():
     return np.load(REF / "torch_quadratic.npz", allow_pickle=False)
 
 
-@pytest.fixture(scope="module")
-def bn_network():
-    return np.load(REF / "torch_bn_network.npz", allow_pickle=False)
+@pytest.fixture(scope="module", params=sorted(FIXTURES))
+def bn_network(request):
+    """The recorded network with batch norm before, then after, each hidden activation."""
+    return request.param, np.load(REF / FIXTURES[request.param], allow_pickle=False)
 
 
 def quadratic_errors(ref, kind) -> float:
@@ -74,7 +78,7 @@ def test_quadratic_trajectories(quadratic, kind):
     assert quadratic_errors(quadratic, kind) <= TOL
 
 
-def bn_network_errors(ref, kind) -> dict[str, float]:
+def bn_network_errors(ref, kind, position) -> dict[str, float]:
     """Train caviar's copy of the reference network for 50 steps; relative error per record."""
     net = Network(
         [7, 6, 5, 3],
@@ -82,8 +86,11 @@ def bn_network_errors(ref, kind) -> dict[str, float]:
         dtype="float64",
         bn_momentum=float(ref["bn_momentum"]),
         bn_eps=float(ref["bn_eps"]),
+        bn_position=position,
     )
-    net.set_params({caviar: ref[f"init_{key}"] for key, caviar in NAMES.items()})
+    names = {key: name for key, name in NAMES.items() if f"init_{key}" in ref.files}
+    assert set(names.values()) == set(net.param_names)
+    net.set_params({caviar: ref[f"init_{key}"] for key, caviar in names.items()})
     opt = make_optimizer(kind, net.params, ref)
     X, y, losses = ref["X"], ref["y"], []
     errors = {}
@@ -91,12 +98,12 @@ def bn_network_errors(ref, kind) -> dict[str, float]:
         losses.append(net.loss_and_grad(X[idx], y[idx])[0])
         if step == 0:
             grads = dict(zip(net.param_names, net.grads))
-            for key, name in NAMES.items():
+            for key, name in names.items():
                 errors[f"grad0_{key}"] = rel(grads[name][0], ref[f"{kind}_grad0_{key}"])
         opt.step(net.grads, float(ref[f"{kind}_lr"]))
     errors["loss"] = rel(losses, ref[f"{kind}_loss"])
     final = net.get_params()
-    for key, name in NAMES.items():
+    for key, name in names.items():
         errors[f"final_{key}"] = rel(final[name][0], ref[f"{kind}_final_{key}"])
     bns = [layer for layer in net.layers if hasattr(layer, "running_mean")]
     for i, bn in enumerate(bns, 1):
@@ -108,12 +115,14 @@ def bn_network_errors(ref, kind) -> dict[str, float]:
 
 @pytest.mark.parametrize("kind", ["sgd", "momentum", "rmsprop", "adam"])
 def test_batchnorm_network_trajectories(bn_network, kind):
-    errors = bn_network_errors(bn_network, kind)
-    assert len(errors) == 8 + 1 + 8 + 4 + 1
+    position, ref = bn_network
+    errors = bn_network_errors(ref, kind, position)
+    n_params = {"before": 8, "after": 10}[position]
+    assert len(errors) == n_params + 1 + n_params + 4 + 1
     worst = max(errors, key=errors.get)
     assert errors[worst] <= TOL, (worst, errors[worst])
 
 
 def test_fixtures_hold_no_pickled_objects(quadratic, bn_network):
-    for ref in (quadratic, bn_network):
+    for ref in (quadratic, bn_network[1]):
         assert all(ref[k].dtype != object for k in ref.files)
