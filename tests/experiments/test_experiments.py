@@ -24,7 +24,7 @@ def outcomes(tmp_path_factory):
     return {name: run_experiment(name, out, seed=0, quick=True) for name in names()}
 
 
-def test_the_registry_names_the_issue_s_seven_experiments():
+def test_the_registry_names_the_twelve_experiments():
     assert names() == [
         "decay",
         "plateau",
@@ -33,6 +33,11 @@ def test_the_registry_names_the_issue_s_seven_experiments():
         "log-scale",
         "softmax",
         "panda-vs-caviar",
+        "bn-placement",
+        "bn-batch-size",
+        "bias-correction",
+        "ewa-statistics",
+        "softmax-two-classes",
     ]
     for name in names():
         exp = base.module(name)
@@ -72,6 +77,19 @@ def _flip(name: str, n: dict) -> None:
         ]
     elif name == "panda-vs-caviar":
         n["caviar"]["points"] = n["panda"]["points"]
+    elif name == "bn-placement":
+        for d in n["depths"]:
+            n["runs"]["before"][str(d)]["final"] = [0.5] * n["members"]
+            n["runs"]["after"][str(d)]["final"] = [1.0] * n["members"]
+    elif name == "bn-batch-size":
+        last = str(n["batch_sizes"][-1])
+        n["runs"][last]["noise"] = [10.0] * len(n["runs"][last]["noise"])
+    elif name == "bias-correction":
+        n["measured_ratio"][0][0] = 10 * n["predicted_ratio"][0][0]
+    elif name == "ewa-statistics":
+        n["accuracy_full"][0] = n["accuracy_ewa"][0] - 0.1
+    elif name == "softmax-two-classes":
+        n["max_probability_difference"] = 1e-3
 
 
 @pytest.mark.parametrize("name", names())
@@ -134,3 +152,49 @@ def test_without_matplotlib_one_error_says_what_to_install(tmp_path, monkeypatch
     with pytest.raises(InvalidArgument, match=r"pip install 'caviar-nn\[experiments\]'"):
         run_experiment("decay", tmp_path)
     assert not (tmp_path / "decay.json").exists()
+
+
+def test_two_class_softmax_is_logistic_regression_to_float64_rounding(outcomes):
+    n = outcomes["softmax-two-classes"].numbers
+    assert n["max_probability_difference"] <= 1e-12 and n["same_predictions"]
+    assert outcomes["softmax-two-classes"].holds
+
+
+def test_adam_s_first_uncorrected_step_is_the_predicted_factor_of_the_corrected(outcomes):
+    n = outcomes["bias-correction"].numbers
+    for measured, predicted in zip(n["measured_ratio"], n["predicted_ratio"], strict=True):
+        assert measured[0] == pytest.approx(predicted[0], rel=1e-3)  # t = 1: the same gradient
+
+
+def test_batch_norm_noise_shrinks_as_the_batch_grows(outcomes):
+    n = outcomes["bn-batch-size"].numbers
+    noise = [np.mean(n["runs"][str(B)]["noise"]) for B in n["batch_sizes"]]
+    assert noise == sorted(noise, reverse=True) and noise[-1] < noise[0] / 2
+
+
+def test_bn_placement_trains_both_placements_on_the_same_seeds(outcomes):
+    n = outcomes["bn-placement"].numbers
+    for position in ("before", "after"):
+        for d in n["depths"]:
+            acc = np.asarray(n["runs"][position][str(d)]["val_accuracy"])
+            assert acc.shape == (n["members"], n["epochs"]) and acc[:, -1].min() > 0.8
+            # the epochs to the target are the first epoch at it, or null when never reached
+            first = [next((e + 1 for e, a in enumerate(m) if a >= n["target"]), None) for m in acc]
+            assert n["runs"][position][str(d)]["epochs_to_target"] == first
+    assert "median epochs to 0.95: " in outcomes["bn-placement"].figure
+
+
+def test_bn_placement_counts_a_target_never_reached_as_infinitely_late(outcomes):
+    from caviar.experiments import bn_placement
+
+    n = copy.deepcopy(outcomes["bn-placement"].numbers)
+    for d in n["depths"]:
+        n["runs"]["after"][str(d)]["epochs_to_target"] = [None] * n["members"]
+    assert bn_placement._epochs_to_target(n, "after") == float("inf")
+    assert "median epochs to 0.95: " in bn_placement.judge(n)[1]
+
+
+def test_ewa_statistics_compares_every_batch_norm_layer(outcomes):
+    n = outcomes["ewa-statistics"].numbers
+    assert np.asarray(n["mean_gap"]).shape == (len(n["momenta"]), 2)
+    assert abs(n["accuracy_ewa"][0] - n["accuracy_full"][0]) <= 0.05

@@ -32,8 +32,9 @@ def experiment(name, list_, out, seed, quick):
     from caviar import experiments
 
     if list_:
+        width = max(map(len, experiments.names())) + 1
         for n in experiments.names():
-            click.echo(f"{n:16} {experiments.claim(n)}")
+            click.echo(f"{n:{width}} {experiments.claim(n)}")
         return
     if name is None:
         raise InvalidArgument(

@@ -23,6 +23,11 @@ EXPERIMENTS = {
     "log-scale": "log_scale",
     "softmax": "softmax",
     "panda-vs-caviar": "panda_vs_caviar",
+    "bn-placement": "bn_placement",
+    "bn-batch-size": "bn_batch_size",
+    "bias-correction": "bias_correction",
+    "ewa-statistics": "ewa_statistics",
+    "softmax-two-classes": "softmax_two_classes",
 }
 
 
