@@ -166,6 +166,11 @@ BAD = [
         r"'optimizer' entry .* choices must differ, got 'adam' twice",
     ),
     ({"batchnorm": "yes"}, r"'batchnorm' entry .* takes true or false, got 'yes'"),
+    (
+        {"bn_position": ["before", "after"]},
+        r"'bn_position' entry .* takes strings, got \['before', 'after'\]; to search them, "
+        r'write \{ dist = "choice", choices = \["before", "after"\] \}',
+    ),
 ]
 
 

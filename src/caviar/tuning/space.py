@@ -27,6 +27,7 @@ built, with one :class:`~caviar.errors.InvalidArgument` naming the entry, the ru
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -347,7 +348,12 @@ def _value(at: str, name: str, kind: type, x):
     """``x`` as a value of a field of type ``kind``, inside the field's valid range."""
     converted = _as_kind(kind, x)
     if converted is None:
-        hint = "; write each as a list such as [64, 64]" if kind is tuple else ""
+        if kind is tuple:
+            hint = "; write each as a list such as [64, 64]"
+        elif isinstance(x, list):  # a bare list of values: the user meant a choice
+            hint = f'; to search them, write {{ dist = "choice", choices = {json.dumps(x)} }}'
+        else:
+            hint = ""
         raise InvalidArgument(f"{at}: {name} takes {_KIND_NAMES[kind]}, got {x!r}{hint}.")
     r = rule(name)
     if isinstance(r, OneOf) and not r.contains(converted):
