@@ -26,6 +26,7 @@ from pathlib import Path
 
 from caviar import _validate as check
 from caviar._validate import Interval, OneOf
+from caviar.data.prep import PREPROCESS
 from caviar.errors import InvalidArgument, did_you_mean
 from caviar.nn.activations import ACTIVATIONS
 from caviar.nn.network import BN_POSITIONS, DTYPES, INITS
@@ -147,6 +148,12 @@ class TrainConfig:
         0.2,
         "share of the data held out for the final test (mnist1d: its own last 1,000 rows)",
         check.FRACTION,
+    )
+    preprocess: str = _f(
+        "standard",
+        "a table's numeric columns: standard (standardised) or quantile (through the training "
+        "quantiles to [0, 1], then standardised)",
+        OneOf(PREPROCESS),
     )
     early_stopping: int = _f(
         0, "patience in epochs on validation loss (0: off)", check.NON_NEGATIVE_INT

@@ -121,6 +121,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
         l2=0.0,
         bn_momentum=0.9,
         dtype="float32",
+        preprocess="standard",
         early_stopping=0,
         validation_fraction=0.1,
     ):
@@ -153,6 +154,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
         self.l2 = l2
         self.bn_momentum = bn_momentum
         self.dtype = dtype
+        self.preprocess = preprocess
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
 

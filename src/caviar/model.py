@@ -19,6 +19,8 @@ import numpy as np
 from caviar import __version__, checkpoint, sources
 from caviar.config import FIELDS, TrainConfig
 from caviar.data import Dataset, Standardizer
+from caviar.data.prep import Preprocessor
+from caviar.data.table import as_table
 from caviar.errors import CheckpointError, DataError, InvalidArgument
 from caviar.optim import SCHEDULES, Plateau
 from caviar.train import History, evaluate
@@ -46,10 +48,14 @@ class Model:
         standardizer: Standardizer,
         n_train: int,
         feature_names=(),
+        prep: Preprocessor | None = None,
     ):
         self.classes = np.asarray(classes)
         self.standardizer = standardizer
         self.feature_names = tuple(feature_names)
+        # a table's encoding (text columns, missing cells), fitted on the training split;
+        # None for data that was numbers already
+        self.prep = prep
         self.pop = Population.build([config], n_features, len(self.classes), n_train)
         self.best: dict | None = None  # early stopping: best val loss, its epoch, its arrays
         # where the training data came from, e.g. {"data": "digits", "target": None}; saved
@@ -107,6 +113,7 @@ class Model:
             Standardizer.fit(train.X),
             len(train),
             train.feature_names,
+            train.prep,
         )
 
     # -- training -----------------------------------------------------------------------
@@ -164,9 +171,20 @@ class Model:
         self.net.load_state_arrays(self.net.state_arrays() | self.best["arrays"])
 
     def _arrays(self, ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
-        """Standardised features and class codes of ``ds`` in this model's class order."""
-        self._check_features(ds.X)
-        return self.standardizer.transform(ds.X).astype(self.net.dtype), self._codes(ds)
+        """Standardised features and class codes of ``ds`` in this model's class order (a
+        table's rows encoded by this model's own preprocessing, whatever ``ds.X`` holds)."""
+        X = ds.X
+        if self.prep is not None:
+            if ds.table is None:
+                raise DataError(
+                    f"{ds.name}: the model reads a table with the columns {self.prep.inputs[:8]}; "
+                    "this data set holds numbers only. Give it the table (CSV, Parquet, a "
+                    "DataFrame)."
+                )
+            if ds.prep is not self.prep:
+                X = self.prep.transform(ds.table)
+        self._check_features(X)
+        return self.standardizer.transform(X).astype(self.net.dtype), self._codes(ds)
 
     def _codes(self, ds: Dataset) -> np.ndarray:
         if np.array_equal(ds.classes, self.classes):
@@ -187,7 +205,11 @@ class Model:
         return np.array([lookup[str(v)] for v in labels], dtype=np.int64)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities ``(n, C)`` for raw features ``X (n, d)``, columns in ``classes``."""
+        """Class probabilities ``(n, C)`` for raw features ``X (n, d)``, columns in ``classes``.
+
+        A model trained on a table (``self.prep``) takes its raw rows: a pandas DataFrame
+        (columns found by name; text and missing cells as in training, unseen levels fine),
+        a ``{column: values}`` dict or an array with the input columns in order."""
         X = self._features(X)
         return np.concatenate(
             [self.net.predict_proba(X[s : s + 4096])[0] for s in range(0, len(X), 4096)]
@@ -248,13 +270,20 @@ class Model:
         """Whether ``ds`` is the data this model records it was trained on: the same name (a
         bundled name, or a file's stem), columns, and training-part size once split."""
         data = self.source.get("data")
-        if not data or ds.n_features != self.net.sizes[0] or ds.name not in (data, Path(data).stem):
+        if not data or ds.name not in (data, Path(data).stem):
+            return False
+        if self.prep is not None:
+            return ds.table is not None and len(self._split(ds)[0]) == self.n_train
+        if ds.n_features != self.net.sizes[0]:
             return False
         if self.feature_names and tuple(ds.feature_names) != self.feature_names:
             return False
         return len(self._split(ds)[0]) == self.n_train
 
     def _features(self, X) -> np.ndarray:
+        if self.prep is not None:
+            table = as_table(X, self.prep.inputs, self.prep.kinds)
+            return self.standardizer.transform(self.prep.transform(table)).astype(self.net.dtype)
         X = np.asarray(X, dtype=np.float64)
         self._check_features(X)
         if not np.all(np.isfinite(X)):
@@ -295,6 +324,7 @@ class Model:
             "n_features": self.net.sizes[0],
             "n_train": self.n_train,
             "feature_names": list(self.feature_names),
+            "preprocessing": None if self.prep is None else self.prep.to_dict(),
             "best": None
             if self.best is None
             else {"val_loss": self.best["val_loss"], "epoch": self.best["epoch"]},
@@ -328,6 +358,9 @@ class Model:
             Standardizer.from_arrays({"mean": arrays["std/mean"], "std": arrays["std/std"]}),
             meta["n_train"],
             meta["feature_names"],
+            None
+            if meta.get("preprocessing") is None
+            else Preprocessor.from_dict(meta["preprocessing"]),
         )
         model.pop.load_state(arrays)
         model.source = meta.get("source", {})

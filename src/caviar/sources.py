@@ -21,21 +21,33 @@ def bundled_names() -> tuple[str, ...]:
     return tuple(LOADERS)
 
 
-def source(spec: str, target: str | None) -> dict:
-    """The ``{"data", "target"}`` record of ``--data spec --target target``."""
+KINDS = ("categorical", "numeric", "drop")  # a table's forced column kinds
+FLAGS = {"categorical": "--categorical", "numeric": "--numeric", "drop": "--drop-columns"}
+
+
+def source(spec: str, target: str | None, **kinds) -> dict:
+    """The ``{"data", "target"}`` record of ``--data spec --target target``, with the
+    ``categorical``/``numeric``/``drop`` column lists of a table when given."""
+    forced = {k: list(v) for k, v in kinds.items() if v}
     names = bundled_names()
     if spec in names:
+        if forced:
+            raise InvalidArgument(
+                f"{', '.join(FLAGS[k] for k in forced)} apply to tables (CSV, Parquet, "
+                f"Feather files); the bundled data set {spec!r} has its own columns."
+            )
         return {"data": spec, "target": target}
     if not Path(spec).exists():
         raise DataError(
             f"{spec!r} is neither a bundled data set ({', '.join(names)}) nor an existing file "
             "or folder."
         )
-    return {"data": str(Path(spec).resolve()), "target": target}
+    return {"data": str(Path(spec).resolve()), "target": target, **forced}
 
 
-def load(src: dict):
-    """The :class:`~caviar.data.Dataset` that ``src`` (from :func:`source`) names."""
+def load(src: dict, notices: list[str] | None = None):
+    """The :class:`~caviar.data.Dataset` that ``src`` (from :func:`source`) names; what was
+    done to a table's columns (an identifier dropped) is added to ``notices``."""
     from caviar import data
 
     spec, target = src["data"], src.get("target")
@@ -45,14 +57,17 @@ def load(src: dict):
                 f"--target applies to CSV files; the bundled data set {spec!r} has its own labels."
             )
         return data.load(spec)
-    return data.read(spec, target=target)
+    kinds = {k: tuple(src.get(k) or ()) for k in KINDS}
+    return data.read(spec, target=target, notices=notices, **kinds)
 
 
 def split(ds, config: TrainConfig):
     """``(train, val, test)`` exactly as training split them: the config's fractions and seed."""
     from caviar.data import train_val_test_split
 
-    return train_val_test_split(ds, config.val_fraction, config.test_fraction, config.data_seed)
+    return train_val_test_split(
+        ds, config.val_fraction, config.test_fraction, config.data_seed, config.preprocess
+    )
 
 
 def part(ds, config: TrainConfig, which: str):
@@ -64,7 +79,8 @@ def part(ds, config: TrainConfig, which: str):
 
 def same_data(a: dict, b: dict) -> bool:
     """Whether two source records name the same data (and target column)."""
-    return a.get("data") == b.get("data") and a.get("target") == b.get("target")
+    keys = ("data", "target", *KINDS)
+    return all(a.get(k) == b.get(k) for k in keys)
 
 
 def refuse_overwrite(out: str | None, flag: str, **inputs: str | None) -> None:

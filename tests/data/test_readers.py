@@ -52,10 +52,10 @@ def test_csv_unknown_target_lists_the_columns(tmp_path):
         read(path, target="kind")
 
 
-def test_csv_nan_names_the_file_line_and_column(tmp_path):
-    path = _write(tmp_path, GOOD_CSV.replace("7.0,4.7", "7.0,nan"))
-    with pytest.raises(DataError, match=_in(path) + r": line 3, column 'petal' holds nan; remove"):
-        read(path)
+def test_csv_nan_is_a_missing_cell_imputed_with_an_indicator(tmp_path):
+    ds = read(_write(tmp_path, GOOD_CSV.replace("7.0,4.7", "7.0,nan")))
+    assert ds.table is not None and ds.feature_names == ("sepal", "petal", "petal (missing)")
+    np.testing.assert_allclose(ds.X[:, 1:], [[1.4, 0], [3.7, 1], [6.0, 0]], rtol=1e-6)
 
 
 def test_csv_inf_names_the_file_line_and_column(tmp_path):
@@ -88,17 +88,16 @@ def test_csv_ragged_row_names_the_line(tmp_path):
         read(path)
 
 
-def test_csv_non_numeric_column_is_named(tmp_path):
-    path = _write(tmp_path, "colour,size,label\nred,1,a\nblue,2,b\n")
-    msg = _in(path) + r": column 'colour' is not numeric \(line 2 holds 'red'\)"
-    with pytest.raises(DataError, match=msg):
-        read(path)
+def test_csv_text_column_is_one_hot_encoded(tmp_path):
+    ds = read(_write(tmp_path, "colour,size,label\n" + "red,1,a\nblue,2,b\n" * 5))
+    assert ds.table.kinds == ("categorical", "numeric")
+    assert ds.feature_names == ("colour=blue", "colour=red", "colour=(other)", "size")
+    assert ds.X[:2, :3].tolist() == [[0, 1, 0], [1, 0, 0]]
 
 
-def test_csv_empty_cell_is_named(tmp_path):
-    path = _write(tmp_path, "x,size,label\n1,1,a\n2,,b\n")
-    with pytest.raises(DataError, match=r"column 'size' is not numeric \(line 3 is empty\)"):
-        read(path)
+def test_csv_empty_cell_is_missing(tmp_path):
+    ds = read(_write(tmp_path, "x,size,label\n1,1,a\n2,,b\n"))
+    assert ds.table.missing() == {"size": 1} and "size (missing)" in ds.feature_names
 
 
 def test_csv_missing_label_and_duplicate_columns(tmp_path):
@@ -126,9 +125,9 @@ def test_missing_path_is_named(tmp_path):
 
 def test_unknown_suffix_and_target_outside_csv(tmp_path):
     path = _write(tmp_path, "x", "data.txt")
-    with pytest.raises(DataError, match=_in(path) + r": caviar reads \.csv files"):
+    with pytest.raises(DataError, match=_in(path) + r": caviar reads \.csv, \.parquet"):
         read(path)
-    with pytest.raises(InvalidArgument, match=r"'target' parameter applies to CSV files only"):
+    with pytest.raises(InvalidArgument, match=r"'target', .* parameters apply to tables"):
         read(_write(tmp_path, "x", "d.npz"), target="y")
 
 

@@ -15,13 +15,14 @@ import errno
 import json
 import sys
 import traceback
+from pathlib import Path
 
 import click
 
 import caviar
 from caviar import sources
 from caviar.cli import codes, run
-from caviar.cli.options import config_option, config_options, resolve_config
+from caviar.cli.options import config_option, config_options, resolve_config, table_options
 from caviar.cli.report import report_option, write_model_report
 from caviar.errors import CaviarError, DivergedError, InvalidArgument
 
@@ -86,9 +87,10 @@ def _fail(err: click.ClickException):
 def main(debug: bool) -> None:
     """Train, evaluate and use fully connected classifiers written in NumPy.
 
-    DATA is a bundled data set (digits, iris, wine, breast_cancer, mnist1d, synthetic) or a
-    path: a .csv file with a header (labels in --target, default the last column), a .npz
-    file holding X and y, or an IDX folder.
+    DATA is a bundled data set (digits, iris, wine, breast_cancer, mnist1d, synthetic, and
+    the tables penguins and wage) or a path: a table (.csv with a header, .csv.gz, .parquet,
+    .feather; labels in --target, default the last column; text columns and empty cells are
+    fine), a .npz file holding X and y, or an IDX folder.
     """
 
 
@@ -96,7 +98,7 @@ def main(debug: bool) -> None:
 def _data_options(required: bool):
     def decorate(command):
         command = click.option(
-            "--target", metavar="COLUMN", help="The label column of a CSV file [default: last]."
+            "--target", metavar="COLUMN", help="The label column of a table [default: last]."
         )(command)
         helptext = "Bundled data set name or data file." + (
             "" if required else " [default: the data the model was trained on]"
@@ -160,6 +162,7 @@ def _options(options: list):
 # -- train ------------------------------------------------------------------------------
 @main.command()
 @_data_options(required=True)
+@table_options
 @click.option(
     "--config",
     "config_file",
@@ -182,6 +185,9 @@ def train(
     log_every,
     verbose,
     interrupt_after,
+    categorical,
+    numeric,
+    drop_columns,
     **flags,
 ):
     """Train a classifier on DATA with the given hyperparameters.
@@ -191,10 +197,14 @@ def train(
     from caviar.model import Model
 
     config = resolve_config(config_file, flags)
-    src = sources.source(data, target)
+    src = sources.source(data, target, categorical=categorical, numeric=numeric, drop=drop_columns)
     for flag, out in (("--save", save), ("--checkpoint", checkpoint)):
         sources.refuse_overwrite(out, flag, data_file=src["data"])
-    train_set, val_set, test_set = sources.split(sources.load(src), config)
+    notices: list[str] = []
+    train_set, val_set, test_set = sources.split(sources.load(src, notices), config)
+    for line in [*notices, train_set.summary()]:
+        if line:
+            click.echo(f"{Path(src['data']).name}: {line}", err=True)
     model = Model.create(config, train_set)
     model.source = src
     model.display = _display(model.display, live, log_every, verbose)
@@ -399,6 +409,7 @@ def _prediction_rows(model_file, data, target, split):
     sets go through their split; any other file is read for its features alone (a label
     column is optional and ignored)."""
     from caviar.data import read_features
+    from caviar.data.readers import read_columns
     from caviar.model import Model
 
     if data is not None and data not in sources.bundled_names() and target is None:
@@ -407,9 +418,11 @@ def _prediction_rows(model_file, data, target, split):
         if not sources.same_data(src, model.source):
             if split not in (None, "all"):
                 raise InvalidArgument("--split applies to the data the model was trained on.")
+            if model.prep is not None:  # a table: its raw columns, read by name
+                return model, read_columns(src["data"])
             return model, read_features(src["data"], model.feature_names)
     model, ds, _, _ = _model_data(model_file, data, target, split)
-    return model, ds.X
+    return model, ds.X if model.prep is None else ds.table
 
 
 def _write_csv(stream, header, labels, P) -> None:

@@ -67,3 +67,23 @@ def _show(default) -> str:
     if isinstance(default, bool):
         return str(default).lower()
     return str(default)
+
+
+def _column_list(value: str | None) -> tuple[str, ...]:
+    return tuple(c.strip() for c in value.split(",") if c.strip()) if value else ()
+
+
+def table_options(command):
+    """``--categorical``, ``--numeric`` and ``--drop-columns``: a table's column kinds, forced."""
+    for flag, what in (
+        ("drop-columns", "Leave these columns out (--drop is the staircase schedule's)"),
+        ("numeric", "Read these columns as numbers (an empty cell is missing)"),
+        ("categorical", "Read these columns as categories, one-hot encoded (also numbers)"),
+    ):
+        command = click.option(
+            f"--{flag}",
+            metavar="COL,...",
+            callback=lambda ctx, param, value: _column_list(value),
+            help=f"{what}; columns of a table file [default: kinds inferred].",
+        )(command)
+    return command

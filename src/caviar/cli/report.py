@@ -73,7 +73,13 @@ def info(model_file, as_json):
         return
     names = facts["feature_names"]
     click.echo(f"{model_file}: trained on {facts['data'] or 'data not recorded'}")
-    click.echo(f"features ({len(names)}, in this order): {', '.join(names) or '(unnamed)'}")
+    if facts["inputs"] is not None:
+        inputs = ", ".join(f"{c['name']} ({c['kind']})" for c in facts["inputs"])
+        click.echo(f"input columns ({len(facts['inputs'])}, by name): {inputs}")
+        click.echo(f"preprocessing: {facts['preprocessing']}")
+        click.echo(f"encoded features ({len(names)}): {', '.join(names)}")
+    else:
+        click.echo(f"features ({len(names)}, in this order): {', '.join(names) or '(unnamed)'}")
     click.echo(f"classes ({len(facts['classes'])}): {', '.join(map(str, facts['classes']))}")
     final = facts["final"]
     click.echo(
@@ -104,6 +110,11 @@ def model_facts(model) -> dict:
         "target": model.source.get("target"),
         "feature_names": list(model.feature_names),
         "n_features": int(model.net.sizes[0]),
+        # a table's raw input columns and their kinds, and what was done to them
+        "inputs": None
+        if model.prep is None
+        else [{"name": c.name, "kind": c.kind} for c in model.prep.columns],
+        "preprocessing": None if model.prep is None else model.prep.summary(),
         "classes": model.classes.tolist(),
         "epochs": h.epochs,
         "stopped_early": h.stopped_early,

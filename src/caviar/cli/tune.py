@@ -16,7 +16,13 @@ import click
 
 from caviar import sources
 from caviar.cli import codes
-from caviar.cli.options import FIELDS, config_option, option_type, resolve_config
+from caviar.cli.options import (
+    FIELDS,
+    config_option,
+    option_type,
+    resolve_config,
+    table_options,
+)
 from caviar.cli.report import report_option, write_study_report
 from caviar.cli.stop import Stopped, StopRequest
 from caviar.cli.study_cmds import value_text
@@ -47,7 +53,8 @@ def _type(name: str, kind: type) -> click.ParamType:
 
 @click.command()
 @click.option("--data", metavar="DATA", help="Bundled data set name or data file.")
-@click.option("--target", metavar="COLUMN", help="The label column of a CSV file.")
+@click.option("--target", metavar="COLUMN", help="The label column of a table file.")
+@table_options
 @click.option("--trials", type=_type("trials", int), metavar="N", help="Trials in all rounds.")
 @click.option(
     "--space",
@@ -165,6 +172,9 @@ def tune(
     workers,
     threads,
     as_json,
+    categorical,
+    numeric,
+    drop_columns,
     **flags,
 ):
     """Random search on the right scales, coarse to fine, as populations (caviar) or one
@@ -176,6 +186,7 @@ def tune(
     from caviar.tuning.tuner import TuneSettings
 
     start = time.perf_counter()
+    columns = {"categorical": categorical, "numeric": numeric, "drop": drop_columns}
     if study_path is not None:  # a study it would refuse is refused before Ray starts
         check_study(study_path, resume)
     # join the cluster (or start the workers) before the study is written; closed on exit
@@ -197,8 +208,9 @@ def tune(
         base = resolve_config(config_file, flags)
         study_path = study_path or datetime.now().strftime("caviar-study-%Y%m%d-%H%M%S.db")
         settings = TuneSettings(
-            data=sources.source(data, target)["data"],
+            data=sources.source(data, target, **columns)["data"],
             target=target,
+            columns={k: list(v) for k, v in columns.items() if v},
             trials=trials,
             space=space.to_dict(),
             base=base.to_dict(),

@@ -1,4 +1,5 @@
-"""Data sets that need no network: scikit-learn's bundled sets, MNIST-1D and synthetic clusters.
+"""Data sets that need no network: scikit-learn's bundled sets, MNIST-1D, synthetic clusters
+and two real mixed-type tables (``penguins``, ``wage``: text columns, missing cells).
 
 ``load(name, **options)`` is the one entry point; ``LOADERS`` maps each name to its loader.
 """
@@ -102,6 +103,27 @@ def load_synthetic(
     return Dataset.from_arrays(X, y, name="synthetic")
 
 
+TABLES = Path(__file__).parent / "tables"  # their sources and licences: tables/README.md
+
+
+def _table(file: str, target: str) -> Dataset:
+    from caviar.data.readers import read_table
+
+    return read_table(TABLES / file, target)
+
+
+def load_penguins() -> Dataset:
+    """Palmer penguins: 344 birds, ``species`` from the island (text), bill and flipper
+    sizes and body mass (2 missing each), sex (text, 11 missing) and year."""
+    return _table("penguins.csv.gz", "species")
+
+
+def load_wage() -> Dataset:
+    """Wage (ISLR): 3,000 workers, whether they have health insurance (``health_ins``)
+    from age, year, wage and six text columns (marital status, race, education, ...)."""
+    return _table("wage.csv.gz", "health_ins")
+
+
 LOADERS = {
     "digits": load_digits,
     "iris": load_iris,
@@ -109,6 +131,8 @@ LOADERS = {
     "breast_cancer": load_breast_cancer,
     "mnist1d": load_mnist1d,
     "synthetic": load_synthetic,
+    "penguins": load_penguins,
+    "wage": load_wage,
 }
 
 

@@ -10,10 +10,12 @@ Shapes: n rows, d features, C classes.
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from caviar.data.prep import Preprocessor
+from caviar.data.table import Table
 from caviar.errors import DataError
 
 _SHOWN = 10  # how many offending labels a message lists
@@ -37,6 +39,10 @@ class Dataset:
         test_start: for a benchmark with a standard split, the first row of its own test part
             (rows ``test_start:``); :func:`~caviar.data.train_val_test_split` then tests on
             exactly those rows, so figures compare with the benchmark's. None otherwise.
+        table: for a table with text columns or missing cells, its raw rows
+            (:class:`~caviar.data.table.Table`); ``X`` is then their encoding by ``prep``.
+        prep: the :class:`~caviar.data.prep.Preprocessor` that made ``X`` from ``table``:
+            fitted on these rows, or on the training part they were split from.
 
     Example:
         >>> ds = Dataset.from_arrays([[0.0, 1.0], [2.0, 3.0]], ["cat", "dog"], name="pets")
@@ -52,6 +58,8 @@ class Dataset:
     feature_names: tuple[str, ...]
     name: str
     test_start: int | None = None
+    table: Table | None = None
+    prep: Preprocessor | None = None
 
     def __post_init__(self) -> None:
         # Cheap structural invariants only; the data checks live in from_arrays.
@@ -120,6 +128,48 @@ class Dataset:
             raise DataError(f"Data set '{name}': test_start must be in 1..{X.shape[0] - 1}")
         return cls(X=X, y=y, classes=classes, feature_names=names, name=name, test_start=test_start)
 
+    @classmethod
+    def from_table(
+        cls,
+        table: Table,
+        y,
+        name: str = "data",
+        preprocess: str = "standard",
+        target: str | None = None,
+        test_start=None,
+    ) -> Dataset:
+        """A data set of a raw table: labels checked as :meth:`from_arrays` checks them, ``X``
+        the table encoded by a :class:`Preprocessor` fitted on all its rows (a split refits it
+        on the training part: :func:`~caviar.data.train_val_test_split`)."""
+        if table.n_rows == 0:
+            raise DataError(f"Data set '{name}' is empty: it holds no rows")
+        prep = Preprocessor.fit(table, preprocess)
+        plain = cls.from_arrays(
+            prep.transform(table), y, name, prep.feature_names, None, test_start, target
+        )
+        return replace(plain, table=table, prep=prep)
+
+    def refit(self, preprocess: str | None = None) -> Dataset:
+        """For a table: the encoding fitted on these rows (with ``preprocess``, default the
+        current one); other data sets are returned as they are."""
+        if self.table is None:
+            return self
+        prep = Preprocessor.fit(self.table, preprocess or self.prep.preprocess)
+        return self.encoded(prep)
+
+    def encoded(self, prep: Preprocessor) -> Dataset:
+        """For a table: ``X`` made by ``prep`` (fitted elsewhere, e.g. on the training part)."""
+        X = prep.transform(self.table)
+        return replace(self, X=X, feature_names=tuple(prep.feature_names), prep=prep)
+
+    def summary(self) -> str | None:
+        """For a table, one line of what was done to it (and its labels); None otherwise."""
+        if self.prep is None:
+            return None
+        labels = ", ".join(str(c) for c in self.classes[:8])
+        more = ", ..." if self.n_classes > 8 else ""
+        return f"{self.prep.summary()}; labels: {labels}{more}"
+
     @property
     def n_samples(self) -> int:
         return self.X.shape[0]
@@ -151,6 +201,8 @@ class Dataset:
             classes=self.classes,
             feature_names=self.feature_names,
             name=self.name if name is None else name,
+            table=None if self.table is None else self.table.subset(rows),
+            prep=self.prep,
         )
 
     def encode_labels(self, raw) -> np.ndarray:

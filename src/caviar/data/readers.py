@@ -1,6 +1,6 @@
-"""Readers for a user's own files: CSV with a header, NPZ holding ``X`` and ``y``, and IDX
-(MNIST, Fashion-MNIST). Every problem is a DataError naming the file, and where it helps the
-line and column.
+"""Readers for a user's own files: tables (CSV with a header, Parquet, Feather; read by
+pyarrow), NPZ holding ``X`` and ``y``, and IDX (MNIST, Fashion-MNIST). Every problem is a
+DataError naming the file, and where it helps the line and column.
 
 ``read(path)`` dispatches on what the path is; the ``read_*`` functions read one format.
 """
@@ -8,7 +8,6 @@ line and column.
 from __future__ import annotations
 
 import contextlib
-import csv
 import gzip
 import math
 import struct
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from caviar.data.dataset import Dataset
+from caviar.data.table import NUMERIC, table_from_columns
 from caviar.errors import DataError, InvalidArgument, did_you_mean
 
 IDX_NAMES = {
@@ -28,29 +28,58 @@ _IMAGES, _LABELS = "-images-idx3-ubyte", "-labels-idx1-ubyte"
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def read(path, target: str | None = None) -> Dataset:
-    """Read the data set at ``path``: a ``.csv`` file, a ``.npz`` file, an IDX folder or an
-    IDX images file (``*-images-idx3-ubyte[.gz]``, its labels file beside it).
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".feather", ".arrow")
+_FORMATS = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet", ".feather": "feather",
+            ".arrow": "feather"}  # fmt: skip
+
+
+def table_format(path: Path) -> str | None:
+    """``"csv"``, ``"parquet"`` or ``"feather"`` by the file's suffix, or None."""
+    name = path.name.lower()
+    return next((f for suffix, f in _FORMATS.items() if name.endswith(suffix)), None)
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    return name[: -len(".csv.gz")] if name.lower().endswith(".csv.gz") else path.stem
+
+
+def read(
+    path,
+    target: str | None = None,
+    categorical=(),
+    numeric=(),
+    drop=(),
+    notices: list[str] | None = None,
+) -> Dataset:
+    """Read the data set at ``path``: a table (``.csv``, ``.parquet``, ``.feather``/``.arrow``),
+    a ``.npz`` file, an IDX folder or an IDX images file (``*-images-idx3-ubyte[.gz]``, its
+    labels file beside it).
 
     For an IDX folder this is the training part; :func:`read_idx` gives training and test.
-    ``target`` names the label column of a CSV file (default: the last column).
+    For a table, ``target`` names the label column (default: the last), and
+    ``categorical``/``numeric``/``drop`` force column kinds (:func:`read_table`).
     """
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path} does not exist; check the path")
-    if target is not None and path.suffix.lower() != ".csv":
-        raise InvalidArgument(f"The 'target' parameter applies to CSV files only. Got {path}.")
+    table = table_format(path) is not None
+    if not table and (target is not None or categorical or numeric or drop):
+        raise InvalidArgument(
+            f"The 'target', 'categorical', 'numeric' and 'drop' parameters apply to tables "
+            f"({', '.join(TABLE_SUFFIXES)} files). Got {path}."
+        )
     if path.is_dir():
         return read_idx(path)[0]
     if _is_idx_images(path):
         return read_idx_images(path)
-    if path.suffix.lower() == ".csv":
-        return read_csv(path, target)
+    if table:
+        return read_table(path, target, categorical, numeric, drop, notices)
     if path.suffix.lower() == ".npz":
         return read_npz(path)
     raise DataError(
-        f"{path}: caviar reads .csv files, .npz files, IDX folders and *{_IMAGES}[.gz] files; "
-        f"the suffix {path.suffix!r} is none of them"
+        f"{path}: caviar reads {', '.join(TABLE_SUFFIXES)} and .npz files, IDX folders and "
+        f"*{_IMAGES}[.gz] files; the suffix {path.suffix!r} is none of them"
     )
 
 
@@ -66,16 +95,17 @@ def _about(path: Path):
 def read_features(path, feature_names) -> np.ndarray:
     """Features ``X (n, d)`` of unlabelled (or labelled) data for prediction, float64.
 
-    A CSV file's columns are matched by name to ``feature_names`` (the model's; any other
-    column, such as a label, is ignored); a file with exactly ``d`` columns of other names is
-    taken in order. An ``.npz`` file needs ``X``; an IDX images file gives its pixels.
+    A table's columns are matched by name to ``feature_names`` (the model's; any other
+    column, such as a label, is ignored); a table with exactly ``d`` columns of other names
+    is taken in order. An ``.npz`` file needs ``X``; an IDX images file gives its pixels.
+    (A model trained on a table with text or missing cells reads :func:`read_columns`.)
     """
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path} does not exist; check the path")
     names = list(feature_names)
-    if path.suffix.lower() == ".csv":
-        return _csv_features(path, names)
+    if table_format(path) is not None:
+        return _table_features(path, names)
     if path.suffix.lower() == ".npz":
         arrays = _npz_arrays(path)
         if "X" not in arrays:
@@ -83,23 +113,23 @@ def read_features(path, feature_names) -> np.ndarray:
         return _finite_features(np.asarray(arrays["X"], dtype=np.float64), path)
     if path.is_dir() or _is_idx_images(path):
         return read(path).X.astype(np.float64)
-    raise DataError(f"{path}: caviar predicts from .csv, .npz and IDX files")
+    raise DataError(f"{path}: caviar predicts from table, .npz and IDX files")
 
 
-def _csv_features(path: Path, names: list[str]) -> np.ndarray:
-    header, rows, lines = _csv_rows(path, ",")
-    cells = np.char.strip(np.array(rows, dtype=str))
+def _table_features(path: Path, names: list[str]) -> np.ndarray:
+    columns = read_columns(path)
+    header = list(columns)
     if all(n in header for n in names):
-        columns = [header.index(n) for n in names]
+        chosen = names
     elif len(header) == len(names):
-        columns = list(range(len(names)))
+        chosen = header
     else:
         missing = [n for n in names if n not in header][:5]
         raise DataError(
             f"{path}: the model needs the columns {names[:8]}{'...' if len(names) > 8 else ''}; "
             f"{missing} are missing (the header is {header[:8]})"
         )
-    return np.stack([_csv_numbers(cells[:, j], header[j], lines, path) for j in columns], axis=1)
+    return np.stack([_numbers(columns[n], n, path) for n in chosen], axis=1)
 
 
 def _finite_features(X: np.ndarray, path: Path) -> np.ndarray:
@@ -121,41 +151,182 @@ def _finite_features(X: np.ndarray, path: Path) -> np.ndarray:
     return X
 
 
-# --- CSV -----------------------------------------------------------------------------------
+# --- tables: CSV, Parquet, Feather ------------------------------------------------------
 
 
-def read_csv(path, target: str | None = None, delimiter: str = ",") -> Dataset:
-    """A CSV file with a header row: features ``X (n, d)`` from every column but ``target``.
+def read_csv(path, target: str | None = None, delimiter: str = ",", **kinds) -> Dataset:
+    """A CSV file with a header row (:func:`read_table`, with ``delimiter`` between fields)."""
+    return read_table(path, target, delimiter=delimiter, **kinds)
 
-    Blank lines are skipped; line numbers in messages are the file's own (1-based).
+
+def read_table(
+    path,
+    target: str | None = None,
+    categorical=(),
+    numeric=(),
+    drop=(),
+    notices: list[str] | None = None,
+    delimiter: str = ",",
+) -> Dataset:
+    """A table file: features from every column but ``target`` (default: the last).
+
+    Column kinds are inferred (numbers; text and booleans are categorical) unless forced by
+    ``categorical``/``numeric``; ``drop`` leaves columns out; an identifier-like text column
+    is dropped with a line added to ``notices``. A table of numbers without missing cells is
+    a plain data set; one with text or missing cells keeps its raw rows (``ds.table``) and
+    is encoded by :class:`~caviar.data.prep.Preprocessor`, refitted on the training part
+    when split. Line numbers in messages count the header as line 1.
     """
     path = Path(path)
-    header, rows, lines = _csv_rows(path, delimiter)
+    columns = read_columns(path, delimiter)
+    header = list(columns)
     t = _target_index(header, target, path)
-    cells = np.char.strip(np.array(rows, dtype=str))
-    features = [j for j in range(len(header)) if j != t]
-    X = np.stack([_csv_numbers(cells[:, j], header[j], lines, path) for j in features], axis=1)
-    y = _csv_labels(cells[:, t], header[t], lines, path)
-    names = [header[j] for j in features]
+    name = header[t]
+    y = _labels_of(columns.pop(name), name, path)
     with _about(path):
-        return Dataset.from_arrays(X, y, name=path.stem, feature_names=names, target=header[t])
+        table = table_from_columns(columns, str(path), categorical, numeric, drop, notices)
+    plain = all(k == NUMERIC for k in table.kinds) and not categorical
+    if plain and not any(np.isnan(v).any() for v in table.values):
+        pairs = zip(table.columns, table.values, strict=True)
+        X = np.stack([_finite(v, c, path) for c, v in pairs], axis=1)
+        with _about(path):
+            return Dataset.from_arrays(X, y, _stem(path), table.columns, target=name)
+    for c, k, v in zip(table.columns, table.kinds, table.values, strict=True):
+        if k == NUMERIC:
+            _finite(np.nan_to_num(v, nan=0.0), c, path)
+    with _about(path):
+        return Dataset.from_table(table, y, _stem(path), target=name)
 
 
-def _csv_rows(path: Path, delimiter: str) -> tuple[list[str], list[list[str]], list[int]]:
-    """The header, the data rows and their line numbers; blank lines are skipped."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f, delimiter=delimiter)
-            header = next(reader, None)
-            rows, lines = _data_rows(reader, len(header or ()), path)
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise DataError(f"{path} cannot be read as a UTF-8 CSV file: {err}") from None
-    if header is None:
-        raise DataError(f"{path} is empty: it holds no header and no rows")
-    _refuse_other_delimiter(header, delimiter, path)
-    if not rows:
+def read_columns(path, delimiter: str = ",") -> dict[str, np.ndarray]:
+    """Every column of a table file, ``{name: values}``: float64 (NaN: missing) for numbers,
+    object arrays of ``str`` (None: missing) otherwise. CSV is read by pyarrow (types
+    inferred; empty cells and NA/NaN/null are missing); Parquet and Feather by pyarrow too."""
+    path = Path(path)
+    kind = table_format(path)
+    if kind == "csv":
+        arrow = _arrow_csv(path, delimiter)
+    elif kind == "parquet":
+        arrow = _arrow_file(path, "parquet", "Parquet")
+    else:
+        arrow = _arrow_file(path, "feather", "Feather (Arrow IPC)")
+    names = [str(n).strip() for n in arrow.column_names]
+    if len(set(names)) != len(names):
+        dup = sorted({h for h in names if names.count(h) > 1})
+        raise DataError(f"{path}: the header repeats the column names {dup}; make them unique")
+    if arrow.num_rows == 0:
         raise DataError(f"{path} is empty: it holds a header but no rows")
-    return [h.strip() for h in header], rows, lines
+    return {n: _arrow_values(arrow.column(i)) for i, n in enumerate(names)}
+
+
+def _arrow():
+    try:
+        import pyarrow
+    except ImportError:
+        raise InvalidArgument(
+            "Reading tables needs pyarrow, which is not installed; pip install pyarrow"
+        ) from None
+    return pyarrow
+
+
+def _arrow_csv(path: Path, delimiter: str):
+    _arrow()
+    from pyarrow import ArrowInvalid, csv
+
+    bad: list = []
+
+    def invalid(row) -> str:
+        bad.append(row)
+        return "skip"
+
+    def attempt(threads: bool):
+        return csv.read_csv(
+            path,
+            read_options=csv.ReadOptions(use_threads=threads),
+            parse_options=csv.ParseOptions(delimiter=delimiter, invalid_row_handler=invalid),
+            convert_options=csv.ConvertOptions(strings_can_be_null=True),
+        )
+
+    _refuse_non_utf8(path)
+    try:
+        table = attempt(True)
+        if bad:  # again on one thread, which knows each row's line
+            bad.clear()
+            attempt(False)
+            row = bad[0]
+            raise DataError(
+                f"{path}: line {_line(path, row.number)} has {row.actual_columns} fields but "
+                f"the header "
+                f"has {row.expected_columns}; every row needs one value per column"
+            )
+    except ArrowInvalid as err:
+        if "Empty CSV file" in str(err):
+            raise DataError(f"{path} is empty: it holds no header and no rows") from None
+        raise DataError(f"{path} cannot be read as a UTF-8 CSV file: {err}") from None
+    except OSError as err:
+        raise DataError(f"{path} cannot be read: {err}") from None
+    _refuse_other_delimiter(table.column_names, delimiter, path)
+    return table
+
+
+def _refuse_non_utf8(path: Path) -> None:
+    """A DataError when the first megabyte of ``path`` is not UTF-8 text."""
+    import codecs
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            codecs.getincrementaldecoder("utf-8")().decode(f.read(1 << 20), final=False)
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path} cannot be read as a UTF-8 CSV file: {err}") from None
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{path} cannot be read: {err}") from None
+
+
+def _line(path: Path, number: int) -> int:
+    """The file's own line (1-based) of its ``number``-th non-blank line (the header is the
+    first): pyarrow counts rows without the blank lines it skips."""
+    if table_format(path) != "csv":  # Parquet, Feather: rows, not lines
+        return number
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    seen = 0
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace") as f:
+        for line_number, line in enumerate(f, 1):
+            seen += bool(line.strip())
+            if seen == number:
+                return line_number
+    return number
+
+
+def _arrow_file(path: Path, module: str, what: str):
+    _arrow()
+    import importlib
+
+    from pyarrow import ArrowException
+
+    reader = importlib.import_module(f"pyarrow.{module}")
+    try:
+        return reader.read_table(path)
+    except (ArrowException, OSError, ValueError) as err:
+        raise DataError(
+            f"{path} is not a {what} file ({err}); check the file, or give it the suffix "
+            "of what it is (.csv, .parquet, .feather)"
+        ) from None
+
+
+def _arrow_values(column) -> np.ndarray:
+    """One pyarrow column as float64 (NaN: missing) or an object array (None: missing)."""
+    import pyarrow as pa
+
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    if pa.types.is_null(kind):
+        return np.full(len(column), None, dtype=object)
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        column = column.cast(pa.string())  # booleans, dates, times: their text
+    values = column.to_numpy(zero_copy_only=False)
+    return values if values.dtype == object else values.astype(object)
 
 
 def _refuse_other_delimiter(header: list[str], delimiter: str, path: Path) -> None:
@@ -171,25 +342,7 @@ def _refuse_other_delimiter(header: list[str], delimiter: str, path: Path) -> No
             )
 
 
-def _data_rows(reader, width: int, path: Path) -> tuple[list[list[str]], list[int]]:
-    rows, lines = [], []
-    for row in reader:
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue
-        if len(row) != width:
-            raise DataError(
-                f"{path}: line {reader.line_num} has {len(row)} fields but the header "
-                f"has {width}; every row needs one value per column"
-            )
-        rows.append(row)
-        lines.append(reader.line_num)
-    return rows, lines
-
-
 def _target_index(header: list[str], target: str | None, path: Path) -> int:
-    if len(set(header)) != len(header):
-        dup = sorted({h for h in header if header.count(h) > 1})
-        raise DataError(f"{path}: the header repeats the column names {dup}; make them unique")
     if len(header) < 2:
         raise DataError(f"{path}: the header names {header}; a feature and a target are needed")
     if target is None:
@@ -202,43 +355,49 @@ def _target_index(header: list[str], target: str | None, path: Path) -> int:
     return header.index(target)
 
 
-def _csv_numbers(column: np.ndarray, name: str, lines: list[int], path: Path) -> np.ndarray:
-    """One feature column ``(n,)`` as float64; names the line of a non-number or non-finite."""
-    try:
-        values = column.astype(np.float64)
-    except ValueError:
-        i = next(i for i, c in enumerate(column) if not _is_float(c))
-        what = "is empty" if not column[i] else f"holds {str(column[i])!r}"
-        raise DataError(
-            f"{path}: column {name!r} is not numeric (line {lines[i]} {what}); "
-            "encode it as numbers, impute or drop it"
-        ) from None
+def _numbers(values: np.ndarray, name: str, path: Path) -> np.ndarray:
+    """One feature column ``(n,)`` as float64, finite; names the line of a bad cell."""
+    if values.dtype.kind != "f":
+        i = next((i for i, c in enumerate(values) if c is None or not _is_float(c)), None)
+        if i is not None:
+            what = "is empty" if values[i] is None else f"holds {str(values[i])!r}"
+            raise DataError(
+                f"{path}: column {name!r} is not numeric (line {_line(path, i + 2)} {what}); "
+                "the model was "
+                "trained on numbers there"
+            )
+        values = values.astype(np.float64)
+    return _finite(values, name, path)
+
+
+def _finite(values: np.ndarray, name: str, path: Path) -> np.ndarray:
     bad = ~np.isfinite(values)
     if bad.any():
         i = int(np.argmax(bad))
         raise DataError(
-            f"{path}: line {lines[i]}, column {name!r} holds {column[i]!s}; remove or impute it"
+            f"{path}: line {_line(path, i + 2)}, column {name!r} holds {values[i]}; remove or "
+            "impute it"
         )
     return values
 
 
-def _is_float(text: str) -> bool:
+def _is_float(text) -> bool:
     try:
         float(text)
-    except ValueError:
+    except (TypeError, ValueError):
         return False
     return True
 
 
-def _csv_labels(column: np.ndarray, name: str, lines: list[int], path: Path) -> np.ndarray:
+def _labels_of(values: np.ndarray, name: str, path: Path) -> np.ndarray:
     """The target column ``(n,)``: int64 when every label is an integer, else the strings."""
-    empty = column == ""
-    if empty.any():
-        raise DataError(f"{path}: line {lines[int(np.argmax(empty))]} has no {name!r} label")
-    try:
-        return column.astype(np.int64)
-    except ValueError:
-        return column
+    missing = np.isnan(values) if values.dtype.kind == "f" else np.equal(values, None)
+    if missing.any():
+        line = _line(path, int(np.argmax(missing)) + 2)
+        raise DataError(f"{path}: line {line} has no {name!r} label")
+    if values.dtype.kind == "f":
+        return values.astype(np.int64) if np.all(values == np.round(values)) else values
+    return values.astype(str)
 
 
 # --- NPZ -----------------------------------------------------------------------------------

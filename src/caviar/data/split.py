@@ -13,7 +13,7 @@ from caviar.errors import CheckpointError, DataError, InvalidArgument
 
 
 def train_val_test_split(
-    ds: Dataset, val: float = 0.1, test: float = 0.2, seed: int = 0
+    ds: Dataset, val: float = 0.1, test: float = 0.2, seed: int = 0, preprocess: str | None = None
 ) -> tuple[Dataset, Dataset, Dataset]:
     """Split ``ds`` into training, validation and test parts, stratified by class.
 
@@ -24,6 +24,10 @@ def train_val_test_split(
     0 is an empty data set. A data set with a standard split of its own (``ds.test_start``,
     as MNIST-1D's last 1,000 of 5,000) tests on exactly those rows and draws validation from
     the rows before them (``val`` of those); ``test`` is then not used.
+
+    A table (``ds.table``: text columns, missing cells) has its encoding fitted again on the
+    training part alone, ``preprocess`` (default: the data set's) its numeric transform, and
+    all three parts encoded with it: nothing of the validation or test rows leaks into it.
 
     Example:
         >>> ds = Dataset.from_arrays(np.arange(20.0).reshape(10, 2), [0, 1] * 5)
@@ -37,7 +41,7 @@ def train_val_test_split(
             f"The 'val' and 'test' parameters must sum to less than 1. Got {val + test:g} instead."
         )
     if ds.test_start is not None:
-        return _standard_split(ds, val, seed)
+        return _encoded(_standard_split(ds, val, seed), preprocess)
     rng = np.random.default_rng(seed)
     parts: list[list[np.ndarray]] = [[], [], []]
     for c in range(ds.n_classes):
@@ -46,10 +50,22 @@ def train_val_test_split(
         for part, chunk in zip(parts, np.split(rows, [n_train, n_train + n_val]), strict=True):
             part.append(chunk)
     names = ("train", "val", "test")
-    return tuple(
-        ds.subset(np.sort(np.concatenate(p)), f"{ds.name}-{k}")
-        for p, k in zip(parts, names, strict=True)
+    return _encoded(
+        tuple(
+            ds.subset(np.sort(np.concatenate(p)), f"{ds.name}-{k}")
+            for p, k in zip(parts, names, strict=True)
+        ),
+        preprocess,
     )
+
+
+def _encoded(parts: tuple[Dataset, ...], preprocess: str | None) -> tuple[Dataset, ...]:
+    """For a table, every part encoded by a preprocessor fitted on the training part."""
+    train = parts[0]
+    if train.table is None:
+        return parts
+    train = train.refit(preprocess)
+    return (train, *(p.encoded(train.prep) for p in parts[1:]))
 
 
 def _standard_split(ds: Dataset, val: float, seed: int) -> tuple[Dataset, Dataset, Dataset]:

@@ -35,6 +35,8 @@ class TuneSettings:
     trials: int = _s(rule=COUNT)
     space: dict = _s()
     target: str | None = None
+    # a table's forced column kinds: {"categorical": [...], "numeric": [...], "drop": [...]}
+    columns: dict = field(default_factory=dict)
     base: dict = field(default_factory=dict)
     rounds: int = _s(1, COUNT)  # and at most trials
     strategy: str = _s("auto", OneOf(STRATEGIES))
@@ -62,6 +64,10 @@ class TuneSettings:
             )
         return self
 
+    def source(self) -> dict:
+        """The data record :func:`caviar.sources.load` reads."""
+        return {"data": self.data, "target": self.target, **self.columns}
+
     @staticmethod
     def rule(name: str):
         """The rule of setting ``name`` (an Interval, a OneOf or None)."""
@@ -81,12 +87,12 @@ def start(
     written, so a bad data file leaves no study behind; a resumed tune's data is read from
     its stored settings, and the study is closed again if that fails."""
     if not resume:
-        ds = sources.load({"data": settings.data, "target": settings.target})
+        ds = sources.load(settings.source())
         study, settings = open_study(path, settings, resume=False)
         return study, settings, ds
     study, settings = open_study(path, None, resume=True)
     try:
-        ds = sources.load({"data": settings.data, "target": settings.target})
+        ds = sources.load(settings.source())
     except BaseException:
         study.close()
         raise

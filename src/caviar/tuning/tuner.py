@@ -388,7 +388,13 @@ class Tuner:
 
 def _key(config: TrainConfig) -> tuple:
     """What the prepared splits of ``config`` depend on besides the data."""
-    return (config.val_fraction, config.test_fraction, config.data_seed, config.dtype)
+    return (
+        config.val_fraction,
+        config.test_fraction,
+        config.data_seed,
+        config.dtype,
+        config.preprocess,
+    )
 
 
 def _seed(seed: int, r: int) -> int:
