@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from caviar import _validate as check
 from caviar.config import TrainConfig
 from caviar.data import Dataset, train_val_test_split
+from caviar.data.table import frame_columns, table_from_columns
 from caviar.errors import DataError, UnknownParameter
 from caviar.model import Model
 
@@ -159,11 +160,21 @@ class Classifier(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
 
     def fit(self, X, y) -> Classifier:
-        """Train a fresh model for ``epochs`` on ``X (n, d)``, labels ``y (n,)``; returns self."""
+        """Train a fresh model for ``epochs`` on ``X (n, d)``, labels ``y (n,)``; returns self.
+
+        A pandas DataFrame with text columns or missing cells is a table: its encoding
+        (one-hot, median + indicator, ``preprocess``) is fitted on the training rows and kept
+        in ``model_``, and ``predict`` then takes such DataFrames (unseen levels are fine)."""
         config = self._config()
-        X, y = validate_data(self, X, y, dtype=_DTYPES)
-        self.classes_ = _classes(y)
-        train, val = self._holdout(self._dataset(X, y, "fit data"), config)
+        if _is_table(X):
+            y = self._table_columns(X, y, reset=True)
+            self.classes_ = _classes(y)
+            data = self._table_dataset(X, y, "fit data", config.preprocess)
+        else:
+            X, y = validate_data(self, X, y, dtype=_DTYPES)
+            self.classes_ = _classes(y)
+            data = self._dataset(X, y, "fit data")
+        train, val = self._holdout(data, config)
         self.model_ = Model.create(config, train)
         self.model_.fit(train, val)
         self._after_training()
@@ -184,13 +195,21 @@ class Classifier(ClassifierMixin, BaseEstimator):
         """
         first = not hasattr(self, "model_")
         config = self._config() if first else None
-        X, y = validate_data(self, X, y, reset=first, dtype=_DTYPES)
+        table = _is_table(X) or (not first and self.model_.prep is not None)
+        if table:
+            y = self._table_columns(X, y, reset=first)
+        else:
+            X, y = validate_data(self, X, y, reset=first, dtype=_DTYPES)
         check_classification_targets(y)
         if first:
             self.classes_ = _classes(y if classes is None else np.asarray(classes))
         else:
             self._check_same_classes(classes)
-        data = self._dataset(X, y, "partial_fit data")
+        if table:
+            preprocess = config.preprocess if first else self.model_.prep.preprocess
+            data = self._table_dataset(X, y, "partial_fit data", preprocess)
+        else:
+            data = self._dataset(X, y, "partial_fit data")
         if first:
             self.model_ = Model.create(config, data)
         _one_more_epoch(self.model_, data)
@@ -200,6 +219,8 @@ class Classifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities ``(m, C)`` for ``X (m, d)``, columns in ``classes_`` order."""
         check_is_fitted(self, "model_")
+        if self.model_.prep is not None:  # a table: its columns by name, as in fit
+            return self.model_.predict_proba(X)
         X = validate_data(self, X, reset=False, dtype=_DTYPES)
         return self.model_.predict_proba(X)
 
@@ -234,6 +255,13 @@ class Classifier(ClassifierMixin, BaseEstimator):
 
     def _dataset(self, X: np.ndarray, y: np.ndarray, name: str) -> Dataset:
         """``X`` with ``y`` encoded as codes into ``classes_``; a DataError names unknown labels."""
+        codes = self._codes(y, name)
+        names = getattr(self, "feature_names_in_", None)
+        classes = np.arange(len(self.classes_))
+        return Dataset.from_arrays(X, codes, name, feature_names=names, classes=classes)
+
+    def _codes(self, y: np.ndarray, name: str) -> np.ndarray:
+        """``y`` as codes into ``classes_``; a DataError names unknown labels."""
         C = len(self.classes_)
         codes = np.minimum(np.searchsorted(self.classes_, y), C - 1)
         unknown = self.classes_[codes] != y
@@ -243,8 +271,28 @@ class Classifier(ClassifierMixin, BaseEstimator):
                 f"classes {self.classes_[:10].tolist()}; pass every label in `classes` on the "
                 "first call to partial_fit, or refit."
             )
-        names = getattr(self, "feature_names_in_", None)
-        return Dataset.from_arrays(X, codes, name, feature_names=names, classes=np.arange(C))
+        return codes
+
+    def _table_columns(self, X, y, reset: bool) -> np.ndarray:
+        """Record a table's columns (``n_features_in_``, ``feature_names_in_``) on the first
+        call; ``y`` as an array of as many labels as ``X`` has rows."""
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(X):
+            raise DataError(
+                f"y must be 1-D with one label per row of X ({len(X)} rows); got shape {y.shape}"
+            )
+        if reset:
+            self.n_features_in_ = X.shape[1]
+            self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        return y
+
+    def _table_dataset(self, X, y: np.ndarray, name: str, preprocess: str) -> Dataset:
+        """A table's rows, labels coded into ``classes_``, encoded by a fresh preprocessor
+        (the model encodes later batches with its own)."""
+        codes = self._codes(y, name)
+        table = table_from_columns(frame_columns(X, name), name)
+        classes = np.arange(len(self.classes_))
+        return Dataset.from_table(table, codes, name, preprocess, classes=classes)
 
     def _holdout(self, data: Dataset, config: TrainConfig) -> tuple[Dataset, Dataset | None]:
         """(training, validation) parts: a stratified hold-out only when early stopping."""
@@ -271,6 +319,15 @@ class Classifier(ClassifierMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=3,
             )
+
+
+def _is_table(X) -> bool:
+    """A pandas DataFrame with a text (or boolean, or categorical) column or a missing cell."""
+    if not (hasattr(X, "columns") and hasattr(X, "dtypes")):
+        return False
+    if any(dtype.kind not in "iuf" for dtype in X.dtypes):
+        return True
+    return bool(X.isna().to_numpy().any())
 
 
 def _classes(y: np.ndarray) -> np.ndarray:

@@ -25,14 +25,57 @@ def export(model_file, onnx_path, torch_path):
     if onnx_path is not None:
         to_onnx(model, onnx_path)
         click.echo(
-            f"wrote {onnx_path}: input 'features' (N, {model.net.sizes[0]}) raw, "
-            f"output 'probabilities' (N, {len(model.classes)}); {_onnx_check(model, onnx_path)}"
+            f"wrote {onnx_path}: {_inputs(model)}, output 'probabilities' "
+            f"(N, {len(model.classes)}); {_onnx_check(model, onnx_path)}"
         )
     if torch_path is not None:
         text = to_torch(model, torch_path)
+        if model.prep is not None:
+            encoding = _write_encoding(model, torch_path)
+            click.echo(
+                f"the module takes the encoded table ({len(model.feature_names)} columns: "
+                f"{', '.join(model.feature_names[:4])}, ...), not raw rows; the encoding is in "
+                f"{encoding} (caviar.data.prep.Preprocessor.from_dict reads it)"
+            )
         click.echo(f"wrote {torch_path}: the state_dict of")
         click.echo(text)
         click.echo("load it with module.load_state_dict(torch.load(PATH, weights_only=True))")
+
+
+def _inputs(model) -> str:
+    if model.prep is None:
+        return f"input 'features' (N, {model.net.sizes[0]}) raw"
+    kinds = model.prep.kinds
+    numeric, text = kinds.count("numeric"), kinds.count("categorical")
+    parts = [f"'numeric' (N, {numeric}) float, NaN for missing"] if numeric else []
+    parts += [f"'text' (N, {text}) strings, \"\" for missing"] if text else []
+    return "inputs " + " and ".join(parts) + " (the raw columns, in caviar info's order)"
+
+
+def _write_encoding(model, torch_path) -> str:
+    import json
+    from pathlib import Path
+
+    path = Path(f"{torch_path}.encoding.json")
+    path.write_text(json.dumps(model.prep.to_dict(), indent=1) + "\n")
+    return str(path)
+
+
+def _table_rows(model, rng) -> dict:
+    """Synthetic raw rows of a table model's columns: numbers around the training medians,
+    the training levels, an unseen level and missing cells."""
+    import numpy as np
+
+    rows = {}
+    for c in model.prep.columns:
+        if c.kind == "numeric":
+            v = c.median + (1 + abs(c.median)) * rng.normal(size=CHECK_ROWS)
+        else:
+            v = rng.choice(np.array([*c.categories, "(unseen)"], dtype=object), CHECK_ROWS)
+        v = np.asarray(v, dtype=object)
+        v[rng.random(CHECK_ROWS) < 0.1] = None
+        rows[c.name] = v
+    return rows
 
 
 def _onnx_check(model, path) -> str:
@@ -47,6 +90,13 @@ def _onnx_check(model, path) -> str:
     if importlib.util.find_spec("onnxruntime") is None:
         return "install onnxruntime to check it against caviar"
     rng = np.random.default_rng(0)
+    if model.prep is not None:
+        X = _table_rows(model, rng)
+        diff = np.abs(onnx_probabilities(path, X, model.prep) - model.predict_proba(X)).max()
+        return (
+            f"max |p_onnx - p_caviar| = {diff:.1e} on {CHECK_ROWS} synthetic rows "
+            "(10 % missing cells, unseen levels)"
+        )
     std = model.standardizer
     X = std.mean + std.std * rng.normal(size=(CHECK_ROWS, std.mean.shape[0]))
     diff = np.abs(onnx_probabilities(path, X) - model.predict_proba(X)).max()

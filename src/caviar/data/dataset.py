@@ -137,6 +137,7 @@ class Dataset:
         preprocess: str = "standard",
         target: str | None = None,
         test_start=None,
+        classes=None,
     ) -> Dataset:
         """A data set of a raw table: labels checked as :meth:`from_arrays` checks them, ``X``
         the table encoded by a :class:`Preprocessor` fitted on all its rows (a split refits it
@@ -145,7 +146,7 @@ class Dataset:
             raise DataError(f"Data set '{name}' is empty: it holds no rows")
         prep = Preprocessor.fit(table, preprocess)
         plain = cls.from_arrays(
-            prep.transform(table), y, name, prep.feature_names, None, test_start, target
+            prep.transform(table), y, name, prep.feature_names, classes, test_start, target
         )
         return replace(plain, table=table, prep=prep)
 

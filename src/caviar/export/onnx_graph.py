@@ -1,5 +1,9 @@
 """The network as an ONNX graph that takes raw features and returns class probabilities.
 
+A model trained on a table takes its raw columns instead (``numeric`` with NaN, ``text``
+with ``""`` for missing cells), encoded by the operators of :mod:`caviar.export.onnx_tables`.
+
+
 ``features (N, d)`` → Sub(mean) → Div(std) → [MatMul(W') → Add(b') → activation] per layer →
 Softmax(axis = 1) → ``probabilities (N, C)``, in float32, opset 17, batch norm folded into
 W' and b' (:mod:`caviar.export.plan`). Activations map to Relu, LeakyRelu(alpha = slope),
@@ -40,11 +44,20 @@ def build_graph(plan: Plan):
 
     inits, nodes = [], []
 
-    def constant(name: str, value: np.ndarray) -> str:
-        inits.append(numpy_helper.from_array(np.asarray(value, dtype=np.float32), name))
+    def constant(name: str, value: np.ndarray, dtype=np.float32) -> str:
+        inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
         return name
 
-    nodes.append(helper.make_node("Sub", [INPUT, constant("mean", plan.mean)], ["centred"]))
+    features = INPUT
+    inputs = [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", plan.n_features])]
+    opsets = [helper.make_opsetid("", OPSET)]
+    if plan.prep is not None:  # a table: raw columns in, its encoding as operators
+        from caviar.export.onnx_tables import ENCODED, ML_OPSET, encoding_nodes
+
+        nodes, inputs = encoding_nodes(plan.prep, constant, helper)
+        features = ENCODED
+        opsets.append(helper.make_opsetid("ai.onnx.ml", ML_OPSET))
+    nodes.append(helper.make_node("Sub", [features, constant("mean", plan.mean)], ["centred"]))
     nodes.append(helper.make_node("Div", ["centred", constant("std", plan.std)], ["a0"]))
     a = "a0"
     for i, layer in enumerate(plan.layers, 1):
@@ -61,19 +74,22 @@ def build_graph(plan: Plan):
     graph = helper.make_graph(
         nodes,
         "caviar",
-        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["N", plan.n_features])],
+        inputs,
         [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, ["N", C])],
         initializer=inits,
     )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="caviar"
-    )
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="caviar")
     model.ir_version = IR_VERSION
     helper.set_model_props(
         model,
         {
             "caviar.classes": json.dumps([str(c) for c in plan.classes]),
             "caviar.feature_names": json.dumps(list(plan.feature_names)),
+            **(
+                {}
+                if plan.prep is None
+                else {"caviar.inputs": json.dumps([[c.name, c.kind] for c in plan.prep.columns])}
+            ),
         },
     )
     onnx.checker.check_model(model, full_check=True)
@@ -89,8 +105,10 @@ def to_onnx(model, path) -> Path:
     return path
 
 
-def onnx_probabilities(path, X) -> np.ndarray:
-    """Run the ONNX file at ``path`` on raw features ``X (N, d)`` with onnxruntime: ``(N, C)``."""
+def onnx_probabilities(path, X, prep=None) -> np.ndarray:
+    """Run the ONNX file at ``path`` on raw features ``X (N, d)`` with onnxruntime: ``(N, C)``.
+    For a table's graph pass its ``prep``, and ``X`` as rows of its columns (a DataFrame,
+    a ``{column: values}`` dict, a Table)."""
     try:
         import onnxruntime
     except ImportError:
@@ -99,4 +117,8 @@ def onnx_probabilities(path, X) -> np.ndarray:
             "pip install onnxruntime"
         ) from None
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    if prep is not None:
+        from caviar.export.onnx_tables import onnx_inputs
+
+        return session.run([OUTPUT], onnx_inputs(prep, X))[0]
     return session.run([OUTPUT], {INPUT: np.asarray(X, dtype=np.float32)})[0]

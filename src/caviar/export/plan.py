@@ -49,13 +49,19 @@ class Plan:
     layers: tuple[Dense, ...]
     classes: tuple
     feature_names: tuple
+    prep: object = None  # a table's Preprocessor: raw columns → the encoded features x
 
     @property
     def n_features(self) -> int:
         return self.mean.shape[0]
 
     def probabilities(self, X) -> np.ndarray:
-        """``(B, C)`` in float64, straight from the plan: the reference both exports follow."""
+        """``(B, C)`` in float64, straight from the plan: the reference both exports follow
+        (a table's rows are encoded by ``prep`` first)."""
+        if self.prep is not None:
+            from caviar.data.table import as_table
+
+            X = self.prep.transform(as_table(X, self.prep.inputs, self.prep.kinds))
         a = (np.asarray(X, dtype=np.float64) - self.mean) / self.std
         for layer in self.layers:
             a = _activate(a @ layer.W + layer.b, layer)
@@ -114,6 +120,7 @@ def inference_plan(model) -> Plan:
         layers=tuple(layers),
         classes=tuple(np.asarray(model.classes).tolist()),
         feature_names=tuple(model.feature_names),
+        prep=model.prep,
     )
 
 
