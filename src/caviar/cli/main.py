@@ -410,6 +410,7 @@ def _prediction_rows(model_file, data, target, split):
     column is optional and ignored)."""
     from caviar.data import read_features
     from caviar.data.readers import read_columns
+    from caviar.data.table import as_table
     from caviar.model import Model
 
     if data is not None and data not in sources.bundled_names() and target is None:
@@ -419,7 +420,8 @@ def _prediction_rows(model_file, data, target, split):
             if split not in (None, "all"):
                 raise InvalidArgument("--split applies to the data the model was trained on.")
             if model.prep is not None:  # a table: its raw columns, read by name
-                return model, read_columns(src["data"])
+                columns = read_columns(src["data"])
+                return model, as_table(columns, model.prep.inputs, model.prep.kinds, data)
             return model, read_features(src["data"], model.feature_names)
     model, ds, _, _ = _model_data(model_file, data, target, split)
     return model, ds.X if model.prep is None else ds.table

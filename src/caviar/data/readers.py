@@ -183,8 +183,7 @@ def read_table(
     t = _target_index(header, target, path)
     name = header[t]
     y = _labels_of(columns.pop(name), name, path)
-    with _about(path):
-        table = table_from_columns(columns, str(path), categorical, numeric, drop, notices)
+    table = table_from_columns(columns, str(path), categorical, numeric, drop, notices)
     plain = all(k == NUMERIC for k in table.kinds) and not categorical
     if plain and not any(np.isnan(v).any() for v in table.values):
         pairs = zip(table.columns, table.values, strict=True)

@@ -233,8 +233,15 @@ def table_from_columns(
             continue
         v = columns[name]
         kind = CATEGORICAL if name in categorical else NUMERIC if name in numeric else infer_kind(v)
+        if kind == NUMERIC and name in numeric and v.dtype.kind != "f":
+            if _numbers(v) is None:
+                bad = next(x for x in v if x is not None and _number(x) is None)
+                raise DataError(
+                    f"{source}: column {name!r} is given as --numeric but holds {bad!r}; "
+                    "drop it from --numeric (it is read as categories), or clean that column"
+                )
         if kind == NUMERIC:
-            v = _as_kind(v, NUMERIC, name, f"{source}: --numeric" if name in numeric else source)
+            v = _as_kind(v, NUMERIC, name, source)
         else:
             v = _texts(v)
             if name not in categorical and _identifier_like(v):
