@@ -42,7 +42,9 @@ def test_unknown_option_lists_the_accepted_options():
         load("synthetic", n_rows=3)
     with pytest.raises(InvalidArgument, match=r"accepts: none"):
         load("iris", seed=1)
-    assert set(LOADERS) == {"digits", "iris", "wine", "breast_cancer", "mnist1d", "synthetic"}
+    assert set(LOADERS) == {
+        "digits", "iris", "wine", "breast_cancer", "mnist1d", "synthetic", "penguins", "wage"
+    }  # fmt: skip
 
 
 def test_mnist1d_is_deterministic_for_a_seed_and_differs_for_another():

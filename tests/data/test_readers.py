@@ -125,7 +125,7 @@ def test_missing_path_is_named(tmp_path):
 
 def test_unknown_suffix_and_target_outside_csv(tmp_path):
     path = _write(tmp_path, "x", "data.txt")
-    with pytest.raises(DataError, match=_in(path) + r": caviar reads \.csv, \.parquet"):
+    with pytest.raises(DataError, match=_in(path) + r": caviar reads \.csv, \.csv\.gz, \.parquet"):
         read(path)
     with pytest.raises(InvalidArgument, match=r"'target', .* parameters apply to tables"):
         read(_write(tmp_path, "x", "d.npz"), target="y")
