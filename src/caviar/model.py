@@ -20,7 +20,7 @@ from caviar import __version__, checkpoint, sources
 from caviar.config import FIELDS, TrainConfig
 from caviar.data import Dataset, Standardizer
 from caviar.data.prep import Preprocessor
-from caviar.data.table import as_table
+from caviar.data.table import as_table, numeric_table
 from caviar.errors import CheckpointError, DataError, InvalidArgument
 from caviar.optim import SCHEDULES, Plateau
 from caviar.train import History, evaluate
@@ -174,15 +174,11 @@ class Model:
         """Standardised features and class codes of ``ds`` in this model's class order (a
         table's rows encoded by this model's own preprocessing, whatever ``ds.X`` holds)."""
         X = ds.X
-        if self.prep is not None:
-            if ds.table is None:
-                raise DataError(
-                    f"{ds.name}: the model reads a table with the columns {self.prep.inputs[:8]}; "
-                    "this data set holds numbers only. Give it the table (CSV, Parquet, a "
-                    "DataFrame)."
-                )
-            if ds.prep is not self.prep:
-                X = self.prep.transform(ds.table)
+        if self.prep is not None and ds.prep is not self.prep:
+            # a table of numbers without missing cells was read as a plain data set: its
+            # columns, by name, are the raw rows (a text column the model needs is missing)
+            table = ds.table if ds.table is not None else numeric_table(ds)
+            X = self.prep.transform(table.select(self.prep.inputs, self.prep.kinds, ds.name))
         self._check_features(X)
         return self.standardizer.transform(X).astype(self.net.dtype), self._codes(ds)
 

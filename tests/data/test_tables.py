@@ -166,3 +166,16 @@ def test_read_columns_gives_numbers_as_floats_and_text_with_none(tmp_path):
     cols = read_columns(path)
     np.testing.assert_array_equal(cols["n"], [1.0, np.nan, 2.5])
     assert cols["t"].tolist() == ["x", None, None]
+
+
+def test_a_table_model_reads_a_file_of_numbers_without_missing_cells(tmp_path):
+    rows = "".join(f"{i},{i % 4},{'xy'[i % 2]}\n" for i in range(40))
+    train_csv, new_csv = tmp_path / "train.csv", tmp_path / "new.csv"
+    train_csv.write_text("a,b,label\n1,,x\n" + rows)
+    new_csv.write_text("b,a,label\n" + rows)  # no missing cell: read as a plain data set
+    train, val, _ = train_val_test_split(read(train_csv), 0.1, 0.0, 0)
+    model = Model.create(TrainConfig(hidden=(8,), epochs=2), train)
+    model.fit(train, val)
+    new = read(new_csv)
+    assert new.table is None
+    assert model.evaluate(new)["n"] == 40  # its columns found by name, b imputed as needed

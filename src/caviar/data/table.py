@@ -193,6 +193,16 @@ def as_table(X, names, kinds, source: str = "data") -> Table:
     return table.select(names, kinds, source)
 
 
+def numeric_table(ds) -> Table:
+    """The columns of a plain (all-numeric) data set ``ds`` as a Table, by their names."""
+    X = np.asarray(ds.X, dtype=np.float64)
+    return Table(
+        tuple(ds.feature_names),
+        tuple(NUMERIC for _ in ds.feature_names),
+        tuple(np.ascontiguousarray(X[:, j]) for j in range(X.shape[1])),
+    )
+
+
 def infer_kind(v: np.ndarray) -> str:
     """``"numeric"`` for float arrays and text whose every present cell reads as a number;
     ``"categorical"`` otherwise (text, booleans)."""
