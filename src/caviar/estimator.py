@@ -325,6 +325,8 @@ def _is_table(X) -> bool:
     """A pandas DataFrame with a text (or boolean, or categorical) column or a missing cell."""
     if not (hasattr(X, "columns") and hasattr(X, "dtypes")):
         return False
+    if len({str(c) for c in X.columns}) != len(X.columns):
+        return True  # read as a table, whose reader names the repeated columns
     if any(dtype.kind not in "iuf" for dtype in X.dtypes):
         return True
     return bool(X.isna().to_numpy().any())

@@ -138,3 +138,13 @@ def test_the_estimator_takes_a_dataframe_with_text_and_missing_cells():
     odd.iloc[0, 0] = "Atlantis"
     odd.iloc[1, 1] = np.nan
     assert clf.predict(odd).shape == (3,)
+
+
+def test_the_estimator_names_repeated_dataframe_columns():
+    pd = pytest.importorskip("pandas")
+    from caviar import Classifier
+    from caviar.errors import DataError
+
+    frame = pd.DataFrame(np.random.default_rng(0).random((20, 2)), columns=["a", "a"])
+    with pytest.raises(DataError, match=r"the column names \['a'\] repeat; make every name"):
+        Classifier(epochs=1).fit(frame, [0, 1] * 10)
