@@ -251,10 +251,13 @@ def read_once(code: str, path: Path | None) -> tuple[float, float]:
     imports alone (the baseline the reading is measured above)."""
     imports, call = (part.strip() for part in code.split(";"))
     call = "None" if path is None else call.replace("PATH", repr(str(path)))
+    # VmHWM: the peak resident set of this address space; getrusage's ru_maxrss would
+    # carry the forking parent's peak across exec
     prog = (
-        f"import resource, time\n{imports}\n"
+        f"import re, time\n{imports}\n"
         f"t = time.perf_counter()\ndata = {call}\nt = time.perf_counter() - t\n"
-        "print(t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+        "status = open('/proc/self/status').read()\n"
+        "print(t, int(re.search(r'VmHWM:\\s+(\\d+)', status)[1]) / 1024)\n"
     )
     out = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, check=True)
     seconds, peak = out.stdout.split()
