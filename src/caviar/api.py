@@ -35,6 +35,9 @@ def tune(
     study: str | Path | None = None,
     resume: bool = False,
     target: str | None = None,
+    categorical=(),
+    numeric=(),
+    drop_columns=(),
     config=None,
     executor="auto",
     verbose: bool = True,
@@ -42,10 +45,13 @@ def tune(
 ) -> StudyResults:
     """Run ``caviar tune`` from Python and return the study's results.
 
-    ``data``: a bundled name or a file path, as ``--data``. ``space``: a dict like the TOML
-    ``[space]`` table, a TOML path or a :class:`~caviar.tuning.SearchSpace` (default: lr, β1,
-    β2). ``study``: the SQLite file (default: a new one in a temporary folder, kept as long as
-    the returned object). ``config``: a TOML/JSON path or dict of fixed TrainConfig keys.
+    ``data``: a bundled name or a file path, as ``--data``; for a table, ``target``,
+    ``categorical``, ``numeric`` and ``drop_columns`` are the command's ``--target``,
+    ``--categorical``, ``--numeric`` and ``--drop-columns`` (lists of column names).
+    ``space``: a dict like the TOML ``[space]`` table, a TOML path or a
+    :class:`~caviar.tuning.SearchSpace` (default: lr, β1, β2). ``study``: the SQLite file
+    (default: a new one in a temporary folder, kept as long as the returned object).
+    ``config``: a TOML/JSON path or dict of fixed TrainConfig keys.
     ``options``: the command's tune settings (``rounds``, ``strategy``, ``sampler``, ``seed``,
     ``halving``, ``top_fraction``, ``max_population``) and any TrainConfig field
     (``epochs=3``, ``hidden=(64, 64)``) fixed for every trial. ``executor``: where the
@@ -65,7 +71,8 @@ def tune(
             raise InvalidArgument("resume=True needs study=PATH (the study to continue).")
         keep = tempfile.TemporaryDirectory(prefix="caviar-study-")
         study = Path(keep.name) / "study.db"
-    settings = None if resume else _settings(data, target, space, trials, config, options)
+    columns = {"categorical": categorical, "numeric": numeric, "drop": drop_columns}
+    settings = None if resume else _settings(data, target, space, trials, config, options, columns)
     s, settings, ds = start(study, settings, resume)
     with s:
         if not verbose:
@@ -83,7 +90,7 @@ def tune(
     return results
 
 
-def _settings(data, target, space, trials, config, options):
+def _settings(data, target, space, trials, config, options, columns):
     from caviar import sources
     from caviar.config import TrainConfig
     from caviar.tuning import SearchSpace, default_space
@@ -109,8 +116,9 @@ def _settings(data, target, space, trials, config, options):
     elif isinstance(space, dict):
         space = SearchSpace.from_dict(space)
     return TuneSettings(
-        data=sources.source(data, target)["data"],
+        data=sources.source(data, target, **columns)["data"],
         target=target,
+        columns={k: list(v) for k, v in columns.items() if v},
         trials=trials,
         space=space.to_dict(),
         base=base.to_dict(),

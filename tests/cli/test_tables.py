@@ -148,3 +148,13 @@ def test_the_estimator_names_repeated_dataframe_columns():
     frame = pd.DataFrame(np.random.default_rng(0).random((20, 2)), columns=["a", "a"])
     with pytest.raises(DataError, match=r"the column names \['a'\] repeat; make every name"):
         Classifier(epochs=1).fit(frame, [0, 1] * 10)
+
+
+def test_a_tune_remembers_the_forced_column_kinds_for_study_train(cli, tmp_path):
+    data = _penguins_csv(tmp_path)
+    study, model = tmp_path / "s.db", tmp_path / "m.npz"
+    cli("tune --data", data, "--target species --drop-columns year,island --trials 2 "
+        "--epochs 1 --study", study)  # fmt: skip
+    cli("study train", study, "--trial 1 --save", model)
+    info = cli("info", model).stdout
+    assert "input columns (5, by name): bill_length_mm" in info and "island" not in info

@@ -49,7 +49,13 @@ def data_of(study: Study):
     tune = study.settings().get("tune")
     if not tune:
         raise InvalidArgument(f"{study.path} records no tune (no data to train on).")
-    return sources.load({"data": tune["data"], "target": tune.get("target")})
+    return sources.load(source_of(tune))
+
+
+def source_of(tune: dict) -> dict:
+    """The data record of a study's stored tune settings (a table's forced column kinds
+    included)."""
+    return {"data": tune["data"], "target": tune.get("target"), **tune.get("columns", {})}
 
 
 def retrain(study: Study, trial: Trial, dataset=None, on_epoch=None) -> Retrained:
@@ -62,6 +68,6 @@ def retrain(study: Study, trial: Trial, dataset=None, on_epoch=None) -> Retraine
     parts = sources.split(ds, config)
     model = Model.create(config, parts[0])
     tune = study.settings()["tune"]
-    model.source = {"data": tune["data"], "target": tune.get("target")}
+    model.source = source_of(tune)
     model.fit(parts[0], parts[1], on_epoch=on_epoch)
     return Retrained(trial, model, parts)
