@@ -16,7 +16,16 @@ from pathlib import Path
 
 from caviar.errors import InvalidArgument
 
-_SETTINGS = ("rounds", "strategy", "sampler", "seed", "halving", "top_fraction", "max_population")
+_SETTINGS = (
+    "rounds",
+    "strategy",
+    "sampler",
+    "seed",
+    "halving",
+    "top_fraction",
+    "max_population",
+    "keep",
+)
 
 
 def load(path):
@@ -53,7 +62,7 @@ def tune(
     (default: a new one in a temporary folder, kept as long as the returned object).
     ``config``: a TOML/JSON path or dict of fixed TrainConfig keys.
     ``options``: the command's tune settings (``rounds``, ``strategy``, ``sampler``, ``seed``,
-    ``halving``, ``top_fraction``, ``max_population``) and any TrainConfig field
+    ``halving``, ``top_fraction``, ``max_population``, ``keep``) and any TrainConfig field
     (``epochs=3``, ``hidden=(64, 64)``) fixed for every trial. ``executor``: where the
     populations train, ``"auto"`` (worker processes for a large tune, else this process),
     ``"local"``, ``"processes"``, ``"ray"`` or an
@@ -129,8 +138,8 @@ def _settings(data, target, space, trials, config, options, columns):
 class StudyResults:
     """A finished (or stored) study, read from its file: ``trials``, ``best_trial`` (lowest
     validation loss), ``most_accurate_trial``, ``searched`` (the names the tune searched),
-    ``best_params`` (the best trial's searched values), ``trials_dataframe()`` (pandas) and
-    ``report(path)``."""
+    ``best_params`` (the best trial's searched values), ``model(trial_id)`` (the kept or
+    retrained model), ``trials_dataframe()`` (pandas) and ``report(path)``."""
 
     def __init__(self, path: str | Path, _keep=None):
         from caviar.tuning.study import Study
@@ -168,6 +177,21 @@ class StudyResults:
 
         with Study(self.path, readonly=True) as s:
             return s.metrics(trial_id)
+
+    def model(self, trial_id: int | None = None):
+        """Trial ``trial_id``'s :class:`~caviar.model.Model` (default: the best trial's): the
+        one the tune kept beside the study (``keep``), else trained again as ``caviar study
+        train`` does."""
+        from caviar.tuning import retrain
+        from caviar.tuning.study import Study
+
+        if trial_id is None:
+            if self.best_trial is None:
+                raise InvalidArgument(f"{self.path} has no finished trial to make a model of.")
+            trial_id = self.best_trial.id
+        with Study(self.path, readonly=True) as s:
+            trial = retrain.find_trial(s, trial_id)
+            return (retrain.kept_model(s, trial) or retrain.retrain(s, trial)).model
 
     def trials_dataframe(self):
         """One row per trial (as ``caviar study export --csv``); needs pandas."""

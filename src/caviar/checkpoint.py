@@ -26,8 +26,11 @@ FORMAT = "caviar-checkpoint"
 FORMAT_VERSION = 2  # 2: the training state as arrays (caviar.train.population)
 
 
-def save(path: str | Path, arrays: dict[str, np.ndarray], meta: dict) -> Path:
-    """Write ``arrays`` and ``meta`` (JSON-serialisable) to ``path`` atomically."""
+def save(path: str | Path, arrays: dict[str, np.ndarray], meta: dict, durable: bool = True) -> Path:
+    """Write ``arrays`` and ``meta`` (JSON-serialisable) to ``path`` atomically; ``durable``:
+    on disk (fsync) before the rename, so a power cut leaves the old file or the new one.
+    Without it (what can be computed again), a cut may leave a torn file, which
+    :func:`load` refuses as corrupt."""
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_suffix(path.suffix + ".npz")
@@ -43,7 +46,8 @@ def save(path: str | Path, arrays: dict[str, np.ndarray], meta: dict) -> Path:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **payload)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -303,14 +303,15 @@ class Model:
             )
 
     # -- checkpoints ---------------------------------------------------------------------
-    def save(self, path) -> str:
-        """Write the whole model (and training state) to one ``.npz``; returns its path."""
+    def save(self, path, durable: bool = True) -> str:
+        """Write the whole model (and training state) to one ``.npz``; returns its path
+        (``durable``: see :func:`caviar.checkpoint.save`)."""
         arrays = self.pop.state()
         arrays |= {f"std/{k}": v for k, v in self.standardizer.to_arrays().items()}
         arrays["classes"] = self.classes
         if self.best is not None:
             arrays |= {f"best/{k}": v for k, v in self.best["arrays"].items()}
-        return str(checkpoint.save(path, arrays, self._meta()))
+        return str(checkpoint.save(path, arrays, self._meta(), durable))
 
     def _meta(self) -> dict:
         return {

@@ -39,7 +39,7 @@ class Messages(Reporter):
 def _tune(path, data, resume=False, every=0.0, reporter=None, **kw):
     settings = None
     if not resume:
-        kw = {"trials": 8, "rounds": 2, "strategy": "caviar", "max_population": 3} | kw
+        kw = {"trials": 8, "rounds": 2, "strategy": "caviar", "max_population": 3, "keep": 0} | kw
         settings = TuneSettings(data="digits", space=SPACE, base=BASE, **kw)
     study, settings = open_study(path, settings, resume=resume)
     with study:

@@ -172,20 +172,26 @@ def export(path, csv_path, json_path, optuna_url):
 @click.argument("path", metavar="STUDY")
 @click.option("--trial", "trial_id", type=int, required=True, metavar="N", help="Trial id.")
 @click.option("--save", metavar="PATH", help="Write the trained model here (.npz).")
+@click.option(
+    "--retrain", is_flag=True, help="Train again even when the tune kept the trial's model."
+)
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON line.")
-def train_trial(path, trial_id, save, as_json):
-    """Train trial N of STUDY again, alone, and save the model: the same numbers as the tune
-    (same configuration, seed and data split), plus its test accuracy."""
-    from caviar.tuning.retrain import find_trial, retrain
+def train_trial(path, trial_id, save, retrain, as_json):
+    """Trial N of STUDY as a model: the one the tune kept (STUDY.models/), or trained again,
+    alone, with the same numbers as the tune (same configuration, seed and data split);
+    with its test accuracy."""
+    from caviar.tuning import retrain as again
     from caviar.tuning.study import Study
 
     with Study(path, readonly=True) as s:
-        trial = find_trial(s, trial_id)
-        done = retrain(s, trial)
+        trial = again.find_trial(s, trial_id)
+        kept = None if retrain else again.kept_model(s, trial)
+        done = kept or again.retrain(s, trial)
     scores = done.scores()
     saved = done.model.save(save) if save else None
     result = {
         "trial": trial.id,
+        "kept": kept is not None,
         "status": trial.status,
         "tune": {"val_loss": trial.val_loss, "val_accuracy": trial.val_accuracy},
         "retrained": scores,
@@ -195,6 +201,11 @@ def train_trial(path, trial_id, save, as_json):
     if as_json:
         click.echo(json.dumps(result, allow_nan=False))
         return
+    if kept is not None:
+        click.echo(
+            f"trial {trial.id}: the model the tune kept ({kept.path}), not trained again "
+            "(--retrain trains it again)"
+        )
     click.echo(
         f"trial {trial.id}: validation accuracy {scores['val_accuracy']:.4f} (the tune recorded "
         f"{_num(trial.val_accuracy)}), val_loss {scores['val_loss']:.6g} (tune "

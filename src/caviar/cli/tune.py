@@ -106,6 +106,14 @@ def _type(name: str, kind: type) -> click.ParamType:
     "memory holds].",
 )
 @click.option(
+    "--keep",
+    type=_type("keep", int),
+    metavar="N",
+    default=8,
+    show_default=True,
+    help="Keep the models of the N best trials beside the study (STUDY.models/); 0: none.",
+)
+@click.option(
     "--seed", type=_type("seed", int), default=0, show_default=True, help="Sampling seed."
 )
 @click.option(
@@ -163,6 +171,7 @@ def tune(
     halving,
     top_fraction,
     max_population,
+    keep,
     seed,
     study_path,
     resume,
@@ -221,6 +230,7 @@ def tune(
             halving=halving,
             top_fraction=top_fraction,
             max_population=max_population,
+            keep=keep,
         )
     study, settings, ds = start_tune(study_path, settings, resume)
     with study:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from caviar.config import TrainConfig
-from caviar.errors import InvalidArgument
+from caviar.errors import CheckpointError, InvalidArgument
 from caviar.tuning.study import Study, Trial
 
 
@@ -21,6 +21,7 @@ class Retrained:
     trial: Trial
     model: object
     parts: tuple
+    path: str | None = None  # the kept model's file, when it was not trained again
 
     def scores(self) -> dict:
         """``{"val_loss", "val_accuracy", "test_loss", "test_accuracy"}`` of the model."""
@@ -56,6 +57,24 @@ def source_of(tune: dict) -> dict:
     """The data record of a study's stored tune settings (a table's forced column kinds
     included)."""
     return {"data": tune["data"], "target": tune.get("target"), **tune.get("columns", {})}
+
+
+def kept_model(study: Study, trial: Trial, dataset=None) -> Retrained | None:
+    """The model the tune kept for ``trial`` (``<study>.models/trial-<id>.npz``), with the
+    parts of the study's data it was trained on, or None when there is none."""
+    from caviar import sources
+    from caviar.model import Model
+    from caviar.tuning.kept import Kept
+
+    path = Kept(study.path, 0).path(trial.id)
+    if not path.exists():
+        return None
+    try:
+        model = Model.load(path)
+    except CheckpointError:  # torn (kept models are written without fsync): train again
+        return None
+    ds = data_of(study) if dataset is None else dataset
+    return Retrained(trial, model, sources.split(ds, model.config), str(path))
 
 
 def retrain(study: Study, trial: Trial, dataset=None, on_epoch=None) -> Retrained:

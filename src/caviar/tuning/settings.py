@@ -45,6 +45,7 @@ class TuneSettings:
     halving: float | None = _s(None, Interval(1, None, low_open=True))
     top_fraction: float = _s(0.25, SHARE)
     max_population: int | None = _s(None, COUNT)
+    keep: int = _s(8, NON_NEGATIVE_INT)  # the best trials' models kept beside the study
 
     def check(self) -> TuneSettings:
         for f in fields(self):

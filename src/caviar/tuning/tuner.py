@@ -7,6 +7,7 @@ and is the only one that writes the study, as outcomes come back."""
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -21,11 +22,13 @@ from caviar.config import TrainConfig
 from caviar.cost import MemberCost, compute_backend
 from caviar.data import Dataset
 from caviar.model import Model
+from caviar.train.population import select_state
 from caviar.tuning import halving
 from caviar.tuning.cost import choose_executor, choose_population_size, choose_strategy
 from caviar.tuning.executors import Executor, cores, main_reruns_in_workers, make_executor
 from caviar.tuning.executors.task import Outcome, Task
 from caviar.tuning.halving import Group
+from caviar.tuning.kept import Kept
 from caviar.tuning.progress import Reporter
 from caviar.tuning.samplers import sample
 from caviar.tuning.settings import TuneSettings, open_study
@@ -68,6 +71,8 @@ class Tuner:
         if isinstance(executor, str) and executor != "auto":
             self.executor = make_executor(executor)
         self._prepared: dict[tuple, Prepared] = {}
+        self._train_parts: dict[tuple, Dataset] = {}  # for the kept models' preprocessing
+        self.kept = Kept(study.path, settings.keep)
         self.train_seconds = 0.0
 
     # -- the process ---------------------------------------------------------------------
@@ -336,12 +341,29 @@ class Tuner:
         return report
 
     def _record(self, group: Group, members, status: Status | None = None):
+        finished = {}
         for k in members:
             st, result, metrics = group.results[k]
             st = Status(st)
             self.train_seconds += float(result["seconds"])
             final = status if status and st != Status.DIVERGED else st
             self._finish(group.ids[k], final, result, metrics)
+            if final == Status.FINISHED and group.state is not None:
+                state = functools.partial(select_state, group.state, [k])
+                finished[group.ids[k]] = functools.partial(self._model, group.configs[k], state)
+        self.kept.offer(self.study, finished)
+
+    def _model(self, config: TrainConfig, state) -> Model:
+        """The model of one trained member (``state()`` its arrays, K = 1), as ``caviar
+        train`` would have saved it: the training split's standardisation and encoding, the
+        tune's data."""
+        key = _key(config)
+        if key not in self._train_parts:
+            self._train_parts[key] = sources.split(self.data, config)[0]
+        model = Model.create(config, self._train_parts[key])
+        model.pop.load_state(state())
+        model.source = self.settings.source()
+        return model
 
     def _run_panda(self, trial: Trial) -> None:
         """One trial alone, as `caviar train` runs it, with a checkpoint after every epoch."""
@@ -356,7 +378,11 @@ class Tuner:
         seconds = time.perf_counter() - start
         self.train_seconds += seconds
         train_loss = model.evaluate(train, split="all")["loss"]
-        self._finish(trial.id, *member_result(model.history, 0, seconds, train_loss))
+        status, result, metrics = member_result(model.history, 0, seconds, train_loss)
+        self._finish(trial.id, status, result, metrics)
+        if status == Status.FINISHED:
+            model.source = self.settings.source()
+            self.kept.offer(self.study, {trial.id: lambda: model})
         ckpt.unlink(missing_ok=True)
 
     def _epoch_reporter_panda(self, epochs: int):
