@@ -29,11 +29,14 @@ _SETTINGS = (
 
 
 def load(path):
-    """The model saved at ``path`` (``caviar train --save``, ``caviar study train``): it has
-    ``predict``, ``predict_proba``, ``evaluate``, ``history``, ``classes``, ``feature_names``."""
-    from caviar.model import Model
+    """The model saved at ``path`` (``caviar train --save``, ``caviar study train``, a kept
+    model): it has ``predict``, ``predict_proba``, ``evaluate``, ``history``, ``classes``,
+    ``feature_names``; or the :class:`~caviar.ensemble.Ensemble` saved there (``caviar study
+    ensemble``), which has ``predict``, ``predict_proba``, ``evaluate``, ``models`` and
+    ``weights``."""
+    from caviar.ensemble import load as load_any
 
-    return Model.load(path)
+    return load_any(path)
 
 
 def tune(
@@ -192,6 +195,18 @@ class StudyResults:
         with Study(self.path, readonly=True) as s:
             trial = retrain.find_trial(s, trial_id)
             return (retrain.kept_model(s, trial) or retrain.retrain(s, trial)).model
+
+    def ensemble(self, size: int = 8):
+        """An :class:`~caviar.ensemble.Ensemble` of up to ``size`` picks over the kept
+        models, chosen on the validation split (``caviar study ensemble``); its figures,
+        beside the best single trial's, are in ``.scores``."""
+        from caviar.tuning.committee import committee
+        from caviar.tuning.study import Study
+
+        with Study(self.path, readonly=True) as s:
+            made = committee(s, size)
+        made.ensemble.scores = made.scores
+        return made.ensemble
 
     def trials_dataframe(self):
         """One row per trial (as ``caviar study export --csv``); needs pandas."""

@@ -100,6 +100,12 @@ def load(path: str | Path, required: tuple[str, ...] = ()) -> tuple[dict[str, np
             f"{path}: truncated or corrupt checkpoint ({type(e).__name__}: {e})."
         ) from None
     meta = _meta(path, arrays.pop(META_KEY, None))
+    if required and meta.get("kind") == "caviar-ensemble":
+        raise CheckpointError(
+            f"{path}: an ensemble of {len(meta.get('members', []))} models, not one model; "
+            "caviar predict, evaluate, info and export take it, resume and partial_fit need "
+            "a single model (a member's own file in the study's .models folder)."
+        )
     missing = [k for k in required if k not in arrays]
     if missing:
         raise CheckpointError(

@@ -306,12 +306,16 @@ class Model:
     def save(self, path, durable: bool = True) -> str:
         """Write the whole model (and training state) to one ``.npz``; returns its path
         (``durable``: see :func:`caviar.checkpoint.save`)."""
+        return str(checkpoint.save(path, self.save_arrays(), self._meta(), durable))
+
+    def save_arrays(self) -> dict[str, np.ndarray]:
+        """The arrays of the model's file (its metadata is :meth:`_meta`)."""
         arrays = self.pop.state()
         arrays |= {f"std/{k}": v for k, v in self.standardizer.to_arrays().items()}
         arrays["classes"] = self.classes
         if self.best is not None:
             arrays |= {f"best/{k}": v for k, v in self.best["arrays"].items()}
-        return str(checkpoint.save(path, arrays, self._meta(), durable))
+        return arrays
 
     def _meta(self) -> dict:
         return {

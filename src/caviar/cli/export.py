@@ -16,12 +16,17 @@ CHECK_ROWS = 256
 def export(model_file, onnx_path, torch_path):
     """Export MODEL: an ONNX graph taking raw features (batch norm folded, standardisation
     included) and/or a PyTorch state_dict, whose nn.Sequential is printed."""
+    from caviar.ensemble import load
     from caviar.export import to_onnx, to_torch
-    from caviar.model import Model
 
     if onnx_path is None and torch_path is None:
         raise InvalidArgument("Say where to export: --onnx PATH and/or --torch PATH.")
-    model = Model.load(model_file)
+    model = load(model_file)
+    if torch_path is not None and hasattr(model, "models"):
+        raise InvalidArgument(
+            f"{model_file} is an ensemble; --torch exports one model (each member's file is "
+            "in the study's .models folder). --onnx exports the ensemble as one graph."
+        )
     if onnx_path is not None:
         to_onnx(model, onnx_path)
         click.echo(
@@ -43,6 +48,8 @@ def export(model_file, onnx_path, torch_path):
 
 
 def _inputs(model) -> str:
+    if hasattr(model, "models"):
+        return f"{_inputs(model.models[0])}, {len(model.models)} members summed"
     if model.prep is None:
         return f"input 'features' (N, {model.net.sizes[0]}) raw"
     kinds = model.prep.kinds
@@ -90,14 +97,15 @@ def _onnx_check(model, path) -> str:
     if importlib.util.find_spec("onnxruntime") is None:
         return "install onnxruntime to check it against caviar"
     rng = np.random.default_rng(0)
+    first = model.models[0] if hasattr(model, "models") else model
     if model.prep is not None:
-        X = _table_rows(model, rng)
+        X = _table_rows(first, rng)
         diff = np.abs(onnx_probabilities(path, X, model.prep) - model.predict_proba(X)).max()
         return (
             f"max |p_onnx - p_caviar| = {diff:.1e} on {CHECK_ROWS} synthetic rows "
             "(10 % missing cells, unseen levels)"
         )
-    std = model.standardizer
+    std = first.standardizer
     X = std.mean + std.std * rng.normal(size=(CHECK_ROWS, std.mean.shape[0]))
     diff = np.abs(onnx_probabilities(path, X) - model.predict_proba(X)).max()
     return f"max |p_onnx - p_caviar| = {diff:.1e} on {CHECK_ROWS} synthetic rows"

@@ -313,10 +313,10 @@ def _split_option(command):
 
 
 def _model_data(model_file, data, target, split):
-    """The model and the rows a command works on (see the --split help)."""
-    from caviar.model import Model
+    """The model (or ensemble) and the rows a command works on (see the --split help)."""
+    from caviar.ensemble import load
 
-    model = Model.load(model_file)
+    model = load(model_file)
     src = _source(model, model_file, data, target)
     if split is None:
         own = sources.same_data(src, model.source) or src["data"] in sources.bundled_names()
@@ -334,6 +334,11 @@ def evaluate(model_file, data, target, split, as_json):
     model, ds, src, split = _model_data(model_file, data, target, split)
     scores = model.evaluate(ds, split="all")
     labels = model.classes.tolist()
+    single = None
+    if hasattr(model, "models"):  # an ensemble: beside the best single trial, both measured
+        best = model.models[model.best].evaluate(ds, split="all")
+        single = {"trial": model.trials[model.best], "accuracy": best["accuracy"],
+                  "loss": run.number(best["loss"])}  # fmt: skip
     if as_json:
         result = {
             "data": src["data"],
@@ -343,6 +348,7 @@ def evaluate(model_file, data, target, split, as_json):
             "loss": run.number(scores["loss"]),
             "classes": labels,
             "confusion": scores["confusion"].tolist(),
+            **({} if single is None else {"best_single_trial": single}),
         }
         click.echo(json.dumps(result, allow_nan=False))
         return
@@ -358,6 +364,12 @@ def evaluate(model_file, data, target, split, as_json):
     out = Console()
     summary = f"accuracy {scores['accuracy']:.4f}, loss {scores['loss']:.4f}"
     out.print(f"{src['data']} ({split}, {len(ds)} rows): {summary}", soft_wrap=True)
+    if single is not None:
+        out.print(
+            f"best single trial {single['trial']} (a member): accuracy "
+            f"{single['accuracy']:.4f}, loss {single['loss']:.4f}",
+            soft_wrap=True,
+        )
     out.print(table)
 
 
@@ -379,7 +391,7 @@ def predict(model_file, data, target, split, proba, out):
     labels and, with --proba, a 'proba_<label>' column per class, one row per data row."""
     sources.refuse_overwrite(out, "--out", model=model_file, data_file=data)
     model, X = _prediction_rows(model_file, data, target, split)
-    if run.diverged(model):
+    if not hasattr(model, "models") and run.diverged(model):  # an ensemble's trials finished
         d = model.history.divergence
         raise DivergedError(
             f"{model_file}: this model diverged in training (epoch {int(d.epoch[0]) + 1}, "
@@ -411,10 +423,10 @@ def _prediction_rows(model_file, data, target, split):
     from caviar.data import read_features
     from caviar.data.readers import read_columns
     from caviar.data.table import as_table
-    from caviar.model import Model
+    from caviar.ensemble import load
 
     if data is not None and data not in sources.bundled_names() and target is None:
-        model = Model.load(model_file)
+        model = load(model_file)
         src = sources.source(data, None)
         if not sources.same_data(src, model.source):
             if split not in (None, "all"):

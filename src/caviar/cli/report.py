@@ -64,9 +64,11 @@ def write_study_report(study_path, out) -> None:
 def info(model_file, as_json):
     """What MODEL expects and what it learned: feature names, classes, configuration, epochs
     trained and final metrics."""
-    from caviar.model import Model
+    from caviar.ensemble import load
 
-    model = Model.load(model_file)
+    model = load(model_file)
+    if hasattr(model, "models"):
+        return _ensemble_info(model_file, model, as_json)
     facts = model_facts(model)
     if as_json:
         click.echo(json.dumps(facts, allow_nan=False))
@@ -91,6 +93,32 @@ def info(model_file, as_json):
     from caviar.cli.study_cmds import config_toml
 
     click.echo(config_toml(facts["config"]), nl=False)
+
+
+def _ensemble_info(path, ensemble, as_json: bool) -> None:
+    """``caviar info`` of an ensemble: its members, their weights and shapes."""
+    members = [
+        {"trial": t, "weight": float(w), "config": m.config.to_dict()}
+        for t, w, m in zip(ensemble.trials, ensemble.weights, ensemble.models, strict=True)
+    ]
+    facts = {
+        "kind": "ensemble",
+        "data": ensemble.source.get("data"),
+        "classes": ensemble.classes.tolist(),
+        "members": members,
+    }
+    if as_json:
+        click.echo(json.dumps(facts, allow_nan=False))
+        return
+    click.echo(f"{path}: an ensemble of {len(members)} models, trained on {facts['data']}")
+    click.echo(f"classes ({len(facts['classes'])}): {', '.join(map(str, facts['classes']))}")
+    for m in members:
+        c = m["config"]
+        shape = ",".join(map(str, c["hidden"]))
+        click.echo(
+            f"  trial {m['trial']}: weight {m['weight']:.3g}, hidden {shape}, "
+            f"{c['activation']}, {c['optimizer']} lr {c['lr']:.4g}"
+        )
 
 
 def model_facts(model) -> dict:

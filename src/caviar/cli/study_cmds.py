@@ -11,6 +11,7 @@ import math
 
 import click
 
+from caviar import sources
 from caviar.errors import InvalidArgument
 from caviar.tuning.study import Status, Study, StudyError
 
@@ -166,6 +167,39 @@ def export(path, csv_path, json_path, optuna_url):
         n = len(s.trials())
         written = {"csv": ex.to_csv, "json": ex.to_json, "optuna": ex.to_optuna}[kind](s, target)
     click.echo(f"{n} trials of {path} written to {written} ({kind})")
+
+
+@study.command("ensemble")
+@click.argument("path", metavar="STUDY")
+@click.option(
+    "--size", type=click.IntRange(min=1), default=8, show_default=True, metavar="M",
+    help="Picks of greedy selection (with replacement) over the kept models.",
+)  # fmt: skip
+@click.option("--save", metavar="PATH", help="Write the ensemble here (.npz).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON line.")
+def ensemble(path, size, save, as_json):
+    """An ensemble of STUDY's kept models, chosen on the validation split (greedy forward
+    selection with replacement: the member that most lowers the validation log loss, until
+    M picks or no gain), scored on the test split beside the best single trial."""
+    from caviar.tuning.committee import committee
+    from caviar.tuning.study import Study
+
+    sources.refuse_overwrite(save, "--save", study=path)
+    with Study(path, readonly=True) as s:
+        made = committee(s, size)
+    saved = made.ensemble.save(save) if save else None
+    if as_json:
+        members = [
+            {"trial": t, "weight": float(w)}
+            for t, w in zip(made.ensemble.trials, made.ensemble.weights, strict=True)
+        ]
+        click.echo(json.dumps({"members": members, "best_trial": made.best_trial,
+                               "scores": made.scores, "saved": saved}))  # fmt: skip
+        return
+    for line in made.lines():
+        click.echo(line)
+    if saved:
+        click.echo(f"ensemble saved to {saved}")
 
 
 @study.command("train")

@@ -114,6 +114,14 @@ def _type(name: str, kind: type) -> click.ParamType:
     help="Keep the models of the N best trials beside the study (STUDY.models/); 0: none.",
 )
 @click.option(
+    "--ensemble",
+    "ensemble_size",
+    type=click.IntRange(min=1),
+    metavar="M",
+    help="At the end, an ensemble of up to M picks over the kept models, chosen on the "
+    "validation split, saved as STUDY.ensemble.npz (caviar study ensemble).",
+)
+@click.option(
     "--seed", type=_type("seed", int), default=0, show_default=True, help="Sampling seed."
 )
 @click.option(
@@ -172,6 +180,7 @@ def tune(
     top_fraction,
     max_population,
     keep,
+    ensemble_size,
     seed,
     study_path,
     resume,
@@ -251,9 +260,24 @@ def tune(
         )
     else:
         _print_best(best, trials_done, seconds, study_path, searched)
+    if ensemble_size is not None and best is not None:
+        _ensemble(study.path, ensemble_size, as_json)
     if report_path:
         write_study_report(study.path, report_path)
     return _status(best, trials_done)
+
+
+def _ensemble(path, size: int, quiet: bool) -> None:
+    """``caviar study ensemble PATH --size size --save PATH.ensemble.npz``, after the tune."""
+    from caviar.tuning.committee import committee
+    from caviar.tuning.study import Study
+
+    with Study(path, readonly=True) as s:
+        made = committee(s, size)
+    saved = made.ensemble.save(f"{path}.ensemble.npz")
+    if not quiet:
+        for line in [*made.lines(), f"ensemble saved to {saved}"]:
+            click.echo(line)
 
 
 def _executor(name: str, address, workers, threads):

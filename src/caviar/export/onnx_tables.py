@@ -25,9 +25,10 @@ NUMERIC_INPUT, TEXT_INPUT, ENCODED = "numeric", "text", "encoded"
 ML_OPSET = 3
 
 
-def encoding_nodes(prep: Preprocessor, constant, helper) -> tuple[list, list]:
-    """``(nodes, graph inputs)`` that compute ``encoded`` from the two raw inputs;
-    ``constant(name, array, dtype)`` adds an initializer and returns its name."""
+def encoding_nodes(prep: Preprocessor, constant, helper, prefix: str = "") -> tuple:
+    """``(nodes, graph inputs, output)``: the nodes (names under ``prefix``) that compute
+    the encoded matrix ``output`` from the two raw inputs; ``constant(name, array, dtype)``
+    adds an initializer and returns its name."""
     from onnx import TensorProto
 
     nodes, pieces = [], []
@@ -35,7 +36,7 @@ def encoding_nodes(prep: Preprocessor, constant, helper) -> tuple[list, list]:
     text = [c for c in prep.columns if c.kind == CATEGORICAL]
     index = {id(c): i for group in (numeric, text) for i, c in enumerate(group)}
     for c in prep.columns:
-        i, tag = index[id(c)], f"c{len(pieces)}"
+        i, tag = index[id(c)], f"{prefix}c{len(pieces)}"
         source = NUMERIC_INPUT if c.kind == NUMERIC else TEXT_INPUT
         at = constant(f"{tag}_at", np.array([i]), np.int64)
         nodes.append(helper.make_node("Gather", [source, at], [f"{tag}_raw"], axis=1))
@@ -43,7 +44,7 @@ def encoding_nodes(prep: Preprocessor, constant, helper) -> tuple[list, list]:
             pieces += _numeric(c, tag, nodes, constant, helper)
         else:
             pieces.append(_one_hot(c, tag, nodes, constant, helper))
-    nodes.append(helper.make_node("Concat", pieces, [ENCODED], axis=1))
+    nodes.append(helper.make_node("Concat", pieces, [f"{prefix}{ENCODED}"], axis=1))
     inputs = []
     if numeric:
         inputs.append(helper.make_tensor_value_info(NUMERIC_INPUT, TensorProto.FLOAT,
@@ -51,7 +52,7 @@ def encoding_nodes(prep: Preprocessor, constant, helper) -> tuple[list, list]:
     if text:
         inputs.append(helper.make_tensor_value_info(TEXT_INPUT, TensorProto.STRING,
                                                     ["N", len(text)]))  # fmt: skip
-    return nodes, inputs
+    return nodes, inputs, f"{prefix}{ENCODED}"
 
 
 def _numeric(c, tag: str, nodes: list, constant, helper) -> list[str]:
