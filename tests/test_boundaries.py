@@ -147,6 +147,7 @@ FLOORS = (
     ("cost", "sources"),
     ("train",),
     ("model",),
+    ("ensemble",),
     ("estimator", "tuning"),
     ("report", "experiments"),
     ("api",),
