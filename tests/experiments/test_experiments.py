@@ -24,7 +24,7 @@ def outcomes(tmp_path_factory):
     return {name: run_experiment(name, out, seed=0, quick=True) for name in names()}
 
 
-def test_the_registry_names_the_twelve_experiments():
+def test_the_registry_names_the_thirteen_experiments():
     assert names() == [
         "decay",
         "plateau",
@@ -38,6 +38,7 @@ def test_the_registry_names_the_twelve_experiments():
         "bias-correction",
         "ewa-statistics",
         "softmax-two-classes",
+        "ensemble",
     ]
     for name in names():
         exp = base.module(name)
@@ -90,6 +91,8 @@ def _flip(name: str, n: dict) -> None:
         n["accuracy_full"][0] = n["accuracy_ewa"][0] - 0.1
     elif name == "softmax-two-classes":
         n["max_probability_difference"] = 1e-3
+    elif name == "ensemble":
+        n["runs"][0]["test_ensemble_accuracy"] = n["runs"][0]["test_best_accuracy"] - 0.1
 
 
 @pytest.mark.parametrize("name", names())
@@ -198,3 +201,10 @@ def test_ewa_statistics_compares_every_batch_norm_layer(outcomes):
     n = outcomes["ewa-statistics"].numbers
     assert np.asarray(n["mean_gap"]).shape == (len(n["momenta"]), 2)
     assert abs(n["accuracy_ewa"][0] - n["accuracy_full"][0]) <= 0.05
+
+
+def test_ensemble_scores_both_on_the_test_split_and_weights_sum_to_one(outcomes):
+    (run,) = outcomes["ensemble"].numbers["runs"]
+    assert abs(sum(run["weights"]) - 1) < 1e-9 and len(run["weights"]) == len(run["trials"])
+    assert run["val_ensemble_loss"] <= run["val_best_loss"] + 1e-12
+    assert 0.5 < run["test_best_accuracy"] <= 1 and 0.5 < run["test_ensemble_accuracy"] <= 1

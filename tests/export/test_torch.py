@@ -61,3 +61,20 @@ def test_without_torch_one_error_says_what_to_install(trained, tmp_path, monkeyp
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(InvalidArgument, match=r"pip install 'caviar-nn\[torch\]'"):
         to_torch(model, tmp_path / "m.pt")
+
+
+def test_an_ensemble_is_one_module_list_whose_weighted_sum_agrees(torch, trained, tmp_path):
+    from caviar.ensemble import Ensemble
+    from caviar.export.plan import inference_plan
+    from caviar.export.torch_module import build_module
+
+    (a, test), (b, _) = trained(seed=0), trained(seed=1, activation="tanh")
+    ens = Ensemble([a, b], np.array([0.25, 0.75]), [1, 2])
+    text = to_torch(ens, tmp_path / "ens.pt")
+    assert text.startswith("ModuleList(") and "w = [0.25, 0.75]" in text
+    modules = torch.nn.ModuleList([build_module(inference_plan(m)) for m in (a, b)])
+    modules.load_state_dict(torch.load(tmp_path / "ens.pt", weights_only=True))
+    x = torch.from_numpy(np.array(test.X, dtype=np.float32))
+    with torch.no_grad():
+        got = sum(w * m(x).numpy() for w, m in zip(ens.weights, modules, strict=True))
+    assert np.abs(got - ens.predict_proba(test.X)).max() < 1e-5

@@ -22,11 +22,6 @@ def export(model_file, onnx_path, torch_path):
     if onnx_path is None and torch_path is None:
         raise InvalidArgument("Say where to export: --onnx PATH and/or --torch PATH.")
     model = load(model_file)
-    if torch_path is not None and hasattr(model, "models"):
-        raise InvalidArgument(
-            f"{model_file} is an ensemble; --torch exports one model (each member's file is "
-            "in the study's .models folder). --onnx exports the ensemble as one graph."
-        )
     if onnx_path is not None:
         to_onnx(model, onnx_path)
         click.echo(
@@ -35,6 +30,8 @@ def export(model_file, onnx_path, torch_path):
         )
     if torch_path is not None:
         text = to_torch(model, torch_path)
+        if hasattr(model, "models"):
+            click.echo(f"the ensemble's {len(model.models)} members as one nn.ModuleList")
         if model.prep is not None:
             encoding = _write_encoding(model, torch_path)
             click.echo(

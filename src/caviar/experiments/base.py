@@ -28,6 +28,7 @@ EXPERIMENTS = {
     "bias-correction": "bias_correction",
     "ewa-statistics": "ewa_statistics",
     "softmax-two-classes": "softmax_two_classes",
+    "ensemble": "ensemble",
 }
 
 

@@ -53,9 +53,18 @@ def build_module(plan: Plan):
 
 
 def to_torch(model, path) -> str:
-    """Write ``model``'s ``state_dict`` to ``path``; returns the ``nn.Sequential`` as text."""
+    """Write ``model``'s ``state_dict`` to ``path``; returns the ``nn.Sequential`` as text.
+
+    An :class:`~caviar.ensemble.Ensemble` is one ``nn.ModuleList`` of its members'
+    ``nn.Sequential``; its probabilities are ``Σ_i w_i · module[i](x)`` with the weights the
+    returned text ends with."""
     path = writable(path)
     torch = _torch()
+    if hasattr(model, "models"):
+        module = torch.nn.ModuleList([build_module(inference_plan(m)) for m in model.models])
+        torch.save(module.state_dict(), path)
+        weights = ", ".join(f"{w:.17g}" for w in model.weights)
+        return f"{module!r}\nprobabilities = Σ_i w_i · module[i](x), w = [{weights}]"
     module = build_module(inference_plan(model))
     torch.save(module.state_dict(), path)
     return repr(module)
