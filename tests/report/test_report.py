@@ -27,6 +27,7 @@ def model_html(made):
 def test_a_study_report_holds_every_section(study_html):
     for heading in (
         "Best trials",
+        "Ensemble of the kept models",
         "Validation accuracy against each searched hyperparameter",
         "Parallel coordinates",
         "Which hyperparameters mattered",
@@ -118,3 +119,14 @@ def test_diverged_pruned_and_failed_trials_are_marked(tmp_path):
     assert "warmup_steps exceed the run" in table
     assert '"symbol":["circle","triangle-down","x"]' in text  # failed has no point to draw
     assert "Too few finished trials (1)" in text and "--no-test" in text
+
+
+def test_the_ensemble_section_shows_both_test_figures_and_needs_kept_models(made, study_html):
+    from caviar.tuning.committee import committee
+
+    with Study(made["study"], readonly=True) as s:
+        made_here = committee(s, 8)
+    section = study_html.split("<h2>Ensemble of the kept models")[1].split("<h2>")[0]
+    assert f"best trial {made_here.best_trial} acc" in section and "test" in section
+    for t in made_here.ensemble.trials:
+        assert f"<td>{t}</td>" in section or f">{t}<" in section

@@ -34,6 +34,7 @@ def study_page(path, test: bool = True) -> Page:
         page = Page(f"caviar study report: {s.path.name}")
         _summary(page, settings, trials)
         _best(page, s, trials, space, test)
+        _ensemble(page, s, test)
         top = sorted(
             (t for t in trials if t.status == Status.FINISHED and t.val_loss is not None),
             key=_loss,
@@ -103,6 +104,42 @@ def _best(page: Page, s: Study, trials, space, test: bool) -> None:
         if test
         else "Test accuracy not computed (--no-test): 'caviar study train STUDY --trial N' "
         "retrains a trial and reports it.",
+        note=True,
+    )
+
+
+def _ensemble(page: Page, s: Study, test: bool) -> None:
+    """The kept models as an ensemble (up to 8 picks, chosen on the validation split): its
+    members and weights, and its accuracy beside the best single trial's."""
+    from caviar.tuning.committee import committee
+    from caviar.tuning.kept import Kept
+
+    kept = len(Kept(s.path, 0).stored())
+    if not kept:
+        return
+    made = committee(s, min(8, kept))
+    ens = made.ensemble
+    page.heading("Ensemble of the kept models")
+    page.text(
+        f"Greedy forward selection with replacement over the {kept} kept models, up to "
+        f"{min(8, kept)} picks, chosen on the validation split (caviar study ensemble): "
+        f"{len(ens.models)} members."
+    )
+    page.table(["trial", "weight"], [[t, w] for t, w in zip(ens.trials, ens.weights, strict=True)])
+    parts = ["val", "test"] if test else ["val"]
+    rows = []
+    for part in parts:
+        e, b = made.scores[part]["ensemble"], made.scores[part]["best"]
+        if e is not None:
+            rows.append([part, e["accuracy"], b["accuracy"], e["loss"], b["loss"]])
+    page.table(
+        ["split", "ensemble acc", f"best trial {made.best_trial} acc", "ensemble log loss",
+         "best trial log loss"],
+        rows,
+    )  # fmt: skip
+    page.text(
+        "The test split chose nothing: both figures are measured on it, the ensemble's and "
+        "the best single trial's (a member, from its kept model).",
         note=True,
     )
 

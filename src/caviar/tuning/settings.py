@@ -179,6 +179,11 @@ def check_study(path: str | Path, resume: bool) -> None:
             stored = study.settings()
     except sqlite3.Error as err:
         raise study_error(path, err) from None
+    if resume and not stored:
+        # a driver that has just claimed the study may not have written its settings yet:
+        # open_study, which asks for the claim first, says who is tuning it (or, unclaimed,
+        # that there is no tune to resume)
+        return
     _refuse_contents(path, stored, resume)
 
 
