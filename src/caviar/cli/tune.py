@@ -114,6 +114,15 @@ def _type(name: str, kind: type) -> click.ParamType:
     help="Keep the models of the N best trials beside the study (STUDY.models/); 0: none.",
 )
 @click.option(
+    "--repeats",
+    type=_type("repeats", int),
+    metavar="R",
+    default=1,
+    show_default=True,
+    help="Train each configuration with R seeds, as R rows of one population; a trial's "
+    "figures are their mean (R× the rows).",
+)
+@click.option(
     "--ensemble",
     "ensemble_size",
     type=click.IntRange(min=1),
@@ -180,6 +189,7 @@ def tune(
     top_fraction,
     max_population,
     keep,
+    repeats,
     ensemble_size,
     seed,
     study_path,
@@ -240,6 +250,7 @@ def tune(
             top_fraction=top_fraction,
             max_population=max_population,
             keep=keep,
+            repeats=repeats,
         )
     study, settings, ds = start_tune(study_path, settings, resume)
     with study:

@@ -46,6 +46,7 @@ class TuneSettings:
     top_fraction: float = _s(0.25, SHARE)
     max_population: int | None = _s(None, COUNT)
     keep: int = _s(8, NON_NEGATIVE_INT)  # the best trials' models kept beside the study
+    repeats: int = _s(1, COUNT)  # seeds per configuration, as rows of one population
 
     def check(self) -> TuneSettings:
         for f in fields(self):
@@ -54,6 +55,11 @@ class TuneSettings:
                 raise InvalidArgument(
                     f"The '{f.name}' parameter must be {rule.describe()}. Got {value!r} instead."
                 )
+        if self.repeats > 1 and (self.halving or self.strategy == "panda"):
+            raise InvalidArgument(
+                "--repeats trains a configuration's seeds as rows of one population: it works "
+                "with --strategy caviar (or auto) and without --halving."
+            )
         if self.rounds > self.trials:
             raise InvalidArgument(
                 f"The 'rounds' parameter must be in [1, trials = {self.trials}]. Got {self.rounds}."

@@ -97,6 +97,9 @@ class Trial:
     diverged_step: int | None = None
     seconds: float | None = None
     error: str | None = None
+    # with --repeats: each seed's {"seed", "val_loss", "val_accuracy", "train_loss"}; the
+    # trial's figures above are their means
+    seeds: list | None = None
 
     def __post_init__(self):
         self.status = Status(self.status)
@@ -223,6 +226,7 @@ class Study:
             d = dict(zip(names, row, strict=True))
             d.pop("finished")
             d["config"] = json.loads(d["config"])
+            d["seeds"] = json.loads(d["seeds"]) if d.get("seeds") else None
             out.append(Trial(**d))
         return out
 
@@ -287,7 +291,7 @@ class Study:
             self.db.execute(
                 "UPDATE trials SET status = ?, train_loss = ?, val_loss = ?, val_accuracy = ?, "
                 "epochs = ?, diverged_epoch = ?, diverged_step = ?, seconds = ?, finished = ?, "
-                "error = ? WHERE id = ?",
+                "error = ?, seeds = ? WHERE id = ?",
                 (
                     str(status),
                     result.get("train_loss"),
@@ -299,6 +303,7 @@ class Study:
                     result.get("seconds"),
                     time.time(),
                     result.get("error"),
+                    json.dumps(result["seeds"]) if result.get("seeds") else None,
                     trial_id,
                 ),
             )

@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     slots INTEGER);
 """
 # columns added after a table was first written, with their type: added on opening for writing
-_ADDED = {"sessions": {"slots": "INTEGER"}}
+_ADDED = {"sessions": {"slots": "INTEGER"}, "trials": {"seeds": "TEXT"}}
 
 
 class StudyError(CaviarError):

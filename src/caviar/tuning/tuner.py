@@ -177,16 +177,21 @@ class Tuner:
         for t in pending:
             config = TrainConfig.from_dict(t.config)
             groups[config.shape()].append((t, config))
+        R = self.settings.repeats
         for group in groups.values():
             key = self._data_key(group[0][1])
-            K, why = self._population_size(group[0][1], len(group))
-            self.reporter.message(f"{len(group)} trials of one shape: {why}")
+            K, why = self._population_size(group[0][1], len(group) * R)
+            self.reporter.message(
+                f"{len(group)} trials of one shape{f' × {R} seeds' if R > 1 else ''}: {why}"
+            )
             if self.settings.halving:
                 self._halving(self._accepted(group, key), key, K)
                 continue
-            for i in range(0, len(group), K):
-                chunk = group[i : i + K]
-                ids, configs = [t.id for t, _ in chunk], [c for _, c in chunk]
+            per = max(1, K // R)  # a trial's seeds train in one population
+            for i in range(0, len(group), per):
+                chunk = group[i : i + per]
+                ids = [t.id for t, _ in chunk for _ in range(R)]
+                configs = [row for _, c in chunk for row in repeated(c, R)]
                 self._submit(Group(ids, configs), key, configs[0].epochs)
         for task, outcome in self.executor.outcomes():
             self._settle(task, outcome)
@@ -261,7 +266,7 @@ class Tuner:
         by_id = {t.id: t for t in pending}
         for snap in self.snapshots.stored():
             part = snap.only(set(by_id))
-            configs = [TrainConfig.from_dict(by_id[i].config) for i in part.ids]
+            configs = rows_of(part.ids, by_id, self.settings.repeats)
             if not part.ids or configs != [TrainConfig.from_dict(c) for c in part.configs]:
                 if not set(snap.ids) & {t.id for t in self.study.trials(status=(Status.PENDING,))}:
                     snap.path.unlink(missing_ok=True)  # its trials are recorded, or it is stale
@@ -342,15 +347,23 @@ class Tuner:
 
     def _record(self, group: Group, members, status: Status | None = None):
         finished = {}
+        rows: dict[int, list[int]] = defaultdict(list)  # a trial's rows (its seeds)
         for k in members:
-            st, result, metrics = group.results[k]
+            rows[group.ids[k]].append(k)
+        for trial_id, ks in rows.items():
+            results = [group.results[k] for k in ks]
+            for _, result, _ in results:
+                self.train_seconds += float(result["seconds"])
+            st, result, metrics = results[0] if len(ks) == 1 else over_seeds(
+                results, [group.configs[k].seed for k in ks]
+            )  # fmt: skip
             st = Status(st)
-            self.train_seconds += float(result["seconds"])
             final = status if status and st != Status.DIVERGED else st
-            self._finish(group.ids[k], final, result, metrics)
+            self._finish(trial_id, final, result, metrics)
             if final == Status.FINISHED and group.state is not None:
+                k = ks[0]  # the kept model: the trial's own seed
                 state = functools.partial(select_state, group.state, [k])
-                finished[group.ids[k]] = functools.partial(self._model, group.configs[k], state)
+                finished[trial_id] = functools.partial(self._model, group.configs[k], state)
         self.kept.offer(self.study, finished)
 
     def _model(self, config: TrainConfig, state) -> Model:
@@ -410,6 +423,53 @@ class Tuner:
         (trial,) = self.study.trials(id=trial_id)
         done = self.study.count(FINAL)
         self.reporter.trial_done(trial, done, self.settings.trials)
+
+
+def repeated(config: TrainConfig, R: int) -> list[TrainConfig]:
+    """The ``R`` rows of one configuration: its own seed, then ``R − 1`` seeds drawn from it
+    (the same for the same seed, wherever the tune runs)."""
+    seeds = [config.seed] + [
+        int(np.random.default_rng([config.seed, r, 1]).integers(0, 2**31 - 1)) for r in range(1, R)
+    ]
+    return [config.replace(seed=s) for s in seeds]
+
+
+def rows_of(ids: list[int], trials: dict, R: int) -> list[TrainConfig]:
+    """The configurations of a population's rows ``ids`` (a trial's id once per seed)."""
+    seen: dict[int, int] = defaultdict(int)
+    out = []
+    for i in ids:
+        out.append(repeated(TrainConfig.from_dict(trials[i].config), R)[seen[i]])
+        seen[i] += 1
+    return out
+
+
+def over_seeds(results: list[tuple], seeds: list[int]) -> tuple[Status, dict, list[dict]]:
+    """One trial's ``(status, result, metrics)`` from its seeds' rows: the mean of each
+    figure over the seeds (ranking uses the mean), each seed's figures in ``seeds``, their
+    standard deviations as ``*_std``; diverged when any seed diverged."""
+    keys = ("val_loss", "val_accuracy", "train_loss")
+    pairs = zip(seeds, results, strict=True)
+    per_seed = [{"seed": s, **{k: r[k] for k in keys}} for s, (_, r, _) in pairs]
+    diverged = [i for i, (st, _, _) in enumerate(results) if Status(st) == Status.DIVERGED]
+    first = results[diverged[0] if diverged else 0]
+    result = dict(first[1])
+    result["seconds"] = sum(float(r["seconds"]) for _, r, _ in results)
+    result["seeds"] = per_seed
+    if not diverged:
+        for k in keys:
+            values = np.array([r[k] for _, r, _ in results], dtype=float)
+            result[k], result[f"{k}_std"] = float(values.mean()), float(values.std())
+    epochs = min(len(m) for _, _, m in results)
+    metrics = [
+        {k: _mean([m[e][k] for _, _, m in results]) for k in results[0][2][e]}
+        for e in range(epochs)
+    ]
+    return (Status.DIVERGED if diverged else Status.FINISHED), result, metrics
+
+
+def _mean(values: list) -> float | None:
+    return None if any(v is None for v in values) else float(np.mean(values))
 
 
 def _key(config: TrainConfig) -> tuple:
