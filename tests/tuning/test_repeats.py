@@ -66,3 +66,12 @@ def test_repeats_refuse_halving_and_panda_in_one_line(tmp_path):
         with pytest.raises(InvalidArgument, match="--repeats .* without --halving"):
             caviar.tune("digits", study=tmp_path / "x.db", repeats=2, **SMALL, **options)
         assert not (tmp_path / "x.db").exists()
+
+
+def test_the_report_draws_each_trials_spread_as_error_bars(tmp_path):
+    pytest.importorskip("plotly")
+    from caviar.report import write_report
+
+    study = caviar.tune("digits", study=tmp_path / "s.db", repeats=2, executor="local", **SMALL)
+    html = write_report(study.path, tmp_path / "r.html", test=False).read_text()
+    assert '"error_y"' in html and "mean over 2 seeds" in html

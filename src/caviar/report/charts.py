@@ -45,13 +45,23 @@ def hover(t, space) -> str:
     """A trial's configuration for a hover box: results, searched values, shape fields."""
     lines = [f"trial {t.id} (round {t.round + 1}), {t.status}"]
     lines.append(f"val_acc {shown(t.val_accuracy)}, val_loss {shown(t.val_loss)}")
+    if t.seeds:  # --repeats: the mean over the seeds, each seed's figure
+        each = ", ".join(shown(s["val_accuracy"]) for s in t.seeds)
+        lines.append(f"mean over {len(t.seeds)} seeds (± {shown(spread(t))}): {each}")
     lines += [f"{d.name} = {shown(t.config.get(d.name))}" for d in space.free]
     lines += [f"{k} = {shown(t.config.get(k))}" for k in SHOWN if k in t.config]
     return "<br>".join(lines)
 
 
+def spread(t) -> float | None:
+    """The standard deviation of a repeated trial's validation accuracy over its seeds."""
+    values = [s["val_accuracy"] for s in t.seeds or () if s["val_accuracy"] is not None]
+    return float(np.std(values)) if len(values) > 1 else None
+
+
 def slices(trials, space):
-    """Validation accuracy against each searched dimension, one panel each."""
+    """Validation accuracy against each searched dimension, one panel each (with
+    ``--repeats``, the mean over the seeds with their spread as error bars)."""
     go, make_subplots = plotly()
     dims = space.free
     cols = min(3, len(dims))
@@ -60,6 +70,9 @@ def slices(trials, space):
         rows=rows, cols=cols, horizontal_spacing=0.08, vertical_spacing=min(0.18, 0.6 / rows)
     )
     shown = [t for t in trials if t.status in SYMBOLS and t.status != Status.FAILED]
+    errors = None
+    if any(t.seeds for t in shown):
+        errors = {"type": "data", "array": [spread(t) or 0 for t in shown], "thickness": 1}
     for j, dim in enumerate(dims):
         r, c = j // cols + 1, j % cols + 1
         fig.add_trace(
@@ -78,6 +91,7 @@ def slices(trials, space):
                 text=[hover(t, space) for t in shown],
                 hovertemplate="%{text}<extra></extra>",
                 showlegend=False,
+                error_y=errors,
             ),
             r,
             c,
