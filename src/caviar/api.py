@@ -54,6 +54,7 @@ def tune(
     config=None,
     executor="auto",
     verbose: bool = True,
+    ensemble: int | None = None,
     **options,
 ) -> StudyResults:
     """Run ``caviar tune`` from Python and return the study's results.
@@ -72,6 +73,9 @@ def tune(
     populations train, ``"auto"`` (worker processes for a large tune, else this process),
     ``"local"``, ``"processes"``, ``"ray"`` or an
     :class:`~caviar.tuning.executors.Executor` (e.g. ``make_executor("ray", address=...)``).
+    ``ensemble``: at the end, an ensemble of up to that many picks over the kept models
+    (``caviar tune --ensemble``), saved beside the study as ``<study>.ensemble.npz`` and
+    returned by ``.ensemble()`` of the result without choosing again.
     ``verbose``: say on standard error what ``caviar tune`` says (the strategy and executor
     chosen and why, each round, the best trial at the end) with its progress bars on a
     terminal or in a notebook; False: silent.
@@ -101,6 +105,12 @@ def tune(
     results = StudyResults(study, _keep=keep)
     if verbose:
         reporter.message(results.summary(seconds))
+    if ensemble is not None and results.best_trial is not None:
+        made = results.ensemble(ensemble)
+        made.save(f"{results.path}.ensemble.npz")
+        results._ensemble = made
+        if verbose:
+            reporter.message(f"ensemble of {len(made.models)} saved to {results.path}.ensemble.npz")
     return results
 
 
@@ -198,12 +208,17 @@ class StudyResults:
             trial = retrain.find_trial(s, trial_id)
             return (retrain.kept_model(s, trial) or retrain.retrain(s, trial)).model
 
-    def ensemble(self, size: int = 8):
-        """An :class:`~caviar.ensemble.Ensemble` of up to ``size`` picks over the kept
-        models, chosen on the validation split (``caviar study ensemble``); its figures,
-        beside the best single trial's, are in ``.scores``."""
+    def ensemble(self, size: int | None = None):
+        """An :class:`~caviar.ensemble.Ensemble` of up to ``size`` picks (default 8) over the
+        kept models, chosen on the validation split (``caviar study ensemble``); its figures,
+        beside the best single trial's, are in ``.scores``. Without ``size``, the one
+        ``caviar.tune(..., ensemble=M)`` made, when it made one."""
         from caviar.tuning.committee import committee
         from caviar.tuning.study import Study
+
+        if size is None and getattr(self, "_ensemble", None) is not None:
+            return self._ensemble
+        size = 8 if size is None else size
 
         with Study(self.path, readonly=True) as s:
             made = committee(s, size)

@@ -113,3 +113,12 @@ def cli():
         return result
 
     return run
+
+
+def test_caviar_tune_makes_and_saves_the_ensemble_when_asked(tmp_path):
+    results = caviar.tune("digits", trials=6, epochs=2, hidden=(16,), study=tmp_path / "s.db",
+                          ensemble=4, verbose=False)  # fmt: skip
+    made = results.ensemble()
+    assert isinstance(made, Ensemble) and made.scores["test"]["ensemble"] is not None
+    back = load(f"{results.path}.ensemble.npz")
+    assert back.trials == made.trials

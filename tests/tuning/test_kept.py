@@ -96,3 +96,43 @@ def cli():
         return result
 
     return run
+
+
+def test_a_resumed_tune_keeps_the_same_way_and_names_models_it_lost(tmp_path, monkeypatch):
+    from caviar.tuning import progress
+
+    whole = _tune(tmp_path, "whole.db", keep=3, max_population=2, strategy="caviar",
+                  executor="local")  # fmt: skip
+
+    class Killed(Exception):
+        pass
+
+    calls = [0]
+    original = progress.Reporter.trial_done
+
+    def trial_done(self, *args):
+        calls[0] += 1
+        if calls[0] == 3:  # in the middle of a population's records: its models are not kept
+            raise Killed
+        return original(self, *args)
+
+    path = tmp_path / "cut.db"
+    with monkeypatch.context() as m:
+        m.setattr(progress.Reporter, "trial_done", trial_done)
+        with pytest.raises(Killed):
+            _tune(tmp_path, "cut.db", keep=3, max_population=2, strategy="caviar",
+                  executor="local")  # fmt: skip
+    said = []
+    m2 = pytest.MonkeyPatch()
+    m2.setattr(progress.Reporter, "message", lambda self, text: said.append(text))
+    try:
+        resumed = caviar.tune("digits", study=path, resume=True, verbose=False,
+                              executor="local")  # fmt: skip
+    finally:
+        m2.undo()
+    lost = set(Kept(path, 0).stored()) ^ _kept_ids(whole.path)
+    # the same trials and numbers; the kept models the same but for those the stop lost
+    assert [t.val_loss for t in resumed.trials] == [t.val_loss for t in whole.trials]
+    assert set(Kept(path, 0).stored()) <= _kept_ids(whole.path)
+    if lost:
+        assert any("were not kept" in line for line in said)

@@ -34,6 +34,15 @@ class Kept:
         found = (_NAME.fullmatch(p.name) for p in self.folder.iterdir())
         return {int(m[1]): self.folder / m[0] for m in found if m}
 
+    def missing(self, study) -> list[int]:
+        """The ids of the ``n`` best finished trials that have no kept model: a tune that
+        died between recording a population and writing its models (their weights are
+        gone; ``caviar study train`` trains them again)."""
+        if self.n <= 0:
+            return []
+        stored = self.stored()
+        return [t.id for t in study.best(self.n) if t.id not in stored]
+
     def offer(self, study, models: dict[int, Callable[[], object]]) -> None:
         """Keep the trials of ``models`` (``{trial id: a function building its model}``,
         called only for a trial kept) that rank among the ``n`` best finished trials of

@@ -80,6 +80,12 @@ class Tuner:
         start = time.perf_counter()
         session = self.study.start_session()
         self.study.reset_unfinished()
+        lost = self.kept.missing(self.study)
+        if lost:
+            self.reporter.message(
+                f"the models of trials {lost} were not kept (the tune stopped before it "
+                "wrote them); caviar study train STUDY --trial N trains one again"
+            )
         searched, fixed = searched_and_fixed(self.settings.space, self.settings.base)
         self.reporter.message(f"searching {'; '.join(searched) or 'nothing'}")
         self.reporter.message(f"held fixed: {', '.join(fixed)}")
