@@ -527,6 +527,18 @@ def test_ray_gives_the_local_results(kind, cluster, digits, local_results, tmp_p
     assert executor.slots == 2 and executor.progress.retried == 0
     if kind == "plain":  # 8 trials, 2 slots: 2 populations of 4
         assert sum(n["done"] for n in executor.progress.per_node.values()) == 2
+        # the kept models: the weights travel back as arrays, the same as trained here
+        from caviar.model import Model
+        from caviar.tuning.kept import Kept
+
+        _tune(tmp_path / "l.db", digits, **KINDS[kind])
+        ray_kept, local_kept = Kept(tmp_path / "r.db", 0), Kept(tmp_path / "l.db", 0)
+        assert ray_kept.stored().keys() == local_kept.stored().keys() != set()
+        for trial_id, path in ray_kept.stored().items():
+            a = Model.load(path).net.get_params()
+            b = Model.load(local_kept.path(trial_id)).net.get_params()
+            for name in a:
+                np.testing.assert_allclose(a[name], b[name], rtol=1e-12, atol=1e-12)
 
 
 def _workers_of(raylet_pid: int) -> list[tuple[int, str]]:
