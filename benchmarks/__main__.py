@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks import mnist1d_tune
+from benchmarks import ensemble, mnist1d_tune
 from benchmarks.sizes import FLOP_PER_SAMPLE, SIZES, sizes
 from benchmarks.table import Row, accuracy_row, fmt, med, missing, ok
 
@@ -37,7 +37,9 @@ RESULTS = HERE / "results"  # where a run writes unless --write-latest (git igno
 ROOT = HERE.parent
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 UNSET_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-ROWS = ("tune", "one-model", "k128", "k32", "adam", "import", "help", "tune-mnist1d")
+ROWS = (
+    "tune", "one-model", "k128", "k32", "adam", "import", "help", "tune-mnist1d", "ensemble"
+)  # fmt: skip
 NEEDS_LIMITS = {"one-model", "k128", "k32", "adam", "tune-mnist1d"}
 WORKER_TIMEOUT = 600
 BUSY = 0.25  # cores busy in other processes above which a measurement is repeated
@@ -147,6 +149,7 @@ def plan(rows: list[str], quick: bool) -> dict[str, list[tuple[str, callable]]]:
         "adam": [("caviar", worker("adam", "caviar")), ("peer", worker("adam", "torch"))],
         "import": [("caviar", worker("import", "caviar"))],
         "help": [("caviar", lambda: run_command(caviar_command() + ["--help"]))],
+        "ensemble": [("caviar", lambda: ensemble.row_run(quick))],
         "tune-mnist1d": [
             ("caviar", lambda: mnist1d_run(1, quick)),
             ("peer", worker("tune_mnist1d", "torch")),
@@ -400,6 +403,8 @@ def summarise(data: dict) -> tuple[list[Row], list[str], dict]:
         more_rows, more_notes = mnist1d_tune.rows(R, data["quick"], sgemm, stream)
         rows += more_rows
         notes += more_notes
+    if "ensemble" in R:
+        rows.append(ensemble.summary_row(R, data["quick"]))
 
     if "k128" in R:
         mem = [r["memory"] for r in ok(R["k128"]["caviar"])]
