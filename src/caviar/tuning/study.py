@@ -138,10 +138,11 @@ class Study:
                 return
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
+            # one transaction: a second opener at the same moment sees no table or all of
+            # them with the mark, never a half-made study it would call foreign
+            mark = f"PRAGMA application_id = {APPLICATION_ID};" if fresh else ""
+            self.db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} {mark} COMMIT;")
             add_columns(self.db)
-            if fresh:
-                self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         except sqlite3.Error as e:
             if hasattr(self, "db"):
                 self.db.close()

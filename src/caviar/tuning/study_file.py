@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS trials (
     config TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
     train_loss REAL, val_loss REAL, val_accuracy REAL, epochs INTEGER,
     diverged_epoch INTEGER, diverged_step INTEGER, seconds REAL, finished REAL, error TEXT,
-    UNIQUE (round, number));
+    seeds TEXT, UNIQUE (round, number));
 CREATE TABLE IF NOT EXISTS metrics (
     trial INTEGER NOT NULL REFERENCES trials(id), epoch INTEGER NOT NULL,
     train_loss REAL, val_loss REAL, val_accuracy REAL, lr REAL,
@@ -83,7 +83,11 @@ def add_columns(db: sqlite3.Connection) -> None:
         have = columns(db, table)
         for column, kind in added.items():
             if column not in have:
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                try:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError as err:  # another opener added it first
+                    if "duplicate column" not in str(err):
+                        raise
 
 
 def check_is_study(db: sqlite3.Connection, path: Path) -> bool:
