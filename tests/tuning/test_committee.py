@@ -122,3 +122,34 @@ def test_caviar_tune_makes_and_saves_the_ensemble_when_asked(tmp_path):
     assert isinstance(made, Ensemble) and made.scores["test"]["ensemble"] is not None
     back = load(f"{results.path}.ensemble.npz")
     assert back.trials == made.trials
+
+
+def test_members_of_different_shapes_make_one_ensemble_and_one_graph(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from caviar import sources
+    from caviar.config import TrainConfig
+    from caviar.data import load as load_data
+    from caviar.export import onnx_probabilities, to_onnx
+    from caviar.model import Model
+
+    data = load_data("digits")
+    models = []
+    for config in (
+        TrainConfig(hidden=(32,), epochs=2),
+        TrainConfig(hidden=(16, 16), activation="tanh", batchnorm=False, epochs=2),
+    ):
+        train, val, _ = sources.split(data, config)
+        m = Model.create(config, train)
+        m.fit(train, val)
+        models.append(m)  # fmt: skip
+    ens = Ensemble(models, np.array([0.6, 0.4]), [1, 2])
+    back = load(ens.save(tmp_path / "e.npz"))
+    X = data.X[:100]
+    np.testing.assert_allclose(back.predict_proba(X), ens.predict_proba(X), rtol=1e-6)
+    graph = to_onnx(back, tmp_path / "e.onnx")
+    assert np.abs(onnx_probabilities(graph, X) - back.predict_proba(X)).max() < 1e-5
+
+
+def test_a_negative_keep_is_one_line(tmp_path, cli):
+    out = cli("tune --data digits --trials 2 --keep -1 --study", tmp_path / "s.db", code=2)
+    assert "--keep" in out.stderr and not (tmp_path / "s.db").exists()
