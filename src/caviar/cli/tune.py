@@ -81,7 +81,8 @@ def _type(name: str, kind: type) -> click.ParamType:
     type=_type("sampler", str),
     default="random",
     show_default=True,
-    help="How points are drawn (grid only when asked for).",
+    help="How points are drawn: random (the notes'), sobol, grid (only when asked for), or "
+    "Optuna's tpe, gp, cmaes, which learn from the earlier rounds (use --rounds).",
 )
 @click.option(
     "--halving",

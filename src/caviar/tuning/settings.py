@@ -15,6 +15,7 @@ from caviar.config import TrainConfig
 from caviar.data import Dataset
 from caviar.errors import InvalidArgument
 from caviar.tuning import STRATEGIES
+from caviar.tuning.guided import GUIDED
 from caviar.tuning.samplers import SAMPLERS
 from caviar.tuning.space import SearchSpace
 from caviar.tuning.study import Study, StudyError, study_error
@@ -40,7 +41,7 @@ class TuneSettings:
     base: dict = field(default_factory=dict)
     rounds: int = _s(1, COUNT)  # and at most trials
     strategy: str = _s("auto", OneOf(STRATEGIES))
-    sampler: str = _s("random", OneOf(tuple(SAMPLERS)))
+    sampler: str = _s("random", OneOf((*SAMPLERS, *GUIDED)))
     seed: int = _s(0, NON_NEGATIVE_INT)
     halving: float | None = _s(None, Interval(1, None, low_open=True))
     top_fraction: float = _s(0.25, SHARE)
@@ -55,6 +56,10 @@ class TuneSettings:
                 raise InvalidArgument(
                     f"The '{f.name}' parameter must be {rule.describe()}. Got {value!r} instead."
                 )
+        if self.sampler in GUIDED:  # Optuna (and what the sampler needs) before any write
+            from caviar.tuning.guided import available
+
+            available(self.sampler)
         if self.repeats > 1 and (self.halving or self.strategy == "panda"):
             raise InvalidArgument(
                 "--repeats trains a configuration's seeds as rows of one population: it works "

@@ -27,6 +27,7 @@ from caviar.tuning import halving
 from caviar.tuning.cost import choose_executor, choose_population_size, choose_strategy
 from caviar.tuning.executors import Executor, cores, main_reruns_in_workers, make_executor
 from caviar.tuning.executors.task import Outcome, Task
+from caviar.tuning.guided import GUIDED, guided_sample
 from caviar.tuning.halving import Group
 from caviar.tuning.kept import Kept
 from caviar.tuning.progress import Reporter
@@ -141,10 +142,22 @@ class Tuner:
         stored = dict(self.study.rounds())
         if r in stored:
             return
-        space = (
-            self.space if r == 0 else self._narrowed(r - 1, SearchSpace.from_dict(stored[r - 1]))
-        )
-        points = sample(space, n, method=self.settings.sampler, seed=_seed(self.settings.seed, r))
+        method = self.settings.sampler
+        if method in GUIDED:  # the whole space every round; Optuna learns from the earlier
+            space = self.space
+            history = [
+                (t.config, t.val_loss if t.status == Status.FINISHED else None)
+                for t in self.study.trials()
+                if t.round < r and t.status in FINAL
+            ]
+            points = guided_sample(method, space, n, _seed(self.settings.seed, r), history)
+        else:
+            space = (
+                self.space
+                if r == 0
+                else self._narrowed(r - 1, SearchSpace.from_dict(stored[r - 1]))
+            )
+            points = sample(space, n, method=method, seed=_seed(self.settings.seed, r))
         seeds = np.random.default_rng([self.settings.seed, r, 1]).integers(0, 2**31 - 1, size=n)
         base = self.base.to_dict()
         configs = [
