@@ -561,16 +561,19 @@ def _workers_of(raylet_pid: int) -> list[tuple[int, str]]:
 def test_killing_a_nodes_workers_mid_population_changes_nothing(cluster, digits, tmp_path):
     kw = {"trials": 6, "base": SLOW, "max_population": 1}
     want = _tune(tmp_path / "local.db", digits, **kw)
-    raylet = cluster[1].all_processes["raylet"][0].process.pid
+    # a worker training on either node (the tasks may all land on one of them)
+    nodes = cluster[0].list_all_nodes()
+    raylets = [node.all_processes["raylet"][0].process.pid for node in nodes]
     killed: list[str] = []
     stop = threading.Event()
 
     def kill_when_training() -> None:
         while not stop.is_set() and not killed:
-            for pid, title in _workers_of(raylet):
+            for pid, title in (w for raylet in raylets for w in _workers_of(raylet)):
                 if title.startswith("ray::caviar"):  # training a population right now
                     os.kill(pid, signal.SIGKILL)
                     killed.append(title)
+                    break
             time.sleep(0.02)
 
     killer = threading.Thread(target=kill_when_training, daemon=True)
