@@ -139,7 +139,8 @@ def test_a_second_resume_while_the_first_runs_is_refused_then_takes_over_after_k
     first = subprocess.Popen([sys.executable, str(script), str(path)], stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
-        while not _claimed_by(path, first.pid):
+        # claimed with its settings stored: a kill between the two leaves no tune to resume
+        while not (_claimed_by(path, first.pid) and _has_settings(path)):
             assert first.poll() is None and time.monotonic() < deadline
             time.sleep(0.02)
         second = CliRunner().invoke(main, ["tune", "--resume", "--study", str(path)])
@@ -163,5 +164,13 @@ def _claimed_by(path, pid) -> bool:
         with sqlite3.connect(path, timeout=1) as db:
             row = db.execute("SELECT pid FROM claim").fetchone()
         return bool(row) and row[0] == pid
+    except sqlite3.Error:
+        return False
+
+
+def _has_settings(path) -> bool:
+    try:
+        with sqlite3.connect(path, timeout=1) as db:
+            return db.execute("SELECT COUNT(*) FROM settings").fetchone()[0] > 0
     except sqlite3.Error:
         return False
