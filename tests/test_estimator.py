@@ -19,7 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from caviar.config import TrainConfig
 from caviar.errors import DataError, InvalidArgument
-from caviar.estimator import SPLIT_FIELDS, Classifier
+from caviar.estimator import NOT_PARAMETERS, Classifier
 from caviar.train.batches import batch_bounds
 
 # Small and quick, yet above the 0.83 training accuracy that check_classifiers_train asks.
@@ -53,7 +53,7 @@ def test_sklearn_contract(estimator, check):
 # -- parameters ------------------------------------------------------------------------------
 def test_parameters_are_train_config_fields_with_the_same_defaults():
     params = inspect.signature(Classifier).parameters
-    expected = {f.name: f.default for f in fields(TrainConfig) if f.name not in SPLIT_FIELDS}
+    expected = {f.name: f.default for f in fields(TrainConfig) if f.name not in NOT_PARAMETERS}
     assert {k: p.default for k, p in params.items()} == {**expected, "validation_fraction": 0.1}
 
 

@@ -22,6 +22,7 @@ _SETTINGS = (
     "sampler",
     "seed",
     "halving",
+    "min_epochs",
     "top_fraction",
     "max_population",
     "keep",
@@ -67,8 +68,8 @@ def tune(
     (default: a new one in a temporary folder, kept as long as the returned object).
     ``config``: a TOML/JSON path or dict of fixed TrainConfig keys.
     ``options``: the command's tune settings (``rounds``, ``strategy``, ``sampler``, ``seed``,
-    ``halving``, ``top_fraction``, ``max_population``, ``keep``, ``repeats``) and any
-    TrainConfig field
+    ``halving``, ``min_epochs``, ``top_fraction``, ``max_population``, ``keep``,
+    ``repeats``) and any TrainConfig field
     (``epochs=3``, ``hidden=(64, 64)``) fixed for every trial. ``executor``: where the
     populations train, ``"auto"`` (worker processes for a large tune, else this process),
     ``"local"``, ``"processes"``, ``"ray"`` or an

@@ -121,6 +121,12 @@ class TrainConfig:
     data_seed: int = _f(
         0, "seed of the train/validation/test split and mini-batch order", check.NON_NEGATIVE_INT
     )
+    order_offset: int = _f(
+        0,
+        "epoch e trains on the mini-batch order of epoch e + order_offset (a trial that "
+        "asynchronous halving started later on a recycled row records where it started)",
+        check.NON_NEGATIVE_INT,
+    )
     keep_prob: float = _f(
         1.0,
         "dropout keep probability (1 = no dropout)",

@@ -30,6 +30,9 @@ from caviar.model import Model
 
 # TrainConfig fields that are no estimator parameter: fit trains on all the data it is given.
 SPLIT_FIELDS = ("val_fraction", "test_fraction")
+# fields the estimator does not take: the split is its own, and a tune's order offset is no
+# parameter of a model one fits
+NOT_PARAMETERS = (*SPLIT_FIELDS, "order_offset")
 # scikit-learn's MLPClassifier names a user reaches for, and what caviar calls them. They are
 # refused with caviar's name, not taken as aliases: an estimator's parameters are its
 # __init__'s names (get_params, clone), and one thing with two names would break them.
@@ -245,7 +248,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
     # -- helpers -------------------------------------------------------------------------
     def _config(self) -> TrainConfig:
         """The parameters as a checked TrainConfig (types and each field's rule)."""
-        names = [f.name for f in fields(TrainConfig) if f.name not in SPLIT_FIELDS]
+        names = [f.name for f in fields(TrainConfig) if f.name not in NOT_PARAMETERS]
         config = TrainConfig.from_dict(
             {name: getattr(self, name) for name in names}, source="Classifier's parameters"
         )

@@ -27,7 +27,7 @@ def _loss(config) -> float:
 
 def test_tpe_learns_where_the_loss_is_low_on_the_log_scale():
     told = sample(SPACE, 60, seed=1)
-    history = [(c, _loss(c)) for c in told]
+    history = [(c, _loss(c), None) for c in told]
     asked = guided_sample("tpe", SPACE, 16, seed=0, history=history)
     blind = sample(SPACE, 16, seed=2)
     assert np.median([_loss(c) for c in asked]) < 0.5 * np.median([_loss(c) for c in blind])
@@ -45,6 +45,36 @@ def test_a_tune_with_tpe_keeps_the_whole_space_and_reproduces(tmp_path):
     assert [t.config for t in runs[0].trials] == [t.config for t in runs[1].trials]
     (_, first), (_, second) = runs[0].rounds
     assert first == second  # no coarse-to-fine narrowing: Optuna's model does the focusing
+
+
+def test_tpe_with_asynchronous_halving_is_told_its_pruned_trials_at_their_rung(tmp_path):
+    """Two rounds of a halving tune: the second round's sampler is told the first round's
+    pruned trials as pruned (their loss at the rung) and reproduces from the study."""
+    import optuna
+
+    from caviar.tuning import guided
+
+    told = []
+    real = guided._told
+
+    def spy(optuna_, params, dists, loss, pruned_at):
+        trial = real(optuna_, params, dists, loss, pruned_at)
+        told.append(trial)
+        return trial
+
+    guided._told = spy
+    try:
+        result = caviar.tune("digits", trials=12, rounds=2, epochs=4, hidden=(8,),
+                             sampler="tpe", halving=2.0, study=tmp_path / "h.db", keep=0,
+                             verbose=False, executor="local")  # fmt: skip
+    finally:
+        guided._told = real
+    pruned = [t for t in result.trials if t.round == 0 and t.status == "pruned"]
+    assert pruned
+    states = [t.state for t in told]
+    assert states.count(optuna.trial.TrialState.PRUNED) == len(pruned)
+    rungs = sorted(next(iter(t.intermediate_values)) for t in told if t.intermediate_values)
+    assert rungs == sorted(t.epochs for t in pruned)
 
 
 def test_a_missing_optuna_or_torch_is_one_line(monkeypatch, tmp_path):

@@ -88,7 +88,16 @@ def _type(name: str, kind: type) -> click.ParamType:
     "--halving",
     type=_type("halving", float),
     metavar="ETA",
-    help="Successive halving: keep the best 1/ETA at each rung.",
+    help="Asynchronous successive halving: at each rung a trial goes on when it is in the "
+    "best 1/ETA of those that reached it; its row goes to the next configuration at once.",
+)
+@click.option(
+    "--min-epochs",
+    type=_type("min_epochs", int),
+    metavar="E",
+    default=1,
+    show_default=True,
+    help="Halving's first rung; the others at E·ETA^i epochs.",
 )
 @click.option(
     "--top",
@@ -187,6 +196,7 @@ def tune(
     strategy,
     sampler,
     halving,
+    min_epochs,
     top_fraction,
     max_population,
     keep,
@@ -248,6 +258,7 @@ def tune(
             sampler=sampler,
             seed=seed,
             halving=halving,
+            min_epochs=min_epochs,
             top_fraction=top_fraction,
             max_population=max_population,
             keep=keep,

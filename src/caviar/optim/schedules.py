@@ -139,27 +139,44 @@ def default(schedule: str, argument: str):
 class Schedule:
     """A pure schedule bound to its per-member arguments: ``alpha(epoch, step) → (K,)``.
 
-    ``unit`` says which counter drives it (``"epoch"`` or ``"step"``). Stateless:
-    ``observe`` does nothing and the state is empty.
+    ``unit`` says which counter drives it (``"epoch"`` or ``"step"``). ``start_epoch (K,)``
+    and ``start_step (K,)`` are where each member's own count begins in the loop's (a row
+    that asynchronous halving gave to a new trial at epoch 12 computes its α at epoch
+    ``12 - 12 = 0``); they are its state, with the plateau's for :class:`Plateau`.
     """
 
     name: str
     alpha0: np.ndarray
     unit: str
     args: dict[str, np.ndarray]
+    start_epoch: np.ndarray | None = None
+    start_step: np.ndarray | None = None
+
+    def __post_init__(self):
+        K = len(self.alpha0)
+        if self.start_epoch is None:
+            self.start_epoch = np.zeros(K, dtype=np.int64)
+        if self.start_step is None:
+            self.start_step = np.zeros(K, dtype=np.int64)
 
     def alpha(self, epoch: int, step: int) -> np.ndarray:
         fn = SCHEDULES[self.name][0]
-        return fn(epoch if self.unit == "epoch" else step, self.alpha0, **self.args)
+        if self.unit == "epoch":
+            return fn(epoch - self.start_epoch, self.alpha0, **self.args)
+        return fn(step - self.start_step, self.alpha0, **self.args)
 
     def observe(self, metric) -> None:
         """One epoch's metric ``(K,)``: a pure schedule ignores it."""
 
     def state_arrays(self) -> dict[str, np.ndarray]:
-        return {}
+        return {"start_epoch": self.start_epoch.copy(), "start_step": self.start_step.copy()}
 
     def load_state_arrays(self, state: dict[str, np.ndarray]) -> None:
-        pass
+        """Take back :meth:`state_arrays` (a state written before members had their own
+        starts has none: every member starts at 0)."""
+        for name in ("start_epoch", "start_step"):
+            if name in state:
+                setattr(self, name, np.array(state[name], dtype=np.int64))
 
 
 @dataclass
@@ -176,9 +193,11 @@ class Plateau(Schedule):
         self.state = plateau_update(self.state, metric, **self.args)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
-        return {f: getattr(self.state, f).copy() for f in ("best", "bad", "scale")}
+        mine = {f: getattr(self.state, f).copy() for f in ("best", "bad", "scale")}
+        return super().state_arrays() | mine
 
     def load_state_arrays(self, state: dict[str, np.ndarray]) -> None:
+        super().load_state_arrays(state)
         self.state = PlateauState(
             *(
                 np.array(state[f], dtype=getattr(self.state, f).dtype)
@@ -211,7 +230,7 @@ def make_schedule(name: str, alpha0, K: int = 1, unit: str | None = None, **kwar
         )
     unit = check.choice("unit", unit or default_unit, ("epoch", "step"))
     if name == "plateau":
-        return Plateau(name, alpha0, unit, args, PlateauState.new(K))
+        return Plateau(name, alpha0, unit, args, state=PlateauState.new(K))
     return Schedule(name, alpha0, unit, args)
 
 

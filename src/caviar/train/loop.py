@@ -141,13 +141,14 @@ def fit(
     on_epoch: Callable[[int, History], bool | None] | None = None,
     history: History | None = None,
     should_stop: Callable[[], bool] | None = None,
+    order_offset: int = 0,
 ) -> History:
     """Train ``net`` with ``optimizer`` for ``epochs`` passes over ``X (n, d)``, ``y (n,)``.
 
     ``schedule`` is where α comes from: a :class:`~caviar.optim.schedules.Schedule`, or a
     learning rate (scalar or ``(K,)``) for a constant one. Every member sees the same
-    mini-batches (order from ``seed`` and the epoch). Each step: ``J = loss(X_t)``; members
-    whose ``J`` is not finite are frozen; backward; optimizer step with
+    mini-batches (order from ``seed`` and ``epoch + order_offset``). Each step:
+    ``J = loss(X_t)``; members whose ``J`` is not finite are frozen; backward; optimizer step with
     ``α = schedule(epoch, step) (K,)``. After each epoch: a parameter check, validation, the
     schedule's ``observe`` and ``on_epoch(epoch, history)``; a true result from ``on_epoch``
     ends training (``stopped_early``). ``should_stop()`` is asked after every step: when
@@ -163,7 +164,8 @@ def fit(
     batcher = Batcher(X, Y, batch_size)
     history.interrupted = False
     for epoch in range(history.epochs, epochs):
-        done = _train_epoch(net, optimizer, schedule, batcher, seed, epoch, history, should_stop)
+        order = epoch_order(X.shape[0], seed, epoch + order_offset)
+        done = _train_epoch(net, optimizer, schedule, batcher, order, epoch, history, should_stop)
         if done is None:
             history.interrupted = True
             return history
@@ -199,7 +201,7 @@ def _check_optimizer(net: Network, optimizer: Optimizer) -> None:
         )
 
 
-def _train_epoch(net, optimizer, schedule, batcher, seed, epoch, history, should_stop):
+def _train_epoch(net, optimizer, schedule, batcher, order, epoch, history, should_stop):
     """The rest of one pass over the data (from where an interrupted call stopped).
 
     Returns ``(size-weighted cost sum (K,), α of the last step (K,))``, or None when
@@ -211,7 +213,6 @@ def _train_epoch(net, optimizer, schedule, batcher, seed, epoch, history, should
     else:
         total, start = history.partial, history.steps - history.epoch_start
     history.partial = None
-    order = epoch_order(batcher.X.shape[0], seed, epoch)
     alpha = None
     with np.errstate(all="ignore"):
         for i, (xb, yb) in enumerate(batcher.epoch(order, start), start):

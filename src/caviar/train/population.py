@@ -218,6 +218,7 @@ class Population:
             history=self.history,
             on_epoch=on_epoch,
             should_stop=should_stop,
+            order_offset=c.order_offset,
         )
         self.seconds += (time.perf_counter() - start) / self.K
         return self.history
@@ -249,6 +250,51 @@ def stack_states(states: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarra
         return {k: np.concatenate([np.asarray(s[k]) for s in states]) for k in states[0]}
     except ValueError as e:
         raise InvalidArgument(f"States of different shapes cannot stack ({e}).") from None
+
+
+def _loop_record(name: str) -> bool:
+    """Whether state array ``name`` is the loop's record (metrics per epoch, cursor), which
+    belongs to the population's run rather than to the member a row holds."""
+    return name.startswith("history/") and not name.startswith("history/divergence/")
+
+
+def recycle_row(
+    state: dict[str, np.ndarray], k: int, fresh: dict[str, np.ndarray], start_epoch: int, spe: int
+) -> None:
+    """Give row ``k`` of ``state`` (in place) to a new member whose fresh state is
+    ``fresh`` (K = 1, :meth:`Population.build`'s): its weights, batch-norm statistics,
+    dropout generator, optimizer moments and step count, plateau state, divergence and
+    training time, with its schedule counting from ``start_epoch`` (and ``start_epoch ×
+    spe`` steps, ``spe`` the steps per epoch), the loop's epoch when the row resumes. The
+    loop's record (metrics, cursor) stays: it is the row's, and the new member's epochs
+    start at column ``start_epoch``."""
+    for name, value in state.items():
+        if _loop_record(name):
+            continue
+        try:
+            value[k] = fresh[name][0]
+        except KeyError:
+            raise InvalidArgument(f"The new member's state lacks {name!r}.") from None
+    state["schedule/start_epoch"][k] = start_epoch
+    state["schedule/start_step"][k] = start_epoch * spe
+
+
+def solo_state(state: dict[str, np.ndarray], start_epoch: int, spe: int) -> dict[str, np.ndarray]:
+    """A one-row ``state`` (K = 1) whose member started at loop epoch ``start_epoch``, as
+    its solo run (``order_offset = start_epoch``) holds it: epochs, steps and schedule
+    counted from the member's own start, the metrics from its first epoch."""
+    out = dict(state)
+    steps = start_epoch * spe
+    for m in ("loss", "lr", "val_loss", "val_accuracy"):
+        out[f"history/{m}"] = np.asarray(state[f"history/{m}"])[:, start_epoch:].copy()
+    for c in ("steps", "epoch_start"):
+        out[f"history/{c}"] = np.asarray(state[f"history/{c}"]) - steps
+    for c, shift in (("epoch", start_epoch), ("step", steps)):
+        v = np.asarray(state[f"history/divergence/{c}"])
+        out[f"history/divergence/{c}"] = np.where(v >= 0, v - shift, v)
+    out["schedule/start_epoch"] = np.zeros(1, dtype=np.int64)
+    out["schedule/start_step"] = np.zeros(1, dtype=np.int64)
+    return out
 
 
 def _part(state: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:

@@ -63,11 +63,13 @@ def available(method: str) -> None:
 
 
 def guided_sample(
-    method: str, space: SearchSpace, n: int, seed: int, history: list[tuple[dict, float | None]]
+    method: str, space: SearchSpace, n: int, seed: int, history: list[tuple]
 ) -> list[dict]:
     """``n`` configurations of ``space`` proposed by Optuna's ``method`` sampler (seeded
-    with ``seed``) after it is told ``history``: ``(configuration, val_loss)`` pairs, None
-    for a trial that diverged or failed."""
+    with ``seed``) after it is told ``history``: ``(configuration, val_loss, pruned_at)``
+    triples; ``val_loss`` None for a trial that diverged or failed (told as failed),
+    ``pruned_at`` the epoch a halving rung stopped it at (told as pruned, with its loss
+    there as its intermediate value), else None."""
     optuna = _optuna()
     sampler = _sampler(optuna, method, seed)
     if space.d == 0:
@@ -76,20 +78,26 @@ def guided_sample(
     dists = {name: optuna.distributions.FloatDistribution(0.0, 1.0) for name in names}
     study = optuna.create_study(direction="minimize", sampler=sampler)
     if history:
-        U = encode(space, [config for config, _ in history])
-        for u, (_, loss) in zip(U, history, strict=True):
-            finite = loss is not None and np.isfinite(loss)
-            study.add_trial(
-                optuna.trial.create_trial(
-                    params={name: float(np.clip(x, 0.0, 1.0)) for name, x in zip(names, u,
-                                                                                  strict=True)},
-                    distributions=dists,
-                    value=float(loss) if finite else None,
-                    state=optuna.trial.TrialState.COMPLETE
-                    if finite
-                    else optuna.trial.TrialState.FAIL,
-                )
-            )  # fmt: skip
+        U = encode(space, [config for config, *_ in history])
+        for u, (_, loss, pruned_at) in zip(U, history, strict=True):
+            params = {name: float(np.clip(x, 0.0, 1.0)) for name, x in zip(names, u, strict=True)}
+            study.add_trial(_told(optuna, params, dists, loss, pruned_at))
     asked = [study.ask(dists) for _ in range(n)]
     U = np.array([[t.params[name] for name in names] for t in asked])
     return decode(space, np.clip(U, 0.0, np.nextafter(1.0, 0.0)))
+
+
+def _told(optuna, params: dict, dists: dict, loss, pruned_at):
+    """One finished trial as Optuna records it: complete, pruned at its rung, or failed."""
+    State = optuna.trial.TrialState
+    finite = loss is not None and np.isfinite(loss)
+    if not finite:
+        return optuna.trial.create_trial(params=params, distributions=dists, state=State.FAIL)
+    if pruned_at is not None:
+        return optuna.trial.create_trial(
+            params=params,
+            distributions=dists,
+            state=State.PRUNED,
+            intermediate_values={int(pruned_at): float(loss)},
+        )
+    return optuna.trial.create_trial(params=params, distributions=dists, value=float(loss))

@@ -1,76 +1,134 @@
-"""Successive halving across populations, as pure functions the tuner loops over.
+"""Asynchronous successive halving by recycling rows, as a policy: the rungs, the rung
+table's rule, and the rows of the populations it keeps full.
 
-Every group (population) trains to a rung; then the members of all groups are ranked by
-validation loss, the best ``⌈n / η⌉`` survive and the rest are pruned; the survivors are
-regrouped (their states selected and stacked as arrays, so each continues exactly where it
-is) and go on to the next rung. The rungs are ``round(epochs / η^i)`` for ``i = s, …, 0``
-with ``s = ⌊log_η epochs⌋``, so the last rung is the full run.
+ASHA (Li et al. 2020) in its stopping form, inside vectorised populations. The rungs are at
+``min_epochs · η^i`` epochs, below the full run (:func:`rungs`). The loop advances one epoch
+at a time (a *tick*), every row of every population training that epoch. A member that
+reaches a rung is compared with every member that reached that rung before it, in any
+population (:class:`Ladder`): it goes on when its validation loss is among the best
+``max(1, ⌊n / η⌋)`` of the ``n`` that have (itself included: the rule of Optuna's
+``SuccessiveHalvingPruner``, so the first arrivals go on); otherwise it stops, recorded
+``pruned`` at that epoch. The row of a member that stopped, diverged or finished is given
+at once to the next configuration waiting, with fresh weights, moments, step count,
+schedule and plateau state (:func:`caviar.train.population.recycle_row`); a row nobody
+waits for leaves its population. Nothing waits for a rung to fill.
+
+Each population (:class:`Lane`) was born at a loop epoch and trains on the shared
+mini-batch order of the loop's epochs; a member that starts on a recycled row at the
+lane's epoch ``s`` sees, at its own epoch ``e``, the order of loop epoch ``born + s + e``:
+it records ``order_offset = born + s``, and ``caviar train`` with its configuration
+reproduces it exactly. Decisions are taken in one fixed order (population, then row) once
+every population finished the tick, so a tune gives the same trials with every executor,
+and a resumed tune (:meth:`Plan.to_meta`, the lanes' states beside it) the same as an
+uninterrupted one.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from caviar.config import TrainConfig
-from caviar.train.population import select_state, stack_states
-from caviar.tuning.study import Status
+
+
+def rungs(epochs: int, eta: float, min_epochs: int = 1) -> list[int]:
+    """The epochs at which members are compared: ``round(min_epochs · η^i)`` for ``i = 0,
+    1, …`` below ``epochs`` (the full run ends a member, it is no rung), ascending."""
+    out: list[int] = []
+    i = 0
+    while (e := max(1, round(min_epochs * eta**i))) < epochs:
+        if e not in out:
+            out.append(e)
+        i += 1
+    return out
 
 
 @dataclass
-class Group:
-    """A population of trials between rungs: their study ids and configurations, in member
-    order, its training state as arrays (None before it trained) and, once trained, each
-    member's ``(status, result, metrics)``."""
+class Ladder:
+    """The rung table: every validation loss recorded at each rung so far, in arrival
+    order (``seen {rung: [loss, ...]}``)."""
 
-    ids: list[int]
-    configs: list[TrainConfig]
+    eta: float
+    rungs: list[int]
+    seen: dict[int, list[float]] = field(default_factory=dict)
+
+    def goes_on(self, epoch: int, loss: float | None) -> bool:
+        """Whether a member that finished ``epoch`` with validation ``loss`` trains on: True
+        off the rungs; at a rung, whether its loss ranks among the best ``max(1, ⌊n / η⌋)``
+        of the ``n`` recorded there (itself included; an earlier equal loss ranks first;
+        a missing loss is the worst). Records the loss."""
+        if epoch not in self.rungs:
+            return True
+        loss = math.inf if loss is None or not math.isfinite(loss) else float(loss)
+        values = self.seen.setdefault(epoch, [])
+        rank = sum(v <= loss for v in values)
+        values.append(loss)
+        return rank < max(1, math.floor(len(values) / self.eta))
+
+    def to_meta(self) -> dict:
+        return {str(r): [None if math.isinf(v) else v for v in vs] for r, vs in self.seen.items()}
+
+    def load_meta(self, meta: dict) -> None:
+        self.seen = {
+            int(r): [math.inf if v is None else float(v) for v in vs] for r, vs in meta.items()
+        }
+
+
+@dataclass
+class Row:
+    """A row's member: its trial id, configuration (as the study holds it, order offset 0)
+    and the lane epoch it started at."""
+
+    trial: int
+    config: TrainConfig
+    start: int
+
+    def done(self, lane_epochs: int) -> int:
+        """The member's epochs once its lane has run ``lane_epochs``."""
+        return lane_epochs - self.start
+
+
+@dataclass
+class Lane:
+    """One population of rows, born at loop epoch ``born``: its rows and its training state
+    (None before its first epoch: the rows are built fresh)."""
+
+    born: int
+    rows: list[Row]
     state: dict[str, np.ndarray] | None = None
-    results: list[tuple] | None = None
+
+    def configs(self) -> list[TrainConfig]:
+        """The rows' configurations as the population holds them: every row on the lane's
+        order, the rows' own starts in the schedule's state."""
+        return [r.config.replace(order_offset=self.born) for r in self.rows]
+
+    def recorded(self, row: Row) -> TrainConfig:
+        """The configuration a row's trial records: where its mini-batch order starts."""
+        return row.config.replace(order_offset=self.born + row.start)
 
 
-Member = tuple[int, int]  # (group index, member index)
+@dataclass
+class Plan:
+    """Where an asynchronous halving stands: the loop's ``tick`` (epochs run), the trials
+    still waiting (``queue``, ids in order), the lanes, the ladder, and the configuration
+    of every trial it may hold (``configs {id: TrainConfig}``, order offset 0)."""
 
+    tick: int
+    queue: list[int]
+    lanes: list[Lane]
+    ladder: Ladder
+    configs: dict[int, TrainConfig] = field(default_factory=dict)
 
-def rungs(epochs: int, eta: float) -> list[int]:
-    """The epochs at which the members are compared: ``round(epochs / η^i)`` for
-    ``i = s, …, 0`` (``s = ⌊log_η epochs⌋``), each at least 1, ascending, ending at
-    ``epochs``."""
-    s = int(math.floor(math.log(epochs) / math.log(eta) + 1e-9))
-    return sorted({max(1, round(epochs / eta**i)) for i in range(s, -1, -1)})
-
-
-def survivors(trained: list[Group], eta: float) -> tuple[list[Member], list[Member]]:
-    """``(kept, pruned)``: every member of the ``trained`` groups ranked by validation loss
-    (a diverged member last; ties to the earlier group and member), the best
-    ``max(1, ⌈n / η⌉)`` kept in rank order and the rest pruned."""
-    ranked = sorted(
-        ((p, k) for p, g in enumerate(trained) for k in range(len(g.ids))),
-        key=lambda pk: val_loss(trained[pk[0]].results[pk[1]]),
-    )
-    keep = max(1, math.ceil(len(ranked) / eta))
-    return ranked[:keep], ranked[keep:]
-
-
-def regroup(groups: list[Group], picks: list[Member]) -> Group:
-    """A new group of the members ``picks``, in that order, each to continue exactly where
-    it is: their states are selected and stacked as arrays."""
-    return Group(
-        [groups[p].ids[k] for p, k in picks],
-        [groups[p].configs[k] for p, k in picks],
-        stack_states([select_state(groups[p].state, [k]) for p, k in picks]),
-    )
-
-
-def regrouped(groups: list[Group], kept: list[Member], K: int) -> list[Group]:
-    """The ``kept`` members as groups of at most K, in rank order."""
-    return [regroup(groups, kept[i : i + K]) for i in range(0, len(kept), K)]
-
-
-def val_loss(member: tuple) -> float:
-    """A trained member's validation loss for ranking (inf when diverged or not finite)."""
-    status, result, _ = member
-    v = result["val_loss"]
-    return math.inf if status == Status.DIVERGED or v is None else v
+    def to_meta(self) -> dict:
+        """The plan as JSON (the lanes' states travel beside it as arrays)."""
+        return {
+            "tick": self.tick,
+            "queue": list(self.queue),
+            "lanes": [
+                {"born": lane.born, "rows": [[r.trial, r.start] for r in lane.rows]}
+                for lane in self.lanes
+            ],
+            "ladder": self.ladder.to_meta(),
+        }

@@ -44,6 +44,7 @@ class TuneSettings:
     sampler: str = _s("random", OneOf((*SAMPLERS, *GUIDED)))
     seed: int = _s(0, NON_NEGATIVE_INT)
     halving: float | None = _s(None, Interval(1, None, low_open=True))
+    min_epochs: int = _s(1, COUNT)  # halving's first rung
     top_fraction: float = _s(0.25, SHARE)
     max_population: int | None = _s(None, COUNT)
     keep: int = _s(8, NON_NEGATIVE_INT)  # the best trials' models kept beside the study

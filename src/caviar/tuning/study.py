@@ -276,8 +276,17 @@ class Study:
                 "UPDATE trials SET status = 'running' WHERE id = ?", [(i,) for i in ids]
             )
 
-    def finish(self, trial_id: int, status: str, result: dict, metrics: list[dict]) -> None:
-        """Record a finished trial and its per-epoch ``metrics`` in one transaction."""
+    def finish(
+        self,
+        trial_id: int,
+        status: str,
+        result: dict,
+        metrics: list[dict],
+        config: dict | None = None,
+    ) -> None:
+        """Record a finished trial and its per-epoch ``metrics`` in one transaction, with
+        its ``config`` when training settled part of it (the order offset of a trial that
+        asynchronous halving started on a recycled row)."""
         if str(status) not in FINAL:
             raise StudyError(f"A trial finishes as one of {FINAL}. Got {status!r} instead.")
         with self._tx():
@@ -308,6 +317,11 @@ class Study:
                     trial_id,
                 ),
             )
+            if config is not None:
+                self.db.execute(
+                    "UPDATE trials SET config = ? WHERE id = ?",
+                    (json.dumps(config, sort_keys=True), trial_id),
+                )
             self.db.execute("DELETE FROM metrics WHERE trial = ?", (trial_id,))
             self.db.executemany(
                 "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?)",

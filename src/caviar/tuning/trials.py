@@ -70,12 +70,20 @@ class Prepared:
         pop.train(self.X_train, self.y_train, epochs, (self.X_val, self.y_val), on_epoch)
 
 
-def member_results(pop: Population, data: Prepared) -> list[tuple[Status, dict, list[dict]]]:
+def member_results(
+    pop: Population, data: Prepared, rows: list[int] | None = None
+) -> list[tuple[Status, dict, list[dict]]]:
     """Every member's ``(status, result, per-epoch metrics)`` for the study; the result's
     ``train_loss`` is the trained model's cost on the training split in inference mode, as
-    ``caviar train`` reports it."""
+    ``caviar train`` reports it, for the members ``rows`` (None: all; the others' is None)."""
+    batch = pop.configs[0].batch_size
+    train_loss = np.full(pop.K, np.nan)
     with np.errstate(all="ignore"):
-        train_loss = evaluate(pop.net, data.X_train, data.y_train, pop.configs[0].batch_size)[0]
+        if rows is None:
+            train_loss = evaluate(pop.net, data.X_train, data.y_train, batch)[0]
+        elif rows:
+            part = pop.select(rows).net
+            train_loss[rows] = evaluate(part, data.X_train, data.y_train, batch)[0]
     return [
         member_result(pop.history, k, float(pop.seconds[k]), train_loss[k]) for k in range(pop.K)
     ]

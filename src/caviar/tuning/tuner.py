@@ -12,6 +12,7 @@ import math
 import os
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +24,11 @@ from caviar.cost import MemberCost, compute_backend
 from caviar.data import Dataset
 from caviar.model import Model
 from caviar.train.population import select_state
-from caviar.tuning import halving
+from caviar.tuning import recycling
 from caviar.tuning.cost import choose_executor, choose_population_size, choose_strategy
 from caviar.tuning.executors import Executor, cores, main_reruns_in_workers, make_executor
 from caviar.tuning.executors.task import Outcome, Task
 from caviar.tuning.guided import GUIDED, guided_sample
-from caviar.tuning.halving import Group
 from caviar.tuning.kept import Kept
 from caviar.tuning.progress import Reporter
 from caviar.tuning.samplers import sample
@@ -40,6 +40,18 @@ from caviar.tuning.trials import Prepared, member_result
 from caviar.tuning.zoom import narrow
 
 __all__ = ["Reporter", "TuneSettings", "Tuner", "best_trial", "open_study"]
+
+
+@dataclass
+class Group:
+    """A population of trials to train: their study ids and configurations, in member
+    order, its training state as arrays (None: fresh) and, once trained, each member's
+    ``(status, result, metrics)``."""
+
+    ids: list[int]
+    configs: list[TrainConfig]
+    state: dict[str, np.ndarray] | None = None
+    results: list[tuple] | None = None
 
 
 class Tuner:
@@ -146,7 +158,11 @@ class Tuner:
         if method in GUIDED:  # the whole space every round; Optuna learns from the earlier
             space = self.space
             history = [
-                (t.config, t.val_loss if t.status == Status.FINISHED else None)
+                (
+                    t.config,
+                    t.val_loss if t.status in (Status.FINISHED, Status.PRUNED) else None,
+                    t.epochs if t.status == Status.PRUNED else None,
+                )
                 for t in self.study.trials()
                 if t.round < r and t.status in FINAL
             ]
@@ -204,7 +220,13 @@ class Tuner:
                 f"{len(group)} trials of one shape{f' × {R} seeds' if R > 1 else ''}: {why}"
             )
             if self.settings.halving:
-                self._halving(self._accepted(group, key), key, K)
+                figures = recycling.run(self, self._accepted(group, key), key, K)
+                if figures.get("offered"):
+                    self.reporter.message(
+                        f"asynchronous halving: rows trained a member in "
+                        f"{figures['used'] / figures['offered']:.1%} of the row-epochs while "
+                        "configurations waited"
+                    )
                 continue
             per = max(1, K // R)  # a trial's seeds train in one population
             for i in range(0, len(group), per):
@@ -314,42 +336,6 @@ class Tuner:
                 self._fail([trial.id], why)
         return accepted
 
-    def _halving(self, accepted: list[tuple[Trial, TrainConfig]], key: tuple, K: int) -> None:
-        """Successive halving across populations (:mod:`caviar.tuning.halving`): train all
-        to a rung, record the pruned, regroup the survivors, go on to the next rung."""
-        if not accepted:
-            return
-        groups = [
-            Group([t.id for t, _ in accepted[i : i + K]], [c for _, c in accepted[i : i + K]])
-            for i in range(0, len(accepted), K)
-        ]
-        epochs = groups[0].configs[0].epochs
-        for rung in halving.rungs(epochs, self.settings.halving):
-            for g in groups:
-                self._submit(g, key, rung)
-            trained = self._trained(groups)
-            if rung == epochs or not trained:
-                for g in trained:
-                    self._record(g, range(len(g.ids)))
-                return
-            kept, pruned = halving.survivors(trained, self.settings.halving)
-            for p, k in pruned:
-                self._record(trained[p], [k], status=Status.PRUNED)
-            groups = halving.regrouped(trained, kept, K)
-
-    def _trained(self, groups: list[Group]) -> list[Group]:
-        """The groups' outcomes, in the groups' order; a group that came back without one
-        (its worker lost too often, or refused) has its trials recorded failed."""
-        done = {}
-        for task, outcome in self.executor.outcomes():
-            if outcome.failure:
-                self._fail(task.ids, outcome.failure)
-            else:
-                done[tuple(task.ids)] = (outcome.state, outcome.results)
-        return [
-            Group(g.ids, g.configs, *done[tuple(g.ids)]) for g in groups if tuple(g.ids) in done
-        ]
-
     def _fail(self, ids: list[int], why: str) -> None:
         """Record trials ``ids`` failed, with the reason."""
         for trial_id in ids:
@@ -431,14 +417,16 @@ class Tuner:
     def _checkpoint_path(self, trial: Trial) -> Path:
         return self._checkpoint_folder() / f"trial-{trial.id}.npz"
 
-    def _finish(self, trial_id: int, status: str, result: dict, metrics: list[dict]) -> None:
+    def _finish(
+        self, trial_id: int, status: str, result: dict, metrics: list[dict], config=None
+    ) -> None:
         claim = getattr(self.study, "claim", None)  # open_study's (caviar.tuning.claim)
         if claim is not None and claim.lost:
             raise StudyError(
                 f"{self.study.path}: another driver took this study over (this one's "
                 "heartbeat went stale); stopping without writing more."
             )
-        self.study.finish(trial_id, status, result, metrics)
+        self.study.finish(trial_id, status, result, metrics, config)
         (trial,) = self.study.trials(id=trial_id)
         done = self.study.count(FINAL)
         self.reporter.trial_done(trial, done, self.settings.trials)

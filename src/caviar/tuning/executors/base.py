@@ -64,7 +64,7 @@ def train_population(task: dict, data: dict | Prepared, on_epoch=None) -> dict:
             snaps = Snapshots(task.snapshots["folder"], task.snapshots["every"])
             hooks.append(snaps.writer(task.ids, pop, task.epochs))
         data.train(pop, task.epochs, _each(hooks) if hooks else None)
-        results = member_results(pop, data)
+        results = member_results(pop, data, task.final)
     except CaviarError as err:
         outcome.error = str(err)
     else:

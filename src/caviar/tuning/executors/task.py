@@ -18,8 +18,10 @@ class Task:
     to ``epochs``, the kernel ``backend`` (``"numpy"`` or ``"numba"``, chosen by the driver so
     a trial computes the same numbers wherever it runs), its ``state`` (None: fresh members),
     the ``memory`` it needs in bytes (Ray's resource), ``snapshots`` (None, or ``{"folder",
-    "every"}``: write the population's checkpoint there, :mod:`caviar.tuning.snapshots`) and
-    the ``attempt`` (how often it was started again after a lost worker)."""
+    "every"}``: write the population's checkpoint there, :mod:`caviar.tuning.snapshots`),
+    the ``attempt`` (how often it was started again after a lost worker) and ``final``: the
+    members whose cost on the training split the outcome gives (None: all; asynchronous
+    halving asks for the rows that end their run)."""
 
     ids: list[int]
     configs: list[dict]
@@ -30,6 +32,7 @@ class Task:
     memory: int = 0
     snapshots: dict | None = None
     attempt: int = 0
+    final: list[int] | None = None
 
     def again(self) -> Task:
         """The same task, started once more."""

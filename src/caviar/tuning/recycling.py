@@ -1,0 +1,229 @@
+"""The tuner's asynchronous halving loop: populations that stay full by recycling rows
+(the policy: :mod:`caviar.tuning.halving`).
+
+Each tick every lane trains one epoch as an executor task (its state travels as arrays, as
+every population's does); once every lane is back, the rows are settled in lane and row
+order: a member that diverged, finished or was pruned at a rung is recorded, and its row
+goes to the next waiting configuration. The plan and the lanes' states are written beside
+the study at most every ``Snapshots.every`` seconds (and before the first tick), so a
+killed tune resumes from the last one and replays the ticks since: they compute the same
+numbers, and a trial the study already holds is not written again.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from caviar import backend as backends
+from caviar import checkpoint
+from caviar.config import TrainConfig
+from caviar.cost import compute_backend
+from caviar.errors import CheckpointError
+from caviar.train.batches import batch_bounds
+from caviar.train.population import Population, recycle_row, select_state, solo_state
+from caviar.tuning.executors.task import Task
+from caviar.tuning.halving import Ladder, Lane, Plan, Row, rungs
+from caviar.tuning.study import FINAL, Status, Trial
+
+
+def run(tuner, accepted: list[tuple[Trial, TrainConfig]], key: tuple, K: int) -> dict:
+    """Run (or resume) asynchronous halving over ``accepted`` (one round's trials of one
+    shape, in id order) in lanes of at most ``K`` rows; return its figures
+    (``ticks``; ``used`` and ``offered``: the row-epochs that trained a member and the
+    row-epochs the lanes had, summed over the ticks while configurations were waiting)."""
+    if not accepted:
+        return {}
+    s = tuner.settings
+    config = accepted[0][1]
+    data = tuner._prepare(config)
+    spe = len(batch_bounds(data.n_train, config.batch_size))
+    r = accepted[0][0].round
+    path = _path(tuner, r, config)
+    configs = {  # every trial of the round and shape, as it started (a resumed plan's rows)
+        t.id: c
+        for t in tuner.study.trials(r)
+        if (c := TrainConfig.from_dict(t.config).replace(order_offset=0)).shape() == config.shape()
+    }
+    plan = _stored(path, configs, tuner) or _fresh(accepted, K, tuner.executor.slots, s)
+    final = {t.id for t in tuner.study.trials() if t.status in FINAL}
+    cost = tuner.member_cost(config)
+    backend = backends.resolve(compute_backend(cost))
+    every = tuner.snapshots.every
+    last = -np.inf
+    figures = {"ticks": 0, "offered": 0, "used": 0}
+    while plan.lanes:
+        if every is not None and (plan.tick == 0 or time.perf_counter() - last >= every):
+            _save(path, plan)
+            last = time.perf_counter()
+        lane_of = _submit(tuner, plan, key, backend, cost, final)
+        outcomes = {lane_of[tuple(t.ids)]: o for t, o in tuner.executor.outcomes()}
+        if plan.queue:  # rows offered and rows that trained a member, while configs wait
+            figures["offered"] += K * len(plan.lanes)
+            figures["used"] += sum(len(lane.rows) for lane in plan.lanes)
+        plan.tick += 1
+        figures["ticks"] += 1
+        lanes = []
+        for i, lane in enumerate(plan.lanes):
+            outcome = outcomes[i]
+            if outcome.failure:
+                tuner._fail([r.trial for r in lane.rows if r.trial not in final], outcome.failure)
+                final.update(r.trial for r in lane.rows)
+                continue
+            lane.state = outcome.state
+            _settle(tuner, plan, lane, outcome.results, data, spe, final)
+            if lane.rows:
+                lanes.append(lane)
+        if plan.queue and len(lanes) < len(plan.lanes):  # a lane failed: a new one, born now
+            lanes.append(_lane(plan, plan.tick, K))
+        plan.lanes = lanes
+    path.unlink(missing_ok=True)
+    return figures
+
+
+def _fresh(accepted, K: int, slots: int, settings) -> Plan:
+    """The plan at tick 0: as many lanes of K rows as keep the executor's slots busy."""
+    ids = [t.id for t, _ in accepted]
+    configs = [c for _, c in accepted]
+    epochs = configs[0].epochs
+    ladder = Ladder(settings.halving, rungs(epochs, settings.halving, settings.min_epochs))
+    plan = Plan(0, ids, [], ladder, dict(zip(ids, configs, strict=True)))
+    for _ in range(max(1, min(slots, -(-len(ids) // K)))):
+        if plan.queue:
+            plan.lanes.append(_lane(plan, 0, K))
+    return plan
+
+
+def _lane(plan: Plan, born: int, K: int) -> Lane:
+    rows = [Row(i, plan.configs[i], 0) for i in plan.queue[:K]]
+    del plan.queue[:K]
+    return Lane(born, rows)
+
+
+def _submit(tuner, plan: Plan, key, backend: str, cost, final: set) -> dict:
+    """One epoch of every lane as a task; ``{trial ids: lane index}``."""
+    tasks = {}
+    for i, lane in enumerate(plan.lanes):
+        epochs = plan.tick + 1 - lane.born
+        ids = [r.trial for r in lane.rows]
+        task = Task(
+            ids=ids,
+            configs=[c.to_dict() for c in lane.configs()],
+            data=key,
+            epochs=epochs,
+            backend=backend,
+            state=lane.state,
+            memory=cost.bytes * len(ids),
+            final=[k for k, r in enumerate(lane.rows) if r.done(epochs) >= r.config.epochs],
+        )
+        tuner.study.mark_running([i for i in ids if i not in final])
+        tasks[tuple(ids)] = i
+        tuner.executor.submit(task)
+    return tasks
+
+
+def _settle(tuner, plan: Plan, lane: Lane, results, data, spe: int, final: set) -> None:
+    """Record the lane's members that ended this tick and give their rows to the queue's
+    next configurations (rows nobody waits for leave the lane)."""
+    lane_epochs = plan.tick - lane.born
+    keep = []
+    for k, row in enumerate(lane.rows):
+        status, result, metrics = results[k]
+        e = row.done(lane_epochs)
+        mine = metrics[row.start :]
+        status = Status(status)
+        if status == Status.FINISHED and e < row.config.epochs:
+            if plan.ladder.goes_on(e, mine[-1]["val_loss"]):
+                keep.append(k)
+                continue
+            status = Status.PRUNED
+        _record(tuner, lane, row, k, status, result, mine, spe, final)
+        if plan.queue:
+            new = plan.queue.pop(0)
+            config = plan.configs[new]
+            fresh = _fresh_state(config.replace(order_offset=lane.born), data)
+            recycle_row(lane.state, k, fresh, lane_epochs, spe)
+            lane.rows[k] = Row(new, config, lane_epochs)
+            keep.append(k)
+    if len(keep) < len(lane.rows):
+        lane.rows = [lane.rows[k] for k in keep]
+        lane.state = select_state(lane.state, keep)
+
+
+def _record(tuner, lane: Lane, row: Row, k: int, status, result, metrics, spe, final) -> None:
+    """Record row ``k``'s member (unless the study holds it: a resumed tune replaying), its
+    figures counted from its own start, its configuration with its order offset; a
+    finished member is offered to the kept models."""
+    if row.trial in final:
+        return
+    final.add(row.trial)
+    result = dict(result)
+    train_loss = result["train_loss"]  # the task computed it for the rows that finished
+    result.update(metrics[-1])  # its last epoch's figures (a pruned member's train_loss
+    result["epochs"] = len(metrics)  # is that epoch's mean training cost)
+    if status == Status.FINISHED:
+        result["train_loss"] = train_loss
+    if status == Status.DIVERGED:
+        result["diverged_epoch"] -= row.start
+        result["diverged_step"] -= row.start * spe
+        result["val_loss"] = result["val_accuracy"] = None
+    recorded = lane.recorded(row)
+    tuner._finish(row.trial, status, result, metrics, recorded.to_dict())
+    if status == Status.FINISHED and tuner.settings.keep:
+        state = functools.partial(solo_state, select_state(lane.state, [k]), row.start, spe)
+        tuner.kept.offer(tuner.study, {row.trial: functools.partial(tuner._model, recorded, state)})
+
+
+def _fresh_state(config: TrainConfig, data) -> dict[str, np.ndarray]:
+    """A new member's state (K = 1), its weights from its seed."""
+    return Population.build([config], data.n_features, data.n_classes, data.n_train).state()
+
+
+# -- the plan beside the study ---------------------------------------------------------------
+def _path(tuner, round: int, config: TrainConfig) -> Path:
+    shape = json.dumps([str(v) for v in config.shape()])
+    digest = hashlib.sha1(shape.encode()).hexdigest()[:12]
+    return tuner.snapshots.folder / f"halving-r{round}-{digest}.npz"
+
+
+def _save(path: Path, plan: Plan) -> None:
+    arrays = {
+        f"lane{i}/{name}": v
+        for i, lane in enumerate(plan.lanes)
+        if lane.state is not None
+        for name, v in lane.state.items()
+    }
+    meta = {"kind": "halving", **plan.to_meta()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint.save(path, arrays, meta)
+
+
+def _stored(path: Path, configs: dict, tuner) -> Plan | None:
+    """The plan a killed tune left, or None (none, or one that does not fit these trials:
+    they start afresh, and a damaged file is said and removed)."""
+    if not path.is_file():
+        return None
+    try:
+        arrays, meta = checkpoint.load(path)
+        s = tuner.settings
+        epochs = next(iter(configs.values())).epochs
+        ladder = Ladder(s.halving, rungs(epochs, s.halving, s.min_epochs))
+        ladder.load_meta(meta["ladder"])
+        lanes = []
+        for i, lane in enumerate(meta["lanes"]):
+            prefix = f"lane{i}/"
+            state = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+            rows = [Row(int(t), configs[int(t)], int(start)) for t, start in lane["rows"]]
+            lanes.append(Lane(int(lane["born"]), rows, state or None))
+        plan = Plan(int(meta["tick"]), [int(i) for i in meta["queue"]], lanes, ladder, configs)
+    except (CheckpointError, KeyError, TypeError, ValueError) as err:
+        tuner.reporter.message(f"{path.name} is not usable ({err}); these trials start afresh")
+        path.unlink(missing_ok=True)
+        return None
+    tuner.reporter.message(f"asynchronous halving continues from epoch {plan.tick} ({path.name})")
+    return plan
