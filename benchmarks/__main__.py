@@ -153,6 +153,7 @@ def plan(rows: list[str], quick: bool) -> dict[str, list[tuple[str, callable]]]:
         "tune-mnist1d": [
             ("caviar", lambda: mnist1d_run(1, quick)),
             ("peer", worker("tune_mnist1d", "torch")),
+            ("peer_parallel", worker("tune_mnist1d", "torch-parallel")),
             *(
                 (f"x{k}", lambda k=k: mnist1d_run(k, quick))
                 for k in mnist1d_tune.shape(quick)["scales"]

@@ -1,7 +1,9 @@
 """Row 8: a realistic tune, 64 trials × 20 epochs of a 40-256-256-10 batch-norm network with
 Adam (batch 128, lr log-uniform in [1e-4, 1e-1]) on MNIST-1D's standard split (3,200 train,
-800 validation), as whole processes: ``caviar tune`` against Optuna's RandomSampler + PyTorch;
-and the same caviar tune at 2× and 4× the trials, to show how the cost grows.
+800 validation), as whole processes: ``caviar tune`` against Optuna's RandomSampler + PyTorch,
+in one process and on one single-threaded process per core sharing a JournalStorage file
+(Optuna's recipe for parallel trials); and the same caviar tune at 2× and 4× the trials, to
+show how the cost grows.
 
 The machine's limit for a tune: the sgemm time of 6 FLOP per weight and training example,
 plus Adam's 28 bytes per parameter and step at the two-thread stream bandwidth, both measured
@@ -86,19 +88,94 @@ def tune_torch(quick: bool) -> dict:
     """The peer in this process: Optuna's RandomSampler over the same lr range, one PyTorch
     model per trial on caviar's split, standardisation and mini-batches; objective the
     validation loss in eval mode."""
+    from benchmarks.worker import THREADS, cpu_snapshot, window
+
+    a = cpu_snapshot()
+    study = _optuna_study(quick, None, shape(quick)["trials"], seed=0, threads=THREADS)
+    accs = [t.user_attrs["val_accuracy"] for t in study.trials]
+    return {
+        **window(a, cpu_snapshot()),
+        "best_val_accuracy": max(accs),
+        "val_accuracy_of_best_loss": study.best_trial.user_attrs["val_accuracy"],
+    }
+
+
+def tune_torch_parallel(quick: bool) -> dict:
+    """The peer as Optuna's recipe for parallel trials runs it: one process per core, one
+    thread each (``OMP/OPENBLAS/MKL_NUM_THREADS=1``, ``torch.set_num_threads(1)``), sharing
+    one study in a JournalStorage file, each with its own RandomSampler seed and its share
+    of the trials. Wall time from the first start to the last exit."""
+    import os
+    import sys
+
+    import optuna
+
+    from benchmarks.worker import THREADS
+
+    trials = shape(quick)["trials"]
+    cores = THREADS
+    with tempfile.TemporaryDirectory() as tmp:
+        journal = str(Path(tmp) / "journal.log")
+        env = {**os.environ, **dict.fromkeys(_BLAS, "1")}
+        share = [trials // cores + (i < trials % cores) for i in range(cores)]
+        t0 = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.mnist1d_tune",
+                    "shard",
+                    journal,
+                    str(n),
+                    str(i),
+                    *(["--quick"] if quick else []),
+                ],
+                env=env,
+            )  # fmt: skip
+            for i, n in enumerate(share)
+        ]
+        codes = [p.wait() for p in procs]
+        seconds = time.perf_counter() - t0
+        if any(codes):
+            raise RuntimeError(f"a shard of the parallel peer failed: exit codes {codes}")
+        study = optuna.load_study(study_name="mnist1d", storage=_journal(journal))
+        accs = [t.user_attrs["val_accuracy"] for t in study.trials]
+        of_best = study.best_trial.user_attrs["val_accuracy"]
+    return {
+        "seconds": seconds,
+        "processes": cores,
+        "trials": len(accs),
+        "best_val_accuracy": max(accs),
+        "val_accuracy_of_best_loss": of_best,
+    }
+
+
+_BLAS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _journal(path: str):
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(path))
+
+
+def _optuna_study(quick: bool, journal: str | None, n_trials: int, seed: int, threads: int):
+    """Run ``n_trials`` of the peer's objective in this process (``journal``: the shared
+    study's file, else a study in memory) and return the study."""
     import numpy as np
     import optuna
     import torch
     import torch.nn.functional as F
     from torch import nn
 
-    from benchmarks.worker import THREADS, cpu_snapshot, torch_batches, torch_train, window
+    from benchmarks.worker import torch_batches, torch_train
     from caviar.data import Standardizer, load, train_val_test_split
 
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     s = shape(quick)
-    a = cpu_snapshot()
     train, val, _ = train_val_test_split(load("mnist1d"), VAL_FRACTION, 0.2, seed=0)
     std = Standardizer.fit(train.X)
     Xtr, Xva = (torch.from_numpy(std.transform(d.X).astype(np.float32)) for d in (train, val))
@@ -124,14 +201,15 @@ def tune_torch(quick: bool) -> dict:
         trial.set_user_attr("val_accuracy", float((out.argmax(1) == yva).double().mean()))
         return loss if math.isfinite(loss) else math.inf
 
-    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.RandomSampler(seed=0))
-    study.optimize(objective, n_trials=s["trials"])
-    accs = [t.user_attrs["val_accuracy"] for t in study.trials]
-    return {
-        **window(a, cpu_snapshot()),
-        "best_val_accuracy": max(accs),
-        "val_accuracy_of_best_loss": study.best_trial.user_attrs["val_accuracy"],
-    }
+    study = optuna.create_study(
+        study_name="mnist1d",
+        storage=None if journal is None else _journal(journal),
+        load_if_exists=True,
+        direction="minimize",
+        sampler=optuna.samplers.RandomSampler(seed=seed),
+    )
+    study.optimize(objective, n_trials=n_trials)
+    return study
 
 
 def rows(R: dict, quick: bool, sgemm, stream) -> tuple[list, list]:
@@ -156,6 +234,20 @@ def rows(R: dict, quick: bool, sgemm, stream) -> tuple[list, list]:
         )
     ]
     out.append(accuracy_row("8. tune: best validation accuracy", c, p))
+    pp = got.get("peer_parallel", [])
+    ppt = med(pp, "seconds")
+    out.append(
+        Row(
+            "8. the same tune, peer on one process per core (s)",
+            fmt(ct, ".2f", " s"),
+            fmt(ppt, ".2f", " s", missing(pp)),
+            fmt(None if ct is None or ppt is None else ppt / ct, ".2f", "× faster", "—"),
+            "—",
+            "Optuna's recipe: JournalStorage, 1 thread each",
+            None,
+        )
+    )
+    out.append(accuracy_row("8. tune: best validation accuracy, parallel peer", c, pp))
     for k in s["scales"]:
         t = med(got.get(f"x{k}", []), "seconds")
         lim = limit_seconds(k * s["trials"], s["epochs"], sgemm, stream) if limit else None
@@ -182,3 +274,10 @@ def rows(R: dict, quick: bool, sgemm, stream) -> tuple[list, list]:
         f"with the lowest validation loss: caviar {of_best[0]}, peer {of_best[1]}."
     ]
     return out, notes
+
+
+if __name__ == "__main__":  # one shard of the parallel peer: shard JOURNAL N SEED [--quick]
+    import sys
+
+    _, _, journal, n, seed, *rest = sys.argv
+    _optuna_study("--quick" in rest, journal, int(n), int(seed), threads=1)

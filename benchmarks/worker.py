@@ -549,13 +549,15 @@ WORKLOADS = {
     "k32": ({"caviar", "torch"}, k32),
     "adam": ({"caviar", "torch"}, adam),
     "import": ({"caviar"}, _limits(import_caviar)),
-    "tune_mnist1d": ({"torch"}, lambda impl, s: _mnist1d_torch(s)),
+    "tune_mnist1d": ({"torch", "torch-parallel"}, lambda impl, s: _mnist1d_torch(s, impl)),
 }
 
 
-def _mnist1d_torch(s: dict) -> dict:
+def _mnist1d_torch(s: dict, impl: str) -> dict:
     from benchmarks import mnist1d_tune
 
+    if impl == "torch-parallel":
+        return mnist1d_tune.tune_torch_parallel(s["quick"])
     return mnist1d_tune.tune_torch(s["quick"])
 
 
