@@ -138,6 +138,7 @@ def plan(rows: list[str], quick: bool) -> dict[str, list[tuple[str, callable]]]:
         "tune": [
             ("caviar", worker("tune", "caviar")),
             ("peer", worker("tune", "torch")),
+            ("peer_parallel", worker("tune", "torch-parallel")),
             ("cli", lambda: tune_cli(quick)),
         ],
         "one-model": [
@@ -287,6 +288,17 @@ def summarise(data: dict) -> tuple[list[Row], list[str], dict]:
             )
         )
         rows.append(accuracy_row("1. tune: best validation accuracy", c, p))
+        pp = R["tune"].get("peer_parallel", [])
+        ppt = med(pp, "seconds")
+        rows.append(
+            Row(
+                "1. tune: peer on one process per core (s)",
+                fmt(ct, ".3f", " s"),
+                fmt(ppt, ".3f", " s", missing(pp)),
+                fmt(ppt / ct if ct and ppt else None, ".1f", "× faster", "—"),
+                goal="info",
+            )
+        )
         rows.append(
             Row(
                 "1. tune: whole `caviar tune` command (s)",

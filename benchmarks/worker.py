@@ -16,6 +16,7 @@ import resource
 import sys
 import time
 import traceback
+from pathlib import Path
 
 from benchmarks.sizes import FLOP_PER_SAMPLE, SIZES, sizes
 
@@ -262,13 +263,68 @@ def torch_train(model, opt, X, y, batches) -> None:
 
 
 def tune_torch(s: dict) -> dict:
+    """Row 1's peer in this process: Optuna's RandomSampler, one PyTorch model per trial."""
+    a = cpu_snapshot()
+    study = _tune_torch_study(s, None, s["tune_trials"], seed=0, threads=THREADS)
+    return {**window(a, cpu_snapshot()), **_tune_figures(study)}
+
+
+def tune_torch_parallel(s: dict) -> dict:
+    """Row 1's peer as Optuna's recipe for parallel trials runs it: one single-threaded
+    process per core sharing a JournalStorage file, a RandomSampler seed and a share of
+    the trials each; wall time from the first start to the last exit (imports included,
+    as a user waits for them)."""
+    import subprocess
+    import tempfile
+
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    trials = s["tune_trials"]
+    with tempfile.TemporaryDirectory() as tmp:
+        journal = str(Path(tmp) / "journal.log")
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1"}  # fmt: skip
+        share = [trials // THREADS + (i < trials % THREADS) for i in range(THREADS)]
+        code = "import sys; from benchmarks.worker import tune_shard; tune_shard(*sys.argv[1:])"
+        t0 = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    code,
+                    journal,
+                    str(n),
+                    str(i),
+                    "quick" if s["quick"] else "full",
+                ],
+                env=env,
+            )  # fmt: skip
+            for i, n in enumerate(share)
+        ]
+        codes = [p.wait() for p in procs]
+        seconds = time.perf_counter() - t0
+        if any(codes):
+            raise RuntimeError(f"a shard of the parallel peer failed: exit codes {codes}")
+        storage = optuna.storages.JournalStorage(JournalFileBackend(journal))
+        figures = _tune_figures(optuna.load_study(study_name="tune", storage=storage))
+    return {"seconds": seconds, "processes": THREADS, **figures}
+
+
+def tune_shard(journal: str, n: str, seed: str, size: str) -> None:
+    """One process of :func:`tune_torch_parallel`: ``n`` trials into the shared study."""
+    _tune_torch_study(sizes(size == "quick"), journal, int(n), int(seed), threads=1)
+
+
+def _tune_torch_study(s: dict, journal: str | None, n_trials: int, seed: int, threads: int):
     import math
 
     import optuna
     import torch
     import torch.nn.functional as F
 
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     Xtr, ytr, Xva, yva = torch_digits()
     batches = torch_batches(len(ytr), 64, s["tune_epochs"])
@@ -290,14 +346,26 @@ def tune_torch(s: dict) -> dict:
         trial.set_user_attr("val_accuracy", acc if finite else None)
         return val_loss if finite else math.inf
 
-    a = cpu_snapshot()
-    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.RandomSampler(seed=0))
-    study.optimize(objective, n_trials=s["tune_trials"])
-    w = window(a, cpu_snapshot())
+    storage = None
+    if journal is not None:
+        from optuna.storages.journal import JournalFileBackend
+
+        storage = optuna.storages.JournalStorage(JournalFileBackend(journal))
+    study = optuna.create_study(
+        study_name="tune",
+        storage=storage,
+        load_if_exists=True,
+        direction="minimize",
+        sampler=optuna.samplers.RandomSampler(seed=seed),
+    )
+    study.optimize(objective, n_trials=n_trials)
+    return study
+
+
+def _tune_figures(study) -> dict:
     accs = [t.user_attrs.get("val_accuracy") for t in study.trials]
     accs = [a for a in accs if a is not None]
     return {
-        **w,
         "best_val_accuracy": max(accs) if accs else None,
         "val_accuracy_of_best_loss": study.best_trial.user_attrs.get("val_accuracy"),
         "best_val_loss": study.best_value,
@@ -541,8 +609,12 @@ WORKLOADS = {
     "sgemm": ({"numpy"}, _limits(limit_sgemm)),
     "stream": ({"numpy"}, _limits(limit_stream)),
     "tune": (
-        {"caviar", "torch"},
-        lambda impl, s: (tune_caviar if impl == "caviar" else tune_torch)(s),
+        {"caviar", "torch", "torch-parallel"},
+        lambda impl, s: {
+            "caviar": tune_caviar,
+            "torch": tune_torch,
+            "torch-parallel": tune_torch_parallel,
+        }[impl](s),
     ),
     "one_model": ({"caviar", "torch"}, one_model),
     "k128": ({"caviar", "torch"}, k128),
