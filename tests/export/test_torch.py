@@ -53,7 +53,9 @@ def test_the_state_dict_loads_into_the_printed_module(torch, trained, tmp_path, 
     module.eval()
     with torch.no_grad():
         got = module(torch.from_numpy(np.array(test.X, dtype=np.float32))).numpy()
-    assert np.abs(got - model.predict_proba(test.X)).max() < 1e-5
+    # float32 through a different tanh, matmul and softmax than NumPy's: rounding of a few
+    # float32 ulps of the logits, seen up to 1.4e-5 on a probability (the tanh network)
+    assert np.abs(got - model.predict_proba(test.X)).max() < 5e-5
 
 
 def test_without_torch_one_error_says_what_to_install(trained, tmp_path, monkeypatch):
