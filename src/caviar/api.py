@@ -23,6 +23,9 @@ _SETTINGS = (
     "seed",
     "halving",
     "min_epochs",
+    "pbt",
+    "pbt_interval",
+    "pbt_fraction",
     "top_fraction",
     "max_population",
     "keep",
@@ -68,8 +71,8 @@ def tune(
     (default: a new one in a temporary folder, kept as long as the returned object).
     ``config``: a TOML/JSON path or dict of fixed TrainConfig keys.
     ``options``: the command's tune settings (``rounds``, ``strategy``, ``sampler``, ``seed``,
-    ``halving``, ``min_epochs``, ``top_fraction``, ``max_population``, ``keep``,
-    ``repeats``) and any TrainConfig field
+    ``halving``, ``min_epochs``, ``pbt``, ``pbt_interval``, ``pbt_fraction``,
+    ``top_fraction``, ``max_population``, ``keep``, ``repeats``) and any TrainConfig field
     (``epochs=3``, ``hidden=(64, 64)``) fixed for every trial. ``executor``: where the
     populations train, ``"auto"`` (worker processes for a large tune, else this process),
     ``"local"``, ``"processes"``, ``"ray"`` or an

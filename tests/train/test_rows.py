@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from caviar.config import TrainConfig
-from caviar.train.population import Population, recycle_row, solo_state
+from caviar.train.population import Population, copy_row, recycle_row, solo_state
 
 N_FEATURES, N_CLASSES, N = 6, 3, 90
 
@@ -72,3 +72,79 @@ def test_the_other_rows_do_not_notice():
     alone.train(X, y, 5, val)
     for name, v in alone.net.state_arrays().items():
         np.testing.assert_array_equal(pop.net.state_arrays()[name][1:], v[1:], err_msg=name)
+
+
+# -- PBT's exploit: a row becomes a copy of another -------------------------------------------
+def _trained(configs, epochs, X, y, val):
+    pop = Population.build(configs, N_FEATURES, N_CLASSES, N, backend="numpy")
+    pop.train(X, y, epochs, val)
+    return pop
+
+
+@pytest.mark.parametrize("where", ["the same population", "another population"])
+def test_an_exploit_copies_every_state_array_of_the_parent_row_exactly(where):
+    X, y, val = _data()
+    plateau = dict(schedule="plateau", plateau_patience=0, optimizer="adam")
+    dst_pop = _trained([_config(k, **plateau) for k in range(3)], 3, X, y, val)
+    src_pop = (
+        dst_pop
+        if where == "the same population"
+        else _trained([_config(k + 5, **plateau) for k in range(4)], 3, X, y, val)
+    )
+    dst, src = dst_pop.state(), src_pop.state()
+    before = {name: v.copy() for name, v in dst.items()}
+    parent = {name: v[2].copy() for name, v in src.items()}
+    copy_row(dst, 0, src, 2, dropout_seed=(7, 3, 2))
+
+    copied = [n for n in dst if not n.startswith("history/") or "divergence" in n]
+    copied = [n for n in copied if n not in ("time/seconds", "rng/dropout")]
+    assert {"param/dense1.W", "buffer/bn1.running_var", "opt/t", "schedule/scale"} <= set(copied)
+    assert any(n.startswith("opt/") and n != "opt/t" for n in copied)  # Adam's moments
+    for name in copied:
+        assert np.max(np.abs(np.asarray(dst[name][0], float) - parent[name])) == 0.0, name
+    # the row keeps its own record and time; its dropout generator is new
+    for name in dst:
+        if name not in copied and name != "rng/dropout":
+            np.testing.assert_array_equal(dst[name][0], before[name][0], err_msg=name)
+    assert not np.array_equal(dst["rng/dropout"][0], parent["rng/dropout"])
+    assert not np.array_equal(dst["rng/dropout"][0], before["rng/dropout"][0])
+    for name in dst:  # the other rows are untouched
+        np.testing.assert_array_equal(dst[name][1:], before[name][1:], err_msg=name)
+
+
+def test_the_copy_trains_on_as_the_parent_with_its_own_hyperparameters():
+    """After the copy, the row is the parent with new hyperparameters: trained on, it equals
+    the parent's state continued alone with those hyperparameters (no dropout, so the new
+    generator draws nothing)."""
+    X, y, val = _data()
+    configs = [_config(k, keep_prob=1.0) for k in range(3)]
+    pop = _trained(configs, 3, X, y, val)
+    state = pop.state()
+    explored = configs[2].replace(lr=configs[2].lr * 1.25, beta1=0.95, seed=configs[0].seed)
+    copy_row(state, 0, state, 2, dropout_seed=(1, 3, 2))
+    pop = Population.from_state([explored, *configs[1:]], N_FEATURES, N_CLASSES, N, state)
+    pop.train(X, y, 6, val)
+
+    alone = _trained([configs[2]], 3, X, y, val)
+    alone = Population.from_state(
+        [explored], N_FEATURES, N_CLASSES, N, alone.state(), backend="numpy"
+    )
+    alone.train(X, y, 6, val)
+    for name, v in alone.net.state_arrays().items():
+        np.testing.assert_array_equal(pop.net.state_arrays()[name][0], v[0], err_msg=name)
+    np.testing.assert_array_equal(pop.optimizer.state_dict()["t"][0], 6 * pop.steps_per_epoch)
+
+
+def test_rows_change_hands_in_read_only_states():
+    """States that came back from Ray's object store are read-only: the row is copied first."""
+    X, y, val = _data()
+    pop = _trained([_config(k) for k in range(3)], 2, X, y, val)
+    state = pop.state()
+    for v in state.values():
+        v.setflags(write=False)
+    parent = {name: v[1].copy() for name, v in state.items()}
+    copy_row(state, 0, state, 1, dropout_seed=(1, 2, 2))
+    np.testing.assert_array_equal(state["param/dense1.W"][0], parent["param/dense1.W"])
+    fresh = Population.build([_config(9)], N_FEATURES, N_CLASSES, N, backend="numpy").state()
+    recycle_row(state, 2, fresh, 2, pop.steps_per_epoch)
+    np.testing.assert_array_equal(state["param/dense1.W"][2], fresh["param/dense1.W"][0])

@@ -35,7 +35,13 @@ SPACE = {
 # float64 and small networks: the NumPy path, so results compare to 1e-12 (in fact equal)
 BASE = {"hidden": [16], "epochs": 3, "batch_size": 64, "dtype": "float64"}
 SLOW = {**BASE, "hidden": [64, 64]}  # long enough (0.3 s a trial) to kill something mid-way
-KINDS = {"plain": {}, "halving": {"halving": 2.0, "trials": 9}, "rounds": {"rounds": 2}}
+KINDS = {
+    "plain": {},
+    "halving": {"halving": 2.0, "trials": 9},
+    "halving-recycled": {"halving": 2.0, "trials": 9, "max_population": 2},  # rows change hands
+    "rounds": {"rounds": 2},
+    "pbt": {"pbt": True, "pbt_interval": 1},  # 2 slots: 2 lanes that copy across
+}
 
 
 @pytest.fixture(scope="module")
@@ -59,13 +65,17 @@ def _tune(path, data, executor="local", **kw):
 
 
 def _snapshot(path) -> dict:
-    """Every trial of the study by (round, number): config, status, results, metrics."""
-    return trial_numbers(path, key=lambda t: (t.round, t.number))
+    """Every trial of the study by (round, number): config, status, results, metrics; and
+    the lineage of population-based training under ``"lineage"``."""
+    with Study(path, readonly=True) as s:
+        lineage = s.lineage()
+    return trial_numbers(path, key=lambda t: (t.round, t.number)) | {"lineage": lineage}
 
 
 def assert_same(got: dict, want: dict) -> None:
     assert got.keys() == want.keys()
-    for key in want:
+    assert got["lineage"] == want["lineage"]
+    for key in want.keys() - {"lineage"}:
         a, b = got[key], want[key]
         assert a[:2] == b[:2] and a[5:7] == b[5:7], key  # config, status, epochs, diverged
         for x, y in zip(a[2:5], b[2:5], strict=True):
@@ -374,7 +384,7 @@ def test_a_task_lost_more_often_than_retried_is_recorded_failed(digits, tmp_path
         assert all("after 1 attempts" in t.error for t in failed)
         assert len(study.trials()) == 6 and all(t.status.is_final for t in study.trials())
     want = _tune(tmp_path / "local.db", digits, **kw)
-    done = {k: v for k, v in got.items() if v[1] != "failed"}
+    done = {k: v for k, v in got.items() if k != "lineage" and v[1] != "failed"}
     assert done and all(want[k] == v for k, v in done.items())
 
 
@@ -413,7 +423,9 @@ def _kill_driver_then_resume(tmp_path, digits, executor_source: str, executor) -
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     before = _snapshot(path)
-    kept = {k: v for k, v in before.items() if v[1] != "pending" and v[1] != "running"}
+    kept = {
+        k: v for k, v in before.items() if k != "lineage" and v[1] not in ("pending", "running")
+    }
     assert 3 <= len(kept) < 8 or len(before) < 8
     study, settings = open_study(path, None, resume=True)
     with study:

@@ -125,17 +125,30 @@ def config_toml(config: dict) -> str:
 def show_trial(path: str, trial_id: int, toml_only: bool) -> None:
     """Print trial ``trial_id``'s full configuration as TOML, after a comment with its results
     unless ``toml_only``."""
+    from caviar.tuning.pbt import member_schedules, schedule_lines
     from caviar.tuning.retrain import find_trial
 
     with Study(path, readonly=True) as s:
         t = find_trial(s, trial_id)
         data = s.settings().get("tune", {}).get("data", "DATA")
+        segments = member_schedules(s, [t.id]).get(t.id)
     if not toml_only:
         click.echo(
             f"# trial {t.id} (round {t.round + 1}, #{t.number}): {t.status}, val_loss "
             f"{_num(t.val_loss)}, val_accuracy {_num(t.val_accuracy)}, epochs {t.epochs}"
         )
-        click.echo(f"# caviar train --data {data} --config trial-{t.id}.toml reproduces it")
+        if segments:
+            click.echo("# population-based training: its weights trained on this schedule")
+            click.echo("# (each segment by the member of that trial, whose weights it copied)")
+            for line in schedule_lines(segments):
+                click.echo(f"#   {line}")
+            click.echo(
+                "# below, its last hyperparameters: caviar train --config with them trains "
+                "them held constant from the start, not this schedule; its model is kept in "
+                f"{path}.models/ when it ranks in the tune's --keep best"
+            )
+        else:
+            click.echo(f"# caviar train --data {data} --config trial-{t.id}.toml reproduces it")
     click.echo(config_toml(t.config), nl=False)
 
 
@@ -221,6 +234,7 @@ def train_trial(path, trial_id, save, retrain, as_json):
         trial = again.find_trial(s, trial_id)
         kept = None if retrain else again.kept_model(s, trial)
         done = kept or again.retrain(s, trial)
+        s_pbt = bool(s.settings().get("tune", {}).get("pbt"))
     scores = done.scores()
     saved = done.model.save(save) if save else None
     result = {
@@ -249,6 +263,12 @@ def train_trial(path, trial_id, save, retrain, as_json):
         click.echo(
             f"(the tune pruned trial {trial.id} after {trial.epochs} epochs; retrained for all "
             f"{done.model.config.epochs}, so its numbers differ from the tune's)"
+        )
+    if kept is None and s_pbt:
+        click.echo(
+            f"(trial {trial.id} is a member of population-based training: trained again, its "
+            "last hyperparameters are held constant from the start instead of its schedule "
+            "(caviar study show --trial N), so its numbers differ from the tune's)"
         )
     if saved:
         click.echo(f"model saved to {saved}")

@@ -100,6 +100,25 @@ def _type(name: str, kind: type) -> click.ParamType:
     help="Halving's first rung; the others at E·ETA^i epochs.",
 )
 @click.option(
+    "--pbt",
+    is_flag=True,
+    help="Population-based training: every --pbt-interval epochs the worst --pbt-fraction "
+    "of the members copy the best (weights, moments, schedule state) and perturb the copied "
+    "hyperparameters by 0.8 or 1.25 on their scales.",
+)
+@click.option(
+    "--pbt-interval",
+    type=_type("pbt_interval", int),
+    metavar="E",
+    help="Epochs between two exploits [default: epochs // 5, so 4 exploits].",
+)
+@click.option(
+    "--pbt-fraction",
+    type=_type("pbt_fraction", float),
+    metavar="Q",
+    help="Share of the members that copy the same share at the top [default: 0.25].",
+)
+@click.option(
     "--top",
     "top_fraction",
     type=_type("top_fraction", float),
@@ -197,6 +216,9 @@ def tune(
     sampler,
     halving,
     min_epochs,
+    pbt,
+    pbt_interval,
+    pbt_fraction,
     top_fraction,
     max_population,
     keep,
@@ -259,6 +281,9 @@ def tune(
             seed=seed,
             halving=halving,
             min_epochs=min_epochs,
+            pbt=pbt,
+            pbt_interval=pbt_interval,
+            pbt_fraction=pbt_fraction,
             top_fraction=top_fraction,
             max_population=max_population,
             keep=keep,

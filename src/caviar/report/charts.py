@@ -287,3 +287,62 @@ def time_split(spent):
     unit = "seconds" if round(spent.workers, 2) == 1 else "worker-seconds"
     fig.update_layout(height=200, xaxis_title=unit, margin={"t": 20})
     return fig
+
+
+def schedules(trials, segments: dict, space):
+    """Population-based training: each finished member's hyperparameter schedule
+    (``segments``: trial id → :class:`~caviar.tuning.pbt.Segment` list), one panel per explored
+    dimension on its own scale, values against epochs as steps, coloured by the member's final
+    validation accuracy."""
+    from plotly.colors import sample_colorscale
+
+    from caviar.tuning.pbt import explored
+
+    go, make_subplots = plotly()
+    dims = explored(space)
+    done = [t for t in trials if t.id in segments and t.val_accuracy is not None]
+    acc = [t.val_accuracy for t in done]
+    low, high = (min(acc), max(acc)) if acc else (0.0, 1.0)
+    fig = make_subplots(rows=len(dims), cols=1, shared_xaxes=True, vertical_spacing=0.06)
+    for t in sorted(done, key=lambda t: t.val_accuracy):  # the best drawn last, on top
+        share = 0.5 if high == low else (t.val_accuracy - low) / (high - low)
+        colour = sample_colorscale("Viridis", [share])[0]
+        segs = segments[t.id]
+        epochs = [g.start for g in segs] + [segs[-1].end]
+        for i, dim in enumerate(dims):
+            ys = [axis_value(dim, g.values[dim.name]) for g in segs]
+            fig.add_trace(
+                go.Scatter(
+                    x=epochs,
+                    y=[*ys, ys[-1]],
+                    mode="lines",
+                    line={"shape": "hv", "color": colour, "width": 1.5},
+                    text=f"trial {t.id}: val_acc {shown(t.val_accuracy)}; lineage "
+                    + " ← ".join(str(g.trial) for g in segs[::-1]),
+                    hovertemplate="%{text}<br>epoch %{x}: %{y:.4g}<extra></extra>",
+                    showlegend=False,
+                ),
+                i + 1,
+                1,
+            )
+            fig.update_yaxes(type=axis_type(dim), title_text=axis_title(dim), row=i + 1, col=1)
+    fig.add_trace(  # the colour bar
+        go.Scatter(
+            x=[None],
+            y=[None],
+            mode="markers",
+            marker={
+                "color": [low, high],
+                "colorscale": "Viridis",
+                "showscale": True,
+                "colorbar": {"title": "final val acc"},
+            },
+            showlegend=False,
+            hoverinfo="skip",
+        ),
+        1,
+        1,
+    )
+    fig.update_xaxes(title_text="epoch", row=len(dims), col=1)
+    fig.update_layout(height=220 * len(dims) + 80, margin={"t": 30})
+    return fig

@@ -11,6 +11,7 @@ import numpy as np
 
 from caviar.report import charts
 from caviar.report.html import Page
+from caviar.tuning.pbt import member_schedules
 from caviar.tuning.space import searched_and_fixed
 from caviar.tuning.study import Status, Study, best_trial, most_accurate
 
@@ -40,7 +41,10 @@ def study_page(path, test: bool = True) -> Page:
             key=_loss,
         )[:5]
         curves = {t.id: s.metrics(t.id) for t in top}
+        schedules = member_schedules(s)
     _charts(page, trials, rounds, space, curves)
+    if schedules:
+        _schedules(page, trials, schedules, space)
     _time(page, spent)
     _table(page, trials, space)
     return page
@@ -68,7 +72,8 @@ def _best(page: Page, s: Study, trials, space, test: bool) -> None:
     if not picks:
         page.text("No trial finished with a validation loss.")
         return
-    retrained = _test_scores(s, [t for _, t in picks]) if test else {}
+    pbt = bool(s.settings().get("tune", {}).get("pbt"))
+    retrained = _test_scores(s, [t for _, t in picks], pbt) if test else {}
     names = [d.name for d in space.free]
     rows = []
     for why, t in picks:
@@ -97,7 +102,12 @@ def _best(page: Page, s: Study, trials, space, test: bool) -> None:
     ]
     page.table(header, rows)
     page.text(
-        "Test accuracy: the study stores none (the tune never looks at the test split), so "
+        "Test accuracy: the study stores none (the tune never looks at the test split). A "
+        "member of population-based training cannot be trained again (its weights followed "
+        "its lineage's hyperparameter schedule), so each trial above is its kept model "
+        "(STUDY.models/; none when the tune kept none), scored on the test split."
+        if test and pbt
+        else "Test accuracy: the study stores none (the tune never looks at the test split), so "
         "each trial above was trained again alone from its stored configuration, seed and "
         "split, exactly as 'caviar study train STUDY --trial N' does, and scored on the test "
         "split; 'val_acc retrained' shows that the retrained model reproduces the tune."
@@ -144,14 +154,17 @@ def _ensemble(page: Page, s: Study, test: bool) -> None:
     )
 
 
-def _test_scores(s: Study, picks) -> dict:
-    from caviar.tuning.retrain import data_of, retrain
+def _test_scores(s: Study, picks, pbt: bool = False) -> dict:
+    """Each trial's scores, trained again (a PBT member: its kept model, or none)."""
+    from caviar.tuning.retrain import data_of, kept_model, retrain
 
     data = data_of(s)
     out = {}
     for t in picks:
-        if t.id not in out:
-            out[t.id] = retrain(s, t, dataset=data).scores()
+        if t.id in out:
+            continue
+        done = kept_model(s, t, data) if pbt else retrain(s, t, dataset=data)
+        out[t.id] = done.scores() if done is not None else {}
     return out
 
 
@@ -189,6 +202,18 @@ def _charts(page: Page, trials, rounds, space, curves) -> None:
         page.figure(charts.learning_curves(curves))
     else:
         page.text("No finished trial has stored metrics.")
+
+
+def _schedules(page: Page, trials, schedules: dict, space) -> None:
+    page.heading("Population-based training: each member's hyperparameter schedule")
+    page.text(
+        "The values each finished member's weights trained with, epoch by epoch: its own "
+        "since its last copy, before that those of the members whose weights it copied "
+        "(caviar study show STUDY --trial N prints one). Colour: final validation accuracy; "
+        "each on its own scale.",
+        note=True,
+    )
+    page.figure(charts.schedules(trials, schedules, space))
 
 
 def _time(page: Page, spent) -> None:

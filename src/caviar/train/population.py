@@ -20,6 +20,7 @@ import numpy as np
 from caviar.config import MEMBER_FIELDS, SHAPE_FIELDS, TrainConfig, engine_arguments
 from caviar.cost import MemberCost, compute_backend
 from caviar.errors import CheckpointError, InvalidArgument
+from caviar.nn.init import rng_to_array
 from caviar.nn.network import Network
 from caviar.optim import OPTIMIZERS, Optimizer, Schedule, make_schedule
 from caviar.train.batches import batch_bounds
@@ -268,7 +269,7 @@ def recycle_row(
     spe`` steps, ``spe`` the steps per epoch), the loop's epoch when the row resumes. The
     loop's record (metrics, cursor) stays: it is the row's, and the new member's epochs
     start at column ``start_epoch``."""
-    for name, value in state.items():
+    for name, value in _writable(state):
         if _loop_record(name):
             continue
         try:
@@ -277,6 +278,38 @@ def recycle_row(
             raise InvalidArgument(f"The new member's state lacks {name!r}.") from None
     state["schedule/start_epoch"][k] = start_epoch
     state["schedule/start_step"][k] = start_epoch * spe
+
+
+def copy_row(
+    dst: dict[str, np.ndarray],
+    k: int,
+    src: dict[str, np.ndarray],
+    j: int,
+    dropout_seed: Sequence[int],
+) -> None:
+    """Row ``k`` of ``dst`` becomes (in place) a copy of row ``j`` of ``src``, a population of
+    the same shape (``dst`` itself too): weights, batch-norm running statistics, optimizer
+    moments and step counts, schedule and plateau state, divergence. The dropout generator
+    is reseeded from ``dropout_seed`` (so the copy draws its own masks); the loop's record
+    (metrics, cursor) and training time stay the row's. PBT's exploit."""
+    for name, value in _writable(dst):
+        if _loop_record(name) or name == "time/seconds":
+            continue
+        try:
+            value[k] = src[name][j]
+        except KeyError:
+            raise InvalidArgument(f"The parent's state lacks {name!r}.") from None
+    if "rng/dropout" in dst:
+        dst["rng/dropout"][k] = rng_to_array(np.random.default_rng(list(dropout_seed)))
+
+
+def _writable(state: dict[str, np.ndarray]):
+    """``state``'s items, each array made writable first (a copy in the dict when it is
+    not: arrays that came back from Ray's object store are read-only)."""
+    for name, value in list(state.items()):
+        if not value.flags.writeable:
+            state[name] = value = value.copy()
+        yield name, value
 
 
 def solo_state(state: dict[str, np.ndarray], start_epoch: int, spe: int) -> dict[str, np.ndarray]:

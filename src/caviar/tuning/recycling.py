@@ -13,22 +13,21 @@ numbers, and a trial the study already holds is not written again.
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from caviar import backend as backends
-from caviar import checkpoint
 from caviar.config import TrainConfig
 from caviar.cost import compute_backend
 from caviar.errors import CheckpointError
 from caviar.train.batches import batch_bounds
 from caviar.train.population import Population, recycle_row, select_state, solo_state
+from caviar.tuning.cost import choose_population_size
 from caviar.tuning.executors.task import Task
 from caviar.tuning.halving import Ladder, Lane, Plan, Row, rungs
+from caviar.tuning.snapshots import load_plan, save_plan
 from caviar.tuning.study import FINAL, Status, Trial
 
 
@@ -44,13 +43,16 @@ def run(tuner, accepted: list[tuple[Trial, TrainConfig]], key: tuple, K: int) ->
     data = tuner._prepare(config)
     spe = len(batch_bounds(data.n_train, config.batch_size))
     r = accepted[0][0].round
-    path = _path(tuner, r, config)
+    path = tuner.snapshots.plan_path("halving", r, config.shape())
     configs = {  # every trial of the round and shape, as it started (a resumed plan's rows)
         t.id: c
         for t in tuner.study.trials(r)
         if (c := TrainConfig.from_dict(t.config).replace(order_offset=0)).shape() == config.shape()
     }
-    plan = _stored(path, configs, tuner) or _fresh(accepted, K, tuner.executor.slots, s)
+    plan = _stored(path, configs, tuner) or _fresh(
+        accepted, _rows_K(tuner, config, len(accepted)), tuner.executor.slots, s
+    )
+    capacity = sum(len(lane.rows) for lane in plan.lanes)  # full while configurations wait
     final = {t.id for t in tuner.study.trials() if t.status in FINAL}
     cost = tuner.member_cost(config)
     backend = backends.resolve(compute_backend(cost))
@@ -64,7 +66,7 @@ def run(tuner, accepted: list[tuple[Trial, TrainConfig]], key: tuple, K: int) ->
         lane_of = _submit(tuner, plan, key, backend, cost, final)
         outcomes = {lane_of[tuple(t.ids)]: o for t, o in tuner.executor.outcomes()}
         if plan.queue:  # rows offered and rows that trained a member, while configs wait
-            figures["offered"] += K * len(plan.lanes)
+            figures["offered"] += capacity
             figures["used"] += sum(len(lane.rows) for lane in plan.lanes)
         plan.tick += 1
         figures["ticks"] += 1
@@ -87,16 +89,26 @@ def run(tuner, accepted: list[tuple[Trial, TrainConfig]], key: tuple, K: int) ->
 
 
 def _fresh(accepted, K: int, slots: int, settings) -> Plan:
-    """The plan at tick 0: as many lanes of K rows as keep the executor's slots busy."""
+    """The plan at tick 0: ``R = min(n, 2K)`` rows (two populations of the cost model's size
+    ``K``), fixed by the tune alone, cut into as many lanes as keep the executor's slots
+    busy (consecutive blocks, every lane born now: the decisions, taken in row order, are
+    the same however the rows are cut, so every executor runs the same halving)."""
     ids = [t.id for t, _ in accepted]
     configs = [c for _, c in accepted]
     epochs = configs[0].epochs
     ladder = Ladder(settings.halving, rungs(epochs, settings.halving, settings.min_epochs))
     plan = Plan(0, ids, [], ladder, dict(zip(ids, configs, strict=True)))
-    for _ in range(max(1, min(slots, -(-len(ids) // K)))):
-        if plan.queue:
-            plan.lanes.append(_lane(plan, 0, K))
+    rows = min(len(ids), 2 * K)
+    lanes = max(-(-rows // K), min(slots, rows))
+    for i in range(lanes):
+        plan.lanes.append(_lane(plan, 0, rows // lanes + (i < rows % lanes)))
     return plan
+
+
+def _rows_K(tuner, config: TrainConfig, n: int) -> int:
+    """The population size of the tune, whatever the executor: the cost model's, at most
+    ``n``, ``--max-population`` and what memory here holds."""
+    return choose_population_size(tuner.member_cost(config), n, tuner.settings.max_population)[0]
 
 
 def _lane(plan: Plan, born: int, K: int) -> Lane:
@@ -185,22 +197,8 @@ def _fresh_state(config: TrainConfig, data) -> dict[str, np.ndarray]:
 
 
 # -- the plan beside the study ---------------------------------------------------------------
-def _path(tuner, round: int, config: TrainConfig) -> Path:
-    shape = json.dumps([str(v) for v in config.shape()])
-    digest = hashlib.sha1(shape.encode()).hexdigest()[:12]
-    return tuner.snapshots.folder / f"halving-r{round}-{digest}.npz"
-
-
 def _save(path: Path, plan: Plan) -> None:
-    arrays = {
-        f"lane{i}/{name}": v
-        for i, lane in enumerate(plan.lanes)
-        if lane.state is not None
-        for name, v in lane.state.items()
-    }
-    meta = {"kind": "halving", **plan.to_meta()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    checkpoint.save(path, arrays, meta)
+    save_plan(path, {"kind": "halving", **plan.to_meta()}, [lane.state for lane in plan.lanes])
 
 
 def _stored(path: Path, configs: dict, tuner) -> Plan | None:
@@ -209,17 +207,15 @@ def _stored(path: Path, configs: dict, tuner) -> Plan | None:
     if not path.is_file():
         return None
     try:
-        arrays, meta = checkpoint.load(path)
+        meta, states = load_plan(path)
         s = tuner.settings
         epochs = next(iter(configs.values())).epochs
         ladder = Ladder(s.halving, rungs(epochs, s.halving, s.min_epochs))
         ladder.load_meta(meta["ladder"])
         lanes = []
-        for i, lane in enumerate(meta["lanes"]):
-            prefix = f"lane{i}/"
-            state = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+        for lane, state in zip(meta["lanes"], states, strict=True):
             rows = [Row(int(t), configs[int(t)], int(start)) for t, start in lane["rows"]]
-            lanes.append(Lane(int(lane["born"]), rows, state or None))
+            lanes.append(Lane(int(lane["born"]), rows, state))
         plan = Plan(int(meta["tick"]), [int(i) for i in meta["queue"]], lanes, ladder, configs)
     except (CheckpointError, KeyError, TypeError, ValueError) as err:
         tuner.reporter.message(f"{path.name} is not usable ({err}); these trials start afresh")

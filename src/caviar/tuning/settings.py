@@ -49,6 +49,9 @@ class TuneSettings:
     max_population: int | None = _s(None, COUNT)
     keep: int = _s(8, NON_NEGATIVE_INT)  # the best trials' models kept beside the study
     repeats: int = _s(1, COUNT)  # seeds per configuration, as rows of one population
+    pbt: bool = False  # population-based training (caviar.tuning.pbt)
+    pbt_interval: int | None = _s(None, COUNT)  # epochs between exploits (None: epochs // 5)
+    pbt_fraction: float | None = _s(None, Interval(0, 0.5, low_open=True))  # None: 0.25
 
     def check(self) -> TuneSettings:
         for f in fields(self):
@@ -66,6 +69,7 @@ class TuneSettings:
                 "--repeats trains a configuration's seeds as rows of one population: it works "
                 "with --strategy caviar (or auto) and without --halving."
             )
+        self._check_pbt()
         if self.rounds > self.trials:
             raise InvalidArgument(
                 f"The 'rounds' parameter must be in [1, trials = {self.trials}]. Got {self.rounds}."
@@ -76,6 +80,33 @@ class TuneSettings:
                 "A tune ranks trials on validation data: the 'val_fraction' parameter must be > 0."
             )
         return self
+
+    def _check_pbt(self) -> None:
+        """Refuse PBT's options without ``pbt``, and ``pbt`` with what it cannot be combined
+        with or a space it cannot explore."""
+        if not self.pbt:
+            given = [o for o in ("pbt_interval", "pbt_fraction") if getattr(self, o) is not None]
+            if given:
+                flag = "--" + given[0].replace("_", "-")
+                raise InvalidArgument(f"{flag} sets population-based training: add --pbt.")
+            return
+        clash = [
+            flag
+            for flag, on in (
+                ("--halving", self.halving),
+                ("--repeats", self.repeats > 1),
+                ("--strategy panda", self.strategy == "panda"),
+            )
+            if on
+        ]
+        if clash:
+            raise InvalidArgument(
+                f"--pbt trains a population that copies its own rows; it does not combine with "
+                f"{' or '.join(clash)}: drop one of them."
+            )
+        from caviar.tuning.pbt import check_space
+
+        check_space(SearchSpace.from_dict(self.space))
 
     def source(self) -> dict:
         """The data record :func:`caviar.sources.load` reads."""

@@ -11,6 +11,8 @@ the numbers it would have given uninterrupted (its training time aside).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +101,12 @@ class Snapshots:
                 path.unlink(missing_ok=True)
         return out
 
+    def plan_path(self, kind: str, round: int, shape: tuple) -> Path:
+        """Where a loop of ``kind`` (``halving``, ``pbt``) over round ``round``'s trials of
+        one ``shape`` (:meth:`TrainConfig.shape`) keeps its plan."""
+        digest = hashlib.sha1(json.dumps([str(v) for v in shape]).encode()).hexdigest()[:12]
+        return self.folder / f"{kind}-r{round}-{digest}.npz"
+
     def remove(self, ids: list[int]) -> None:
         self.path(ids).unlink(missing_ok=True)
 
@@ -106,3 +114,28 @@ class Snapshots:
         """Remove the folder when nothing is left in it."""
         if self.folder.is_dir() and not any(self.folder.iterdir()):
             self.folder.rmdir()
+
+
+def save_plan(path: Path, meta: dict, states: list[dict[str, np.ndarray] | None]) -> None:
+    """Write a loop's plan: its JSON ``meta`` and each lane's state (None: not trained yet)
+    as arrays ``lane<i>/<name>``, atomically."""
+    arrays = {
+        f"lane{i}/{name}": v
+        for i, state in enumerate(states)
+        if state is not None
+        for name, v in state.items()
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint.save(path, arrays, meta)
+
+
+def load_plan(path: Path) -> tuple[dict, list[dict[str, np.ndarray] | None]]:
+    """What :func:`save_plan` wrote: the meta and the state of each of its ``lanes`` (a
+    CheckpointError for a damaged file, a KeyError for a meta without lanes)."""
+    arrays, meta = checkpoint.load(path)
+    states = []
+    for i in range(len(meta["lanes"])):
+        prefix = f"lane{i}/"
+        state = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
+        states.append(state or None)
+    return meta, states

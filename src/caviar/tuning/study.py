@@ -231,6 +231,36 @@ class Study:
             out.append(Trial(**d))
         return out
 
+    def add_lineage(self, events: list) -> None:
+        """Record exploits of population-based training (:class:`caviar.tuning.pbt.Event`);
+        one of a member and epoch already recorded (a resumed tune replaying) is replaced."""
+        with self._tx():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO lineage VALUES (?, ?, ?, ?, ?)",
+                [
+                    (e.trial, e.epoch, e.parent, json.dumps(e.before), json.dumps(e.after))
+                    for e in events
+                ],
+            )
+
+    def lineage(self) -> dict[int, list]:
+        """Every trial's exploits (:class:`caviar.tuning.pbt.Event`), in epoch order: ``{trial:
+        [event, ...]}``; empty for a tune without ``--pbt`` (or a study older than it)."""
+        from caviar.tuning.pbt import Event
+
+        try:
+            rows = self.db.execute(
+                "SELECT trial, epoch, parent, before, after FROM lineage ORDER BY trial, epoch"
+            ).fetchall()
+        except sqlite3.OperationalError:  # a study written before the table existed
+            return {}
+        out: dict[int, list] = {}
+        for trial, epoch, parent, before, after in rows:
+            out.setdefault(trial, []).append(
+                Event(trial, epoch, parent, json.loads(before), json.loads(after))
+            )
+        return out
+
     def count(self, status: tuple[str, ...]) -> int:
         """How many trials have one of the ``status`` values."""
         marks = ",".join("?" * len(status))

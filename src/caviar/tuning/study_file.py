@@ -27,6 +27,10 @@ CREATE TABLE IF NOT EXISTS metrics (
     trial INTEGER NOT NULL REFERENCES trials(id), epoch INTEGER NOT NULL,
     train_loss REAL, val_loss REAL, val_accuracy REAL, lr REAL,
     PRIMARY KEY (trial, epoch));
+CREATE TABLE IF NOT EXISTS lineage (
+    trial INTEGER NOT NULL REFERENCES trials(id), epoch INTEGER NOT NULL,
+    parent INTEGER NOT NULL REFERENCES trials(id), before TEXT NOT NULL, after TEXT NOT NULL,
+    PRIMARY KEY (trial, epoch));
 CREATE TABLE IF NOT EXISTS sessions (
     id INTEGER PRIMARY KEY, started REAL NOT NULL, seconds REAL, train_seconds REAL,
     slots INTEGER);
@@ -99,7 +103,7 @@ def check_is_study(db: sqlite3.Connection, path: Path) -> bool:
         return True
     if db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID:
         return False
-    ours = {"settings", "rounds", "trials", "metrics", "sessions", "claim"}
+    ours = {"settings", "rounds", "trials", "metrics", "sessions", "claim", "lineage"}
     columns = {t: {r[1] for r in db.execute(f"PRAGMA table_info({t})")} for t in _COLUMNS}
     if (
         tables <= ours

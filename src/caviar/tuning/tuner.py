@@ -24,7 +24,7 @@ from caviar.cost import MemberCost, compute_backend
 from caviar.data import Dataset
 from caviar.model import Model
 from caviar.train.population import select_state
-from caviar.tuning import recycling
+from caviar.tuning import exploiting, recycling
 from caviar.tuning.cost import choose_executor, choose_population_size, choose_strategy
 from caviar.tuning.executors import Executor, cores, main_reruns_in_workers, make_executor
 from caviar.tuning.executors.task import Outcome, Task
@@ -134,6 +134,9 @@ class Tuner:
         s = self.settings
         if s.strategy != "auto":
             return s.strategy
+        if s.pbt:
+            self.reporter.message("strategy auto → caviar: --pbt trains its members as rows")
+            return "caviar"
         choice, why = choose_strategy(
             self.member_cost(self.base), s.trials, s.max_population, os.cpu_count() or 1
         )
@@ -206,7 +209,8 @@ class Tuner:
         return _key(config)
 
     def _run_caviar(self, pending: list[Trial]) -> None:
-        if not self.settings.halving:
+        loop = recycling if self.settings.halving else exploiting if self.settings.pbt else None
+        if loop is None:
             pending = self._resume_populations(pending)
         groups: dict[tuple, list[tuple[Trial, TrainConfig]]] = defaultdict(list)
         for t in pending:
@@ -219,8 +223,8 @@ class Tuner:
             self.reporter.message(
                 f"{len(group)} trials of one shape{f' × {R} seeds' if R > 1 else ''}: {why}"
             )
-            if self.settings.halving:
-                figures = recycling.run(self, self._accepted(group, key), key, K)
+            if loop is not None:
+                figures = loop.run(self, self._accepted(group, key), key, K)
                 if figures.get("offered"):
                     self.reporter.message(
                         f"asynchronous halving: rows trained a member in "
