@@ -60,10 +60,10 @@ def run(tuner, accepted: list[tuple[Trial, TrainConfig]], key: tuple, K: int) ->
     last = -np.inf
     figures = {"ticks": 0, "offered": 0, "used": 0}
     while plan.lanes:
-        if every is not None and (plan.tick == 0 or time.perf_counter() - last >= every):
-            _save(path, plan)
-            last = time.perf_counter()
         lane_of = _submit(tuner, plan, key, backend, cost, final)
+        if every is not None and (plan.tick == 0 or time.perf_counter() - last >= every):
+            _save(path, plan)  # while the lanes train: the plan as this tick started
+            last = time.perf_counter()
         outcomes = {lane_of[tuple(t.ids)]: o for t, o in tuner.executor.outcomes()}
         if plan.queue:  # rows offered and rows that trained a member, while configs wait
             figures["offered"] += capacity

@@ -231,6 +231,12 @@ class Tuner:
                         f"{figures['used'] / figures['offered']:.1%} of the row-epochs while "
                         "configurations waited"
                     )
+                if figures.get("exploits"):
+                    self.reporter.message(
+                        f"population-based training: {figures['exploits']} exploits, "
+                        f"{figures['copies']} copies of a better member "
+                        "(caviar study show STUDY --trial N prints a member's schedule)"
+                    )
                 continue
             per = max(1, K // R)  # a trial's seeds train in one population
             for i in range(0, len(group), per):
