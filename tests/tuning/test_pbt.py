@@ -241,3 +241,32 @@ def test_caviar_tune_with_pbt_from_the_command_line_and_python(cli, tmp_path):  
     got = caviar.tune("iris", trials=6, epochs=4, pbt=True, pbt_fraction=0.5, verbose=False)
     with Study(got.path, readonly=True) as s:
         assert {len(es) for es in s.lineage().values()} and s.settings()["tune"]["pbt"]
+
+
+def test_a_diverged_member_takes_a_living_member_s_row_and_trains_on(digits, tmp_path):
+    """α up to 1e4 makes some members diverge in the first epoch; at the exploit each takes a
+    copy of a top member (beyond the bottom quarter if need be) and trains on from it."""
+    space = {"lr": {"dist": "log", "low": 1e-3, "high": 1e4}}
+    base = {**BASE, "hidden": [32, 32, 32], "batchnorm": False, "optimizer": "momentum"}
+    base = {**base, "dtype": "float32", "epochs": 3}
+    path = _tune(tmp_path / "d.db", digits, space=space, base=base, pbt_interval=1, keep=0)
+    with Study(path, readonly=True) as s:
+        metrics = {t.id: s.metrics(t.id) for t in s.trials()}
+        at_1 = {t for t, es in s.lineage().items() if es[0].epoch == 1}
+    diverged = [i for i, m in metrics.items() if m[0]["val_loss"] is None]
+    assert diverged, "no member diverged in the first epoch: the test needs one"
+    assert set(diverged) <= at_1
+    assert all(metrics[i][1]["val_loss"] is not None for i in diverged)  # alive again
+
+
+def test_searched_shapes_make_separate_populations_that_copy_only_within_themselves(
+    digits, tmp_path
+):
+    space = {**SPACE, "hidden": {"dist": "choice", "choices": [[8], [16]]}}
+    path = _tune(tmp_path / "h.db", digits, space=space, trials=12)
+    with Study(path, readonly=True) as s:
+        hidden = {t.id: tuple(t.config["hidden"]) for t in s.trials()}
+        events = [e for es in s.lineage().values() for e in es]
+        assert [d.name for d in pbt.explored(s.space())] == ["lr", "beta1"]
+    assert events and all(hidden[e.trial] == hidden[e.parent] for e in events)
+    assert {len({h for h in hidden.values()})} == {2}
