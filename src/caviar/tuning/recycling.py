@@ -18,14 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from caviar import backend as backends
 from caviar.config import TrainConfig
-from caviar.cost import compute_backend
 from caviar.errors import CheckpointError
 from caviar.train.batches import batch_bounds
 from caviar.train.population import Population, recycle_row, select_state, solo_state
 from caviar.tuning.cost import choose_population_size
-from caviar.tuning.executors.task import Task
+from caviar.tuning.executors.task import Step
 from caviar.tuning.halving import Ladder, Lane, Plan, Row, rungs
 from caviar.tuning.snapshots import load_plan, save_plan
 from caviar.tuning.study import FINAL, Status, Trial
@@ -55,16 +53,16 @@ def run(tuner, accepted: list[tuple[Trial, TrainConfig]], key: tuple, K: int) ->
     capacity = sum(len(lane.rows) for lane in plan.lanes)  # full while configurations wait
     final = {t.id for t in tuner.study.trials() if t.status in FINAL}
     cost = tuner.member_cost(config)
-    backend = backends.resolve(compute_backend(cost))
     every = tuner.snapshots.every
     last = -np.inf
     figures = {"ticks": 0, "offered": 0, "used": 0}
     while plan.lanes:
-        lane_of = _submit(tuner, plan, key, backend, cost, final)
-        if every is not None and (plan.tick == 0 or time.perf_counter() - last >= every):
-            _save(path, plan)  # while the lanes train: the plan as this tick started
-            last = time.perf_counter()
-        outcomes = {lane_of[tuple(t.ids)]: o for t, o in tuner.executor.outcomes()}
+        save = every is not None and (plan.tick == 0 or time.perf_counter() - last >= every)
+        # written while the lanes train: the plan as this tick started
+        outcomes = tuner.train_lanes(
+            _steps(plan), key, cost, final, functools.partial(_save, path, plan) if save else None
+        )
+        last = time.perf_counter() if save else last
         if plan.queue:  # rows offered and rows that trained a member, while configs wait
             figures["offered"] += capacity
             figures["used"] += sum(len(lane.rows) for lane in plan.lanes)
@@ -117,26 +115,15 @@ def _lane(plan: Plan, born: int, K: int) -> Lane:
     return Lane(born, rows)
 
 
-def _submit(tuner, plan: Plan, key, backend: str, cost, final: set) -> dict:
-    """One epoch of every lane as a task; ``{trial ids: lane index}``."""
-    tasks = {}
-    for i, lane in enumerate(plan.lanes):
+def _steps(plan: Plan) -> list[Step]:
+    """One epoch of every lane, as the tuner trains lanes."""
+    steps = []
+    for lane in plan.lanes:
         epochs = plan.tick + 1 - lane.born
+        done = [k for k, r in enumerate(lane.rows) if r.done(epochs) >= r.config.epochs]
         ids = [r.trial for r in lane.rows]
-        task = Task(
-            ids=ids,
-            configs=[c.to_dict() for c in lane.configs()],
-            data=key,
-            epochs=epochs,
-            backend=backend,
-            state=lane.state,
-            memory=cost.bytes * len(ids),
-            final=[k for k, r in enumerate(lane.rows) if r.done(epochs) >= r.config.epochs],
-        )
-        tuner.study.mark_running([i for i in ids if i not in final])
-        tasks[tuple(ids)] = i
-        tuner.executor.submit(task)
-    return tasks
+        steps.append(Step(ids, lane.configs(), epochs, lane.state, done))
+    return steps
 
 
 def _settle(tuner, plan: Plan, lane: Lane, results, data, spe: int, final: set) -> None:

@@ -27,7 +27,7 @@ from caviar.train.population import select_state
 from caviar.tuning import exploiting, recycling
 from caviar.tuning.cost import choose_executor, choose_population_size, choose_strategy
 from caviar.tuning.executors import Executor, cores, main_reruns_in_workers, make_executor
-from caviar.tuning.executors.task import Outcome, Task
+from caviar.tuning.executors.task import Outcome, Step, Task
 from caviar.tuning.guided import GUIDED, guided_sample
 from caviar.tuning.kept import Kept
 from caviar.tuning.progress import Reporter
@@ -246,6 +246,31 @@ class Tuner:
                 self._submit(Group(ids, configs), key, configs[0].epochs)
         for task, outcome in self.executor.outcomes():
             self._settle(task, outcome)
+
+    def train_lanes(self, lanes: list[Step], key: tuple, cost, final: set, while_training=None):
+        """Train every lane (:class:`Step`) as one executor task (its trials marked running
+        unless in ``final``), call ``while_training()`` once all are handed over, and return
+        their outcomes in lane order: one step of a loop over lanes (halving's, PBT's)."""
+        backend = backends.resolve(compute_backend(cost))
+        order = {}
+        for i, lane in enumerate(lanes):
+            task = Task(
+                ids=lane.ids,
+                configs=[c.to_dict() for c in lane.configs],
+                data=key,
+                epochs=lane.epochs,
+                backend=backend,
+                state=lane.state,
+                memory=cost.bytes * len(lane.ids),
+                final=lane.final,
+            )
+            self.study.mark_running([t for t in lane.ids if t not in final])
+            order[tuple(lane.ids)] = i
+            self.executor.submit(task)
+        if while_training is not None:
+            while_training()
+        outcomes = {order[tuple(t.ids)]: o for t, o in self.executor.outcomes()}
+        return [outcomes[i] for i in range(len(lanes))]
 
     def _population_size(self, config: TrainConfig, n: int) -> tuple[int, str]:
         """K as the cost model and memory choose it for one executor slot, and no more than

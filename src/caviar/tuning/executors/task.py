@@ -47,6 +47,20 @@ class Task:
 
 
 @dataclass
+class Step:
+    """A population that a loop of the tuner keeps across tasks (halving's, PBT's lanes), as
+    one task: its trial ids and configurations (TrainConfig, member order), the epoch to
+    train up to, its state (None: fresh) and the members whose cost on the training split
+    the outcome gives (None: all)."""
+
+    ids: list[int]
+    configs: list
+    epochs: int
+    state: dict[str, np.ndarray] | None
+    final: list[int] | None
+
+
+@dataclass
 class Outcome:
     """What training a task gave, on ``node``: the population's new ``state``, each member's
     ``(status, result, metrics)`` in ``results`` (status as a string), the ``seconds`` it
